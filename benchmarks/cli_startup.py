@@ -1,0 +1,67 @@
+"""Wall time and peak memory of `mlpack --help` against `python -c pass`, measured in one run.
+
+Each command runs N times in alternation; peak memory is the child's max RSS (getrusage).
+Target: `mlpack --help` under 0.35 s and under 80 MiB.
+
+    .venv/bin/python benchmarks/cli_startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MLPACK = str(Path(sys.executable).parent / "mlpack")  # the installed console script, as users run it
+COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "mlpack --help": [MLPACK, "--help"],
+    "python -c 'import mlpack'": [sys.executable, "-c", "import mlpack"],
+}
+
+
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one child process."""
+    started = time.perf_counter()
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        dict(os.environ, COLUMNS="100"),
+        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
+    )
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv} failed")
+    return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    subprocess.run(COMMANDS["mlpack --help"], capture_output=True, check=True)  # warm the file cache
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in COMMANDS}
+    for _ in range(args.runs):
+        for name, argv in COMMANDS.items():
+            samples[name].append(run_once(argv))
+    base_wall = statistics.median(w for w, _ in samples["python -c pass"])
+    print(f"{'command':28} {'median s':>9} {'p90 s':>7} {'peak MiB':>9} {'vs pass':>8}")
+    for name, runs in samples.items():
+        walls = sorted(w for w, _ in runs)
+        median = statistics.median(walls)
+        p90 = walls[int(0.9 * (len(walls) - 1))]
+        peak = max(m for _, m in runs)
+        print(f"{name:28} {median:9.3f} {p90:7.3f} {peak:9.1f} {median / base_wall:7.1f}x")
+    help_wall = statistics.median(w for w, _ in samples["mlpack --help"])
+    help_peak = max(m for _, m in samples["mlpack --help"])
+    verdict = "meets" if help_wall < 0.35 and help_peak < 80 else "MISSES"
+    print(f"mlpack --help: {help_wall:.3f} s, {help_peak:.1f} MiB -> {verdict} the target (< 0.35 s, < 80 MiB)")
+
+
+if __name__ == "__main__":
+    main()

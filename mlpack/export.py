@@ -1,0 +1,386 @@
+"""PyTorch → ONNX, verified against the PyTorch outputs before the file is written.
+
+torch is imported lazily (through :mod:`mlpack.torchsource`): only this stage needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.compare import Comparison, Tolerance, compare_outputs
+from mlpack.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
+from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
+from mlpack.signature import Signature, TensorSpec, signature_of
+from mlpack.torchsource import import_torch, is_factory_reference, load_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+BATCH_DIM = "batch"
+# torch.export specialises dimensions of size 0 or 1, so a dynamic dimension is traced at 2 or more.
+_EXAMPLE_BATCH = 2
+_SECOND_BATCH = 3
+_SECOND_SYMBOLIC = 5
+
+
+class Exporter(str, Enum):
+    AUTO = "auto"  # the current (dynamo) exporter, falling back to the TorchScript one
+    DYNAMO = "dynamo"
+    TORCHSCRIPT = "torchscript"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    output: Path
+    source: str
+    exporter: str  # "dynamo", "torchscript" or "onnx-copy": what produced the file
+    fallback_reason: str | None
+    opset: int
+    size_bytes: int
+    signature: Signature
+    checks: tuple[Comparison, ...]
+    tolerance: Tolerance
+    seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "source": self.source,
+            "exporter": self.exporter,
+            "fallback_reason": self.fallback_reason,
+            "opset": self.opset,
+            "size_bytes": self.size_bytes,
+            "signature": self.signature.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
+            "tolerance": self.tolerance.to_dict(),
+            "seconds": self.seconds,
+            "notes": list(self.notes),
+        }
+
+
+def export(
+    source: str,
+    output: Path,
+    *,
+    inputs: Sequence[TensorSpec] = (),
+    example_inputs: Path | None = None,
+    weights: Path | None = None,
+    opset: int | None = None,
+    dynamic_batch: bool = True,
+    exporter: Exporter = Exporter.AUTO,
+    atol: float = 1e-4,
+    rtol: float = 1e-3,
+    trust_pickle: bool = False,
+    seed: int = 0,
+) -> ExportResult:
+    """Export ``source`` to ONNX at ``output`` and verify it; nothing is written if verification fails."""
+    started = time.perf_counter()
+    output = Path(output)
+    tolerance = Tolerance(atol=atol, rtol=rtol)
+    if not is_factory_reference(source) and source.lower().endswith(".onnx"):
+        return _copy_onnx(Path(source), output, tolerance, started)
+    if not inputs and example_inputs is None:
+        raise InputSpecError("describe the model inputs with --input NAME:SHAPE[:DTYPE] or --example-inputs FILE.npz.")
+    torch = import_torch()
+    module = load_module(source, weights=weights, trust_pickle=trust_pickle)
+    specs = _input_specs(module, inputs, example_inputs, dynamic_batch)
+    example = _example_feeds(specs, example_inputs, seed)
+    reference = _torch_outputs(module, specs, example)
+    output_names = ["output"] if len(reference) == 1 else [f"output_{i}" for i in range(len(reference))]
+
+    attempts = _exporter_order(exporter, isinstance(module, torch.jit.ScriptModule))
+    errors: list[str] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="mlpack-export-") as workdir:
+        for name in attempts:
+            raw_path = Path(workdir) / f"{name}.onnx"
+            try:
+                _run_exporter(name, module, specs, example, output_names, raw_path, opset)
+                model = load_model(raw_path)
+                session = create_session(model.SerializeToString() if model.ByteSize() < 2**31 - 1 else raw_path)
+            except Exception as exc:  # each exporter fails in its own ways; try the next, report all
+                errors.append(f"{name} exporter: {_one_line(exc)}")
+                continue
+            checks = _verify(session, module, specs, example, reference, output_names, tolerance, seed)
+            fallback = "; ".join(errors) or None
+            failed = [c for c in checks if not c.passed]
+            if failed:
+                raise VerificationError(
+                    f"the ONNX file from the {name} exporter does not match PyTorch on {failed[0].label}: "
+                    f"{failed[0].failure_text()} (tolerance {tolerance.describe()}); no file written.",
+                    hint="Check for ops whose semantics differ (random, in-place), or loosen --atol/--rtol.",
+                )
+            stripped = _strip_exporter_metadata(model)
+            if stripped:
+                notes.append(
+                    f"removed {stripped / 1024:.0f} KB of exporter debug metadata "
+                    "(stack traces with local paths) from the nodes"
+                )
+            save_model(model, output)
+            return ExportResult(
+                output=output,
+                source=source,
+                exporter=name,
+                fallback_reason=fallback,
+                opset=_default_opset(model),
+                size_bytes=model_size_bytes(output),
+                signature=signature_of(model),
+                checks=tuple(checks),
+                tolerance=tolerance,
+                seconds=time.perf_counter() - started,
+                notes=tuple(notes),
+            )
+    raise ExportError("no exporter produced an ONNX file that onnxruntime can run: " + " | ".join(errors))
+
+
+def _strip_exporter_metadata(model: onnx.ModelProto) -> int:
+    """Drop per-node metadata_props (the dynamo exporter's stack traces and FX node dumps).
+
+    They often make up most of a small model's file, and they leak the exporting machine's
+    file paths into the shipped artifact. Returns the number of bytes removed.
+    """
+    before = model.ByteSize()
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    return before - model.ByteSize()
+
+
+def _exporter_order(choice: Exporter, is_scripted: bool) -> list[str]:
+    if is_scripted:
+        # The dynamo exporter cannot trace a TorchScript module at all.
+        if choice is Exporter.DYNAMO:
+            raise BadInputError("the dynamo exporter cannot export a TorchScript module; use --exporter torchscript.")
+        return [Exporter.TORCHSCRIPT.value]
+    if choice is Exporter.AUTO:
+        return [Exporter.DYNAMO.value, Exporter.TORCHSCRIPT.value]
+    return [choice.value]
+
+
+def _copy_onnx(source: Path, output: Path, tolerance: Tolerance, started: float) -> ExportResult:
+    model = load_model(source)
+    create_session(source)  # "checked" means onnxruntime can load it too
+    save_model(model, output)
+    return ExportResult(
+        output=output,
+        source=str(source),
+        exporter="onnx-copy",
+        fallback_reason=None,
+        opset=_default_opset(model),
+        size_bytes=model_size_bytes(output),
+        signature=signature_of(model),
+        checks=(),
+        tolerance=tolerance,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _forward_parameter_names(module: Any) -> list[str]:
+    import inspect
+
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _input_specs(
+    module: Any, given: Sequence[TensorSpec], example_inputs: Path | None, dynamic_batch: bool
+) -> tuple[TensorSpec, ...]:
+    """The inputs to export, with the batch dimension made symbolic unless asked not to."""
+    import numpy as np
+
+    if given:
+        specs = list(given)
+    else:
+        assert example_inputs is not None
+        arrays = read_npz(example_inputs)
+        for reserved in ("labels", "slices"):
+            arrays.pop(reserved, None)
+        if not arrays:
+            raise InputSpecError(f"{example_inputs} holds no input arrays.")
+        order = [n for n in _forward_parameter_names(module) if n in arrays] or list(arrays)
+        specs = [TensorSpec(n, tuple(arrays[n].shape), np.asarray(arrays[n]).dtype.name) for n in order]
+    if dynamic_batch:
+        specs = [
+            s if not s.shape or isinstance(s.shape[0], str) else TensorSpec(s.name, (BATCH_DIM, *s.shape[1:]), s.dtype)
+            for s in specs
+        ]
+    return tuple(specs)
+
+
+def _dim_sizes(specs: Sequence[TensorSpec], batch: int, other: int) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for spec in specs:
+        for axis, dim in enumerate(spec.shape):
+            if isinstance(dim, str) and dim not in sizes:
+                sizes[dim] = batch if axis == 0 else other
+    return sizes
+
+
+def _example_feeds(specs: tuple[TensorSpec, ...], example_inputs: Path | None, seed: int) -> dict[str, np.ndarray]:
+    if example_inputs is None:
+        return generate_inputs(specs, seed=seed, dim_values=_dim_sizes(specs, _EXAMPLE_BATCH, DEFAULT_SYMBOLIC_DIM))
+    arrays = read_npz(example_inputs)
+    for reserved in ("labels", "slices"):
+        arrays.pop(reserved, None)
+    feeds = match_inputs(arrays, specs, source=str(example_inputs))
+    return {name: _at_least_rows(array, _EXAMPLE_BATCH) for name, array in feeds.items()}
+
+
+def _at_least_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    """Repeat samples so a dynamic batch is traced at a size torch.export does not specialise."""
+    import numpy as np
+
+    if array.ndim == 0 or array.shape[0] >= rows:
+        return array
+    return np.take(array, np.arange(rows) % max(array.shape[0], 1), axis=0)
+
+
+def _to_torch(feeds: dict[str, np.ndarray], specs: Sequence[TensorSpec]) -> tuple[Any, ...]:
+    torch = import_torch()
+    return tuple(torch.from_numpy(feeds[s.name].copy()) for s in specs)
+
+
+def _flatten(value: Any) -> list[Any]:
+    torch = import_torch()
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _flatten(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flatten(v)]
+    raise ExportError(f"the model returned a {type(value).__name__}; only tensors (or tuples/dicts of them) export.")
+
+
+def _torch_outputs(module: Any, specs: Sequence[TensorSpec], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    torch = import_torch()
+    with torch.no_grad():
+        try:
+            result = module(*_to_torch(feeds, specs))
+        except Exception as exc:
+            shapes = ", ".join(f"{s.name}{tuple(feeds[s.name].shape)}:{feeds[s.name].dtype}" for s in specs)
+            raise InputSpecError(f"the model rejects inputs {shapes}: {_one_line(exc)}") from exc
+    return [t.detach().cpu().numpy() for t in _flatten(result)]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The exporters print progress, warnings and log lines; mlpack reports results itself."""
+    loggers = [logging.getLogger(n) for n in ("torch", "torch.onnx", "torch.export", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _run_exporter(
+    name: str,
+    module: Any,
+    specs: Sequence[TensorSpec],
+    feeds: dict[str, np.ndarray],
+    output_names: list[str],
+    path: Path,
+    opset: int | None,
+) -> None:
+    torch = import_torch()
+    dynamic_axes = {s.name: {axis: d for axis, d in enumerate(s.shape) if isinstance(d, str)} for s in specs}
+    dynamic_axes = {k: v for k, v in dynamic_axes.items() if v}
+    with _quiet(), torch.no_grad():
+        torch.onnx.export(
+            module,
+            _to_torch(feeds, specs),
+            str(path),
+            input_names=[s.name for s in specs],
+            output_names=output_names,
+            opset_version=opset,
+            dynamic_axes=dynamic_axes or None,
+            dynamo=name == Exporter.DYNAMO.value,
+            **({"external_data": True} if name == Exporter.DYNAMO.value else {}),
+        )
+
+
+def _verify(
+    session: Any,
+    module: Any,
+    specs: tuple[TensorSpec, ...],
+    example: dict[str, np.ndarray],
+    reference: list[np.ndarray],
+    output_names: list[str],
+    tolerance: Tolerance,
+    seed: int,
+) -> list[Comparison]:
+    """Compare with PyTorch on the example, and on other sizes where dimensions are dynamic."""
+    checks = [_check(session, example, reference, output_names, tolerance, _label(example, specs))]
+    if any(isinstance(d, str) for s in specs for d in s.shape):
+        sizes = _dim_sizes(specs, _SECOND_BATCH, _SECOND_SYMBOLIC)
+        second = generate_inputs(specs, seed=seed + 1, dim_values=sizes)
+        # Reuse real example values where there are some, so value ranges (token ids) stay valid.
+        for s in specs:
+            if example[s.name].dtype.kind in "iub":
+                second[s.name] = _resize_like(example[s.name], second[s.name].shape)
+        checks.append(
+            _check(
+                session, second, _torch_outputs(module, specs, second), output_names, tolerance, _label(second, specs)
+            )
+        )
+    return checks
+
+
+def _resize_like(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np
+
+    out = array
+    for axis, size in enumerate(shape):
+        out = np.take(out, np.arange(size) % out.shape[axis], axis=axis)
+    return out
+
+
+def _label(feeds: dict[str, np.ndarray], specs: Sequence[TensorSpec]) -> str:
+    return "inputs " + ", ".join(f"{s.name}{list(feeds[s.name].shape)}" for s in specs)
+
+
+def _check(
+    session: Any,
+    feeds: dict[str, np.ndarray],
+    reference: list[np.ndarray],
+    names: list[str],
+    tolerance: Tolerance,
+    label: str,
+) -> Comparison:
+    actual = run_session(session, feeds)
+    if len(actual) != len(reference):
+        raise ExportError(f"the ONNX model has {len(actual)} outputs, PyTorch returned {len(reference)}.")
+    return compare_outputs(reference, actual, names=names, tolerance=tolerance, label=label)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -1,0 +1,49 @@
+"""Writing outputs so that a failed run never leaves a partial file behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(destination: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place only on success.
+
+    The temporary file lives in the same folder so that the final rename is atomic on POSIX.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(destination: Path, text: str) -> None:
+    with atomic_path(destination) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(destination: Path, data: bytes) -> None:
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(data)
+
+
+def require_file(path: Path, what: str = "file") -> Path:
+    """Return ``path`` if it is an existing file, else raise a clear BadInputError."""
+    from mlpack.errors import BadInputError
+
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise BadInputError(f"{what} is not a file: {path}")
+    return path

@@ -1,0 +1,87 @@
+"""What is inside an ONNX file: signature, opsets, size, parameters, operators."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.onnxio import external_data_files, load_model, model_size_bytes
+from mlpack.signature import Signature, signature_of
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    size_bytes: int  # external data included
+    external_data: tuple[str, ...]
+    opsets: dict[str, int]
+    ir_version: int
+    producer: str
+    signature: Signature
+    parameter_count: int
+    initializer_bytes: int
+    node_count: int
+    op_histogram: dict[str, int]  # "domain::Op" for non-default domains, most frequent first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "external_data": list(self.external_data),
+            "opsets": self.opsets,
+            "ir_version": self.ir_version,
+            "producer": self.producer,
+            "signature": self.signature.to_dict(),
+            "parameter_count": self.parameter_count,
+            "initializer_bytes": self.initializer_bytes,
+            "node_count": self.node_count,
+            "op_histogram": self.op_histogram,
+        }
+
+
+def inspect_model(path: Path) -> ModelInfo:
+    import numpy as np
+    from onnx import helper
+
+    path = Path(path)
+    model = load_model(path)
+    params = 0
+    init_bytes = 0
+    for init in model.graph.initializer:
+        count = int(np.prod(init.dims)) if len(init.dims) else 1
+        params += count
+        init_bytes += count * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+    ops: Counter[str] = Counter()
+    for node in _all_nodes(model.graph):
+        ops[node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"] += 1
+    return ModelInfo(
+        path=path,
+        size_bytes=model_size_bytes(path),
+        external_data=tuple(str(p.name) for p in external_data_files(path)),
+        opsets={o.domain or "ai.onnx": o.version for o in model.opset_import},
+        ir_version=model.ir_version,
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        signature=signature_of(model),
+        parameter_count=params,
+        initializer_bytes=init_bytes,
+        node_count=sum(ops.values()),
+        op_histogram=dict(ops.most_common()),
+    )
+
+
+def _all_nodes(graph: Any) -> list[Any]:
+    """Nodes of the graph and of every subgraph (If/Loop/Scan bodies)."""
+    from onnx import AttributeProto
+
+    nodes = []
+    for node in graph.node:
+        nodes.append(node)
+        for attr in node.attribute:
+            if attr.type == AttributeProto.GRAPH:
+                nodes.extend(_all_nodes(attr.g))
+            elif attr.type == AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    nodes.extend(_all_nodes(sub))
+    return nodes

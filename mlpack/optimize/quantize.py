@@ -1,0 +1,118 @@
+"""Quantisers, registered by mode. onnxruntime and its tools are imported only when one runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlpack.compare import Tolerance
+from mlpack.optimize.gemm import gemm_to_matmul_add
+from mlpack.optimize.registry import QuantizeLog, QuantizeSettings, QuantMode, register_quantizer
+
+# Measured here: dynamic INT8 speeds up MatMul-heavy models (~2x on transformers) but makes
+# ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
+# flip decisions of small conv+LSTM models. So by default only the ops where it pays.
+DYNAMIC_DEFAULT_OP_TYPES = ("MatMul", "Attention", "LSTM", "Gemm")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """onnxruntime's quantisation tools log and print freely; the pipeline reports results itself."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def preprocess(src: Path, dst: Path, log: QuantizeLog) -> Path:
+    """onnxruntime's quant_pre_process, degrading step by step instead of failing the run.
+
+    Symbolic shape inference is known to crash on files from torch's dynamo exporter
+    (``TypeError: object of type 'NoneType' has no len()``); without it the rest still helps.
+    Returns the path of the best pre-processed model (``src`` itself if every step failed).
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    attempts = [
+        ("full pre-processing", {}),
+        ("pre-processing without symbolic shape inference", {"skip_symbolic_shape": True}),
+        ("pre-processing with ONNX shape inference only", {"skip_symbolic_shape": True, "skip_optimization": True}),
+    ]
+    for label, options in attempts:
+        try:
+            with _quiet():
+                quant_pre_process(str(src), str(dst), **options)
+        except Exception as exc:
+            log.warnings.append(f"{label} failed ({type(exc).__name__}: {str(exc).strip()[:120]}); degrading")
+            continue
+        log.steps.append(label)
+        return dst
+    log.warnings.append("quantisation pre-processing skipped entirely")
+    return src
+
+
+@register_quantizer(
+    QuantMode.DYNAMIC,
+    tolerance=Tolerance(atol=None, min_cosine=0.99),
+    description="INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM)",
+)
+def quantize_dynamic(src: Path, dst: Path, settings: QuantizeSettings, log: QuantizeLog) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    op_types = list(settings.op_types or DYNAMIC_DEFAULT_OP_TYPES)
+    with tempfile.TemporaryDirectory(prefix="mlpack-quant-") as workdir:
+        prepared = preprocess(src, Path(workdir) / "pre.onnx", log)
+        model = onnx.load(str(prepared))
+        if "Gemm" in op_types:
+            # After pre-processing: its graph optimisation fuses MatMul+Add back into Gemm.
+            count = gemm_to_matmul_add(model)
+            if count:
+                log.steps.append(f"{count} Gemm rewritten as MatMul+Add for the INT8 kernels")
+            op_types = [t for t in op_types if t != "Gemm"] + (["MatMul"] if "MatMul" not in op_types else [])
+        with _quiet():
+            ort_quantize_dynamic(
+                model,
+                str(dst),
+                op_types_to_quantize=op_types,
+                per_channel=settings.per_channel,
+                weight_type=QuantType.QInt8,
+                extra_options={"MatMulConstBOnly": True},
+            )
+    log.steps.append(
+        f"dynamic INT8 on {', '.join(sorted(set(op_types)))}"
+        f" ({'per-channel' if settings.per_channel else 'per-tensor'} weights)"
+    )
+
+
+@register_quantizer(
+    QuantMode.FP16,
+    tolerance=Tolerance(atol=None, min_cosine=0.999),
+    description="FP16 weights and compute; float32 inputs and outputs",
+)
+def quantize_fp16(src: Path, dst: Path, settings: QuantizeSettings, log: QuantizeLog) -> None:
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    model = onnx.load(str(src))
+    op_block_list = None
+    if settings.op_types is not None:
+        present = {n.op_type for n in model.graph.node}
+        op_block_list = sorted(present - set(settings.op_types))
+    with _quiet():
+        converted = OnnxModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=op_block_list))
+        # The converter appends the input/output casts at the end of the node list, which
+        # breaks the topological order that ONNX requires.
+        converted.topological_sort()
+    onnx.save_model(converted.model, str(dst))
+    log.steps.append("FP16 weights and compute, float32 inputs and outputs")

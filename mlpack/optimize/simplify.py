@@ -1,0 +1,42 @@
+"""Graph simplification with onnxsim (constant folding, redundant-node removal, fusions)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnx
+
+
+@dataclass(frozen=True)
+class SimplifyOutcome:
+    applied: bool
+    nodes_before: int
+    nodes_after: int
+    warning: str | None = None
+
+
+def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, SimplifyOutcome]:
+    """Simplify with onnxsim; on any onnxsim failure keep the original graph and say why.
+
+    onnxsim's own output check is off: the pipeline compares outputs itself, on the user's
+    data when given, with the tolerance stated in the report.
+    """
+    before = len(model.graph.node)
+    try:
+        import onnxsim
+
+        # onnxsim prints progress and warnings of its own.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            simplified, ok = onnxsim.simplify(model, check_n=0)
+    except Exception as exc:  # onnxsim raises anything from C++ errors to ValueErrors
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return model, SimplifyOutcome(False, before, before, f"onnxsim failed, graph kept unsimplified: {reason}")
+    if not ok:
+        return model, SimplifyOutcome(
+            False, before, before, "onnxsim could not validate its result; graph kept unsimplified"
+        )
+    return simplified, SimplifyOutcome(True, before, len(simplified.graph.node))

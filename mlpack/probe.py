@@ -1,0 +1,59 @@
+"""Load and run a model once in a child process, so a native crash cannot take mlpack down.
+
+onnxruntime can crash outright (SIGSEGV) on some transformed models, for example FP16 graphs
+on the CPU provider (microsoft/onnxruntime#15494); no exception reaches Python then. Every
+model that mlpack creates is probed this way before it is loaded in-process or written.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mlpack.errors import ModelLoadError
+
+PROBE_TIMEOUT_S = 300
+
+
+def probe_model(path: Path, *, what: str = "the model") -> None:
+    """Raise ModelLoadError if onnxruntime dies or fails while loading and running ``path``."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlpack.probe", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ModelLoadError(
+            f"onnxruntime did not finish loading and running {what} within {PROBE_TIMEOUT_S} s."
+        ) from exc
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        raise ModelLoadError(
+            f"onnxruntime crashed ({name}) loading or running {what} on this CPU; "
+            "this is an onnxruntime bug for this graph, try another optimisation mode."
+        )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise ModelLoadError(f"onnxruntime cannot run {what}: {lines[-1] if lines else 'unknown error'}")
+
+
+def _main(path: str) -> None:
+    from mlpack.data import generate_inputs
+    from mlpack.onnxio import create_session, load_model, run_session
+    from mlpack.signature import signature_of
+
+    session = create_session(Path(path))
+    run_session(session, generate_inputs(signature_of(load_model(Path(path), check=False)).inputs))
+
+
+if __name__ == "__main__":
+    try:
+        _main(sys.argv[1])
+    except Exception as exc:  # reported to the parent through stderr and the exit code
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)

@@ -1,0 +1,163 @@
+"""Turning what the user names (``module:factory``, ``file.py:factory``, a TorchScript or pickle
+file) into a PyTorch module, without running untrusted pickles unless asked to."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.errors import BadInputError, MissingDependencyError, UnsafePickleError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "exporting from PyTorch needs torch, which is not installed.",
+            hint="Install the export extra: pip install 'mlpack-edge[export]' (with torch==2.13.0 first).",
+        ) from exc
+    return torch
+
+
+def is_factory_reference(source: str) -> bool:
+    """``pkg.mod:fn`` or ``path/file.py:fn`` (a plain file path has no ``:fn`` part)."""
+    if ":" not in source:
+        return False
+    target, _, attr = source.rpartition(":")
+    return bool(target) and attr.isidentifier()
+
+
+def load_module(source: str, *, weights: Path | None = None, trust_pickle: bool = False) -> torch.nn.Module:
+    """Load the module the user named, in eval mode."""
+    torch = import_torch()
+    if is_factory_reference(source):
+        module = _from_factory(source)
+        if weights is not None:
+            _load_weights(module, weights)
+    else:
+        if weights is not None:
+            raise BadInputError("--weights applies to a module:factory source only.")
+        module = _from_file(Path(source), trust_pickle=trust_pickle)
+    if not isinstance(module, torch.nn.Module):
+        raise BadInputError(f"{source} gave a {type(module).__name__}, not a torch.nn.Module.")
+    return module.eval()
+
+
+def is_torchscript(path: Path) -> bool:
+    """TorchScript archives are zip files with a ``constants.pkl`` (plain torch.save files lack it)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(n.endswith("constants.pkl") for n in archive.namelist())
+
+
+@contextlib.contextmanager
+def _on_sys_path(folder: Path) -> Iterator[None]:
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _from_factory(source: str) -> Any:
+    target, _, attr = source.rpartition(":")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise BadInputError(f"model file not found: {path} (from '{source}').")
+        module_name = f"_mlpack_user_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise BadInputError(f"cannot import {path} as Python.")
+        namespace = importlib.util.module_from_spec(spec)
+        with _on_sys_path(path.resolve().parent):
+            try:
+                spec.loader.exec_module(namespace)
+            except Exception as exc:
+                raise BadInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    else:
+        # Like uvicorn and friends, resolve modules from the working directory first.
+        with _on_sys_path(Path.cwd()):
+            try:
+                namespace = importlib.import_module(target)
+            except ModuleNotFoundError as exc:
+                raise BadInputError(f"cannot import module '{target}' (from '{source}'): {exc}.") from exc
+            except Exception as exc:
+                raise BadInputError(f"importing module '{target}' failed: {type(exc).__name__}: {exc}") from exc
+    factory = getattr(namespace, attr, None)
+    if factory is None:
+        raise BadInputError(f"'{target}' has no attribute '{attr}' (from '{source}').")
+    if not callable(factory):
+        raise BadInputError(f"'{source}' is not callable; it must be a function or class returning an nn.Module.")
+    try:
+        return factory()
+    except Exception as exc:
+        raise BadInputError(f"calling {source}() failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _torch_load(path: Path, *, weights_only: bool) -> Any:
+    torch = import_torch()
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        if weights_only:
+            raise UnsafePickleError(
+                f"{path} is a full pickle, not plain weights: loading it can run arbitrary code.",
+                hint="Pass --trust-pickle only if you trust where it came from, or export a "
+                "module:factory with --weights state_dict.pt instead.",
+            ) from exc
+        raise BadInputError(f"{path} is not a readable PyTorch file: {exc}") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BadInputError(
+            f"{path} is not a readable PyTorch file (corrupt or truncated?): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
+
+
+def _from_file(path: Path, *, trust_pickle: bool) -> Any:
+    torch = import_torch()
+    if not path.is_file():
+        raise BadInputError(f"model file not found: {path}")
+    if is_torchscript(path):
+        try:
+            return torch.jit.load(str(path), map_location="cpu")
+        except RuntimeError as exc:
+            raise BadInputError(f"{path} is not a loadable TorchScript file: {str(exc).splitlines()[0]}") from exc
+    loaded = _torch_load(path, weights_only=not trust_pickle)
+    if isinstance(loaded, dict):
+        raise BadInputError(
+            f"{path} holds a state dict (weights only), not a model.",
+            hint="Name the code that builds the model and pass the weights: mlpack export pkg.mod:factory --weights "
+            f"{path}.",
+        )
+    return loaded
+
+
+def _load_weights(module: Any, weights: Path) -> None:
+    if not Path(weights).is_file():
+        raise BadInputError(f"weights file not found: {weights}")
+    state = _torch_load(Path(weights), weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise BadInputError(f"{weights} does not hold a state dict (got {type(state).__name__}).")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise BadInputError(f"{weights} does not fit the model: {' '.join(lines[:3])[:400]}") from exc
