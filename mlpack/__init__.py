@@ -5,9 +5,9 @@ onnxruntime, onnxsim, even numpy and onnx) inside the functions that need them, 
 ``import mlpack`` stays cheap and works on the runtime-only install.
 """
 
-from mlpack.compare import Comparison, Tolerance
 from mlpack.errors import ExitCode, MlpackError
 from mlpack.export import Exporter, ExportResult, export
+from mlpack.fidelity import Comparison, Tolerance
 from mlpack.inputspec import parse_input_spec
 from mlpack.modelinfo import ModelInfo, inspect_model
 from mlpack.optimize import OptimizeResult, QuantMode, optimize

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from mlpack.errors import ExitCode, MlpackError
+from mlpack.bench import ExecutionMode, GraphOptimization
+from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.export import Exporter
 from mlpack.optimize.registry import QuantMode
 
@@ -33,7 +35,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and pipes get a width that fits the bench table instead of rich's 80 columns.
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -69,6 +73,26 @@ def handle_errors(command: F) -> F:
 
 def _print_json(payload: dict[str, Any]) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _write_json(destination: str, payload: dict[str, Any]) -> None:
+    """``-`` prints to stdout (and nothing else goes there); a path is written atomically."""
+    if destination == "-":
+        _print_json(payload)
+    else:
+        from mlpack.fileio import write_text_atomic
+
+        write_text_atomic(Path(destination), json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _positive_ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise BadInputError(f"{option} takes comma-separated whole numbers, like 1,8,32; got '{text}'.") from None
+    if not values or any(v < 1 for v in values):
+        raise BadInputError(f"{option} values must be positive whole numbers; got '{text}'.")
+    return values
 
 
 @app.callback()
@@ -151,7 +175,7 @@ def optimize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
-    from mlpack.compare import Tolerance
+    from mlpack.fidelity import Tolerance
     from mlpack.optimize import optimize as run_optimize
     from mlpack.optimize.registry import default_tolerance
 
@@ -198,6 +222,152 @@ def inspect(
         from mlpack.report.terminal import render_inspect
 
         render_inspect(_console(), info)
+
+
+@app.command()
+@handle_errors
+def bench(
+    models: Annotated[list[Path], typer.Argument(help="One or more ONNX models, measured interleaved.")],
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per configuration.")] = 100,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per configuration.")] = 2.0,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 10,
+    batch_sizes: Annotated[str, typer.Option(help="Batch sizes to sweep, e.g. 1,8,32.")] = "1",
+    threads: Annotated[str | None, typer.Option(help="Intra-op thread counts to sweep, e.g. 1,2,4.")] = None,
+    execution_mode: Annotated[ExecutionMode, typer.Option(help="onnxruntime execution mode.")] = (
+        ExecutionMode.SEQUENTIAL
+    ),
+    graph_optimization: Annotated[GraphOptimization, typer.Option(help="onnxruntime graph optimisation level.")] = (
+        GraphOptimization.ALL
+    ),
+    spinning: Annotated[
+        bool | None,
+        typer.Option(
+            "--spinning/--no-spinning",
+            help="Thread spinning (default: on for one configuration, off when "
+            "interleaving, where idle sessions would steal cores).",
+        ),
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help=".npz inputs (default: generated from the signature).")] = None,
+    device: Annotated[str | None, typer.Option(help="Device profile to run with (see mlpack devices).")] = None,
+    devices_file: Annotated[Path | None, typer.Option("--devices", help="TOML file with [device.NAME] profiles.")] = (
+        None
+    ),
+    on_device: Annotated[
+        bool, typer.Option("--on-device", help="This machine is the profile's device (not an approximation).")
+    ] = False,
+    latency_budget: Annotated[float | None, typer.Option(help="Name the largest batch with p95 under this (ms).")] = (
+        None
+    ),
+    profile: Annotated[bool, typer.Option("--profile", help="Per-operator time breakdown.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for generated inputs.")] = 0,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
+        None
+    ),
+    plot: Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")] = None,
+) -> None:
+    """Measure latency, throughput and memory with onnxruntime on this CPU."""
+    from mlpack.bench import BenchSettings, benchmark
+    from mlpack.config import get_device
+
+    settings = BenchSettings(
+        runs=runs,
+        duration_s=duration,
+        warmup=warmup,
+        batch_sizes=_positive_ints(batch_sizes, "--batch-sizes"),
+        threads=_positive_ints(threads, "--threads") if threads else (None,),
+        execution_mode=execution_mode,
+        graph_optimization=graph_optimization,
+        spinning=spinning,
+        data=data,
+        seed=seed,
+        profile=profile,
+        latency_budget_ms=latency_budget,
+    )
+    settings.validate()
+    profile_device = get_device(device, devices_file) if device else None
+    with _progress() as update:
+        result = benchmark(models, settings=settings, device=profile_device, on_device=on_device, progress=update)
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    if plot:
+        from mlpack.report.plots import plot_bench
+
+        plot_bench(result, plot)
+    if json_out != "-":
+        from mlpack.report.terminal import render_bench
+
+        render_bench(_console(), result)
+
+
+@app.command()
+@handle_errors
+def devices(
+    devices_file: Annotated[Path | None, typer.Option("--devices", help="TOML file with [device.NAME] profiles.")] = (
+        None
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
+) -> None:
+    """List the device profiles: built in, and from your own file."""
+    from mlpack.config import load_devices
+
+    profiles = load_devices(devices_file)
+    if as_json:
+        _print_json({name: p.to_dict() for name, p in profiles.items()})
+    else:
+        from mlpack.report.terminal import render_devices
+
+        render_devices(_console(), profiles)
+
+
+@app.command()
+@handle_errors
+def compare(
+    results: Annotated[list[Path], typer.Argument(help="Bench results (JSON); the first is the baseline.")],
+    percentile: Annotated[str, typer.Option(help="p50, p90, p95, p99 or mean.")] = "p50",
+    fail_if_slower: Annotated[
+        float | None,
+        typer.Option(help="Exit 1 if any result is slower than the baseline by more than this many percent."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON only.")] = False,
+) -> None:
+    """Set bench results from devices, versions or models side by side, with ratios."""
+    from mlpack.benchcompare import compare as run_compare
+
+    result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        from mlpack.report.terminal import render_compare
+
+        render_compare(_console(), result)
+    if result.failed:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _progress() -> Any:
+    """A context manager yielding ``update(what, fraction)``, drawing a progress bar on stderr."""
+    import contextlib
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=_console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("starting", total=1.0)
+
+            def update(what: str, fraction: float) -> None:
+                progress.update(task, description=what, completed=fraction)
+
+            yield update
+
+    return bar()
 
 
 def main() -> None:

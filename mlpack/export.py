@@ -17,9 +17,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.compare import Comparison, Tolerance, compare_outputs
 from mlpack.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.signature import Signature, TensorSpec, signature_of
 from mlpack.torchsource import import_torch, is_factory_reference, load_module

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.compare import Comparison, Tolerance, compare_outputs
 from mlpack.data import generate_inputs, load_dataset
 from mlpack.errors import BadInputError, VerificationError
+from mlpack.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.optimize import quantize as _quantizers  # noqa: F401  (fills the registry)
 from mlpack.optimize.registry import QUANTIZERS, QuantizeLog, QuantizeSettings, QuantMode, default_tolerance

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlpack.compare import Tolerance
+from mlpack.fidelity import Tolerance
 from mlpack.optimize.gemm import gemm_to_matmul_add
 from mlpack.optimize.registry import QuantizeLog, QuantizeSettings, QuantMode, register_quantizer
 

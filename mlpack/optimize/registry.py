@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from mlpack.compare import Tolerance
+from mlpack.fidelity import Tolerance
 
 
 class QuantMode(str, Enum):

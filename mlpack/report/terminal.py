@@ -9,8 +9,11 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from mlpack.compare import Comparison
+    from mlpack.bench import BenchResult, Measurement
+    from mlpack.benchcompare import CompareResult
+    from mlpack.config import DeviceProfile
     from mlpack.export import ExportResult
+    from mlpack.fidelity import Comparison
     from mlpack.modelinfo import ModelInfo
     from mlpack.optimize import OptimizeResult
     from mlpack.signature import Signature
@@ -101,3 +104,128 @@ def render_inspect(console: Console, info: ModelInfo) -> None:
     for op, count in info.op_histogram.items():
         ops.add_row(op, str(count))
     console.print(ops)
+
+
+def render_bench(console: Console, result: BenchResult) -> None:
+    system = result.system
+    console.print(
+        f"[bold]{system['cpu_model']}[/], {system['logical_cores']} logical cores, "
+        f"onnxruntime {system['versions']['onnxruntime']}; INT8 acceleration: {system['int8_acceleration']}"
+    )
+    if result.device:
+        console.print(f"device profile [bold]{escape(result.device['name'])}[/]: {escape(result.device['note'])}")
+    settings = result.settings
+    console.print(
+        f"[dim]{settings['warmup']} warm-up runs; >= {settings['runs']} runs and >= {settings['duration_s']} s "
+        f"each{', interleaved' if settings['interleaved'] else ''}; spinning "
+        f"{'on' if settings['spinning'] else 'off'}; percentiles: {settings['percentile_method']}[/]"
+    )
+    table = Table(title="Latency (ms)", title_justify="left")
+    columns = (
+        "model",
+        "batch",
+        "threads",
+        "load",
+        "first",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "mean",
+        "cv",
+        "samples/s",
+        "peak MB",
+        "vs first",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for m in result.measurements:
+        lat = m.latency_ms
+        ratio = f"{m.ratio_to_first['p50']:.2f}x" if m.ratio_to_first else "-"
+        table.add_row(
+            escape(m.name),
+            str(m.batch_size),
+            "default" if m.threads is None else str(m.threads),
+            f"{m.load_ms:.1f}",
+            f"{m.first_inference_ms:.2f}",
+            f"{lat.p50:.3f}",
+            f"{lat.p90:.3f}",
+            f"{lat.p95:.3f}",
+            f"{lat.p99:.3f}",
+            f"{lat.mean:.3f}",
+            f"{lat.cv:.1%}",
+            f"{m.throughput_sps:,.0f}",
+            f"{m.memory.model_peak_mb:.1f}",
+            ratio,
+        )
+    console.print(table)
+    for m in result.measurements:
+        for warning in m.warnings:
+            console.print(f"[yellow]! {escape(m.name)} (batch {m.batch_size}):[/] {escape(warning)}")
+    for key, batch in result.best_batch.items():
+        budget = result.settings["latency_budget_ms"]
+        verdict = f"batch {batch}" if batch else "no batch size"
+        console.print(f"[bold]{escape(key)}[/]: largest batch with p95 <= {budget} ms: {verdict}")
+    for m in result.measurements:
+        if m.profile:
+            render_profile(console, m)
+
+
+def render_profile(console: Console, m: Measurement) -> None:
+    assert m.profile is not None
+    table = Table(
+        title=f"Where the time goes: {m.name} (batch {m.batch_size}, onnxruntime profiler, {m.profile['runs']} runs)",
+        title_justify="left",
+    )
+    for column in ("op type", "ms/run", "share"):
+        table.add_column(column, justify="left" if column == "op type" else "right")
+    for row in m.profile["op_types"][:10]:
+        table.add_row(escape(row["op"]), f"{row['ms_per_run']:.3f}", f"{row['share']:.1%}")
+    console.print(table)
+    nodes = Table(title="Slowest nodes", title_justify="left")
+    for column in ("node", "op", "ms/run", "share"):
+        nodes.add_column(column, justify="right" if column in ("ms/run", "share") else "left")
+    for row in m.profile["nodes"]:
+        nodes.add_row(escape(row["node"]), escape(row["op"]), f"{row['ms_per_run']:.3f}", f"{row['share']:.1%}")
+    console.print(nodes)
+
+
+def render_devices(console: Console, devices: dict[str, DeviceProfile]) -> None:
+    table = Table(title="Device profiles", title_justify="left")
+    for column in ("name", "threads", "cpus", "memory MB", "source", "description"):
+        table.add_column(column)
+    for device in devices.values():
+        table.add_row(
+            escape(device.name),
+            str(device.threads),
+            ",".join(map(str, device.cpus or ())) or "-",
+            f"{device.memory_mb:.0f}" if device.memory_mb else "-",
+            "built-in" if device.builtin else "file",
+            escape(device.description),
+        )
+    console.print(table)
+
+
+def render_compare(console: Console, result: CompareResult) -> None:
+    for source, system in result.systems.items():
+        console.print(
+            f"[dim]{escape(source)}: {escape(str(system['cpu']))}, onnxruntime "
+            f"{(system['versions'] or {}).get('onnxruntime')}, device {system['device'] or '-'}[/]"
+        )
+    table = Table(title=f"{result.percentile} latency against {result.baseline}", title_justify="left")
+    for column in ("entry", "result", "baseline ms", "ms", "ratio"):
+        table.add_column(column, justify="left" if column in ("entry", "result") else "right")
+    regressions = set(result.regressions)
+    for row in result.rows:
+        style = "red" if row in regressions else ("green" if row.ratio < 1 else "")
+        ratio = f"[{style}]{row.ratio:.3f}x[/]" if style else f"{row.ratio:.3f}x"
+        table.add_row(escape(row.key), escape(row.source), f"{row.baseline_ms:.3f}", f"{row.latency_ms:.3f}", ratio)
+    console.print(table)
+    if result.fail_if_slower_pct is not None:
+        if result.failed:
+            console.print(
+                f"[bold red]slower than the baseline by more than {result.fail_if_slower_pct}%:[/] "
+                + ", ".join(escape(r.key) for r in result.regressions)
+            )
+        else:
+            console.print(f"[green]no entry slower than the baseline by more than {result.fail_if_slower_pct}%[/]")

@@ -1,0 +1,88 @@
+"""What mlpack's harness adds to the measured latency, against a plain onnxruntime loop.
+
+The same model, inputs and thread count are timed by a plain `session.run` loop written here
+and by `mlpack bench`, alternating rounds so that machine drift hits both alike. Prints the
+median p50 of each and their ratio. Target: ratio <= 1.03.
+
+    .venv/bin/python benchmarks/bench_overhead.py [--rounds 9] [--runs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from mlpack.bench import BenchSettings, benchmark
+from mlpack.data import generate_inputs
+from mlpack.onnxio import load_model
+from mlpack.signature import signature_of
+
+
+def build_model(path: Path, width: int = 512, layers: int = 4) -> Path:
+    """An MLP big enough (about a millisecond) for percent-level overheads to show."""
+    rng = np.random.default_rng(0)
+    nodes, inits, current = [], [], "x"
+    for i in range(layers):
+        inits.append(numpy_helper.from_array((rng.standard_normal((width, width)) * 0.05).astype(np.float32), f"w{i}"))
+        inits.append(numpy_helper.from_array(np.zeros(width, np.float32), f"b{i}"))
+        nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [f"h{i}"]))
+        nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"]))
+        current = f"r{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["batch", width])],
+        inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def plain_loop(path: Path, threads: int, feeds: dict, runs: int, warmup: int) -> float:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    for _ in range(warmup):
+        session.run(None, feeds)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter_ns()
+        session.run(None, feeds)
+        samples.append((time.perf_counter_ns() - started) / 1e6)
+    return float(np.percentile(samples, 50))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_model(Path(tmp) / "mlp.onnx")
+        feeds = generate_inputs(signature_of(load_model(model)).inputs, batch_size=args.batch, seed=0)
+        print(f"{'threads':>7} {'plain p50 ms':>13} {'mlpack p50 ms':>14} {'ratio':>7}")
+        for threads in (1, 2):
+            plain, harness = [], []
+            for _ in range(args.rounds):
+                plain.append(plain_loop(model, threads, feeds, args.runs, warmup=20))
+                settings = BenchSettings(
+                    runs=args.runs, duration_s=0.0, warmup=20, threads=(threads,), batch_sizes=(args.batch,), seed=0
+                )
+                harness.append(benchmark([model], settings=settings).measurements[0].latency_ms.p50)
+            p, h = statistics.median(plain), statistics.median(harness)
+            print(f"{threads:>7} {p:13.4f} {h:14.4f} {h / p:7.3f}")
+        print("target: ratio <= 1.03 (mlpack's harness adds at most 3% to the p50)")
+
+
+if __name__ == "__main__":
+    main()

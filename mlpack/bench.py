@@ -1,0 +1,457 @@
+"""Latency, throughput and memory with onnxruntime on the CPU: honest, comparable, cheap.
+
+Each configuration (model × batch size × thread count) runs in its own worker process
+(:mod:`mlpack.benchworker`). Configurations are timed interleaved, a block of runs each in
+turn, so that a drift of the machine hits them alike; warm-up runs come first, and timing
+goes on until both a minimum count and a minimum duration are reached for every one.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+from mlpack.config import DeviceProfile
+from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
+from mlpack.fileio import require_file
+from mlpack.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
+
+SCHEMA = "mlpack.bench/1"
+BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
+PROFILE_RUNS = 20
+
+
+class ExecutionMode(str, Enum):
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+
+
+class GraphOptimization(str, Enum):
+    DISABLE = "disable"
+    BASIC = "basic"
+    EXTENDED = "extended"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    runs: int = 100  # minimum timed runs per configuration
+    duration_s: float = 2.0  # minimum timed seconds per configuration
+    warmup: int = 10
+    batch_sizes: tuple[int, ...] = (1,)
+    threads: tuple[int | None, ...] = (None,)  # None: onnxruntime's default (one per physical core)
+    execution_mode: ExecutionMode = ExecutionMode.SEQUENTIAL
+    graph_optimization: GraphOptimization = GraphOptimization.ALL
+    spinning: bool | None = None  # None: on for one configuration, off when interleaving several
+    data: Path | None = None
+    seed: int = 0
+    profile: bool = False
+    latency_budget_ms: float | None = None
+
+    def validate(self) -> None:
+        if self.runs < 1:
+            raise BadInputError(f"--runs must be at least 1, got {self.runs}.")
+        if self.warmup < 0:
+            raise BadInputError(f"--warmup cannot be negative, got {self.warmup}.")
+        if self.duration_s < 0:
+            raise BadInputError(f"--duration cannot be negative, got {self.duration_s}.")
+        if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise BadInputError(f"batch sizes must be positive, got {list(self.batch_sizes)}.")
+        if any(t is not None and t < 1 for t in self.threads):
+            raise BadInputError(f"thread counts must be positive, got {list(self.threads)}.")
+        if self.latency_budget_ms is not None and self.latency_budget_ms <= 0:
+            raise BadInputError(f"--latency-budget must be positive, got {self.latency_budget_ms}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "duration_s": self.duration_s,
+            "warmup": self.warmup,
+            "batch_sizes": list(self.batch_sizes),
+            "threads": list(self.threads),
+            "execution_mode": self.execution_mode.value,
+            "graph_optimization": self.graph_optimization.value,
+            "spinning": self.spinning,
+            "data": str(self.data) if self.data else None,
+            "seed": self.seed,
+            "profile": self.profile,
+            "latency_budget_ms": self.latency_budget_ms,
+            "percentile_method": PERCENTILE_METHOD,
+            "timer": "time.perf_counter_ns around session.run only",
+        }
+
+
+@dataclass(frozen=True)
+class Memory:
+    baseline_rss_mb: float  # the worker process with onnxruntime and numpy imported, before the model
+    peak_rss_mb: float  # the worker's peak resident memory over the whole measurement
+    model_peak_mb: float  # peak minus baseline: what loading and running the model cost
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline_rss_mb": self.baseline_rss_mb,
+            "peak_rss_mb": self.peak_rss_mb,
+            "model_peak_mb": self.model_peak_mb,
+        }
+
+
+@dataclass(frozen=True)
+class Measurement:
+    model: str
+    name: str  # a short label: the file name, made unique
+    size_bytes: int
+    batch_size: int
+    threads: int | None
+    load_ms: float
+    first_inference_ms: float
+    latency_ms: LatencyStats
+    throughput_sps: float  # samples per second at this batch size, from the mean latency
+    timed_seconds: float
+    samples_ms: tuple[float, ...]
+    memory: Memory
+    warnings: tuple[str, ...] = ()
+    ratio_to_first: dict[str, float] | None = None  # p50/p95 against the first model, same batch and threads
+    profile: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "name": self.name,
+            "size_bytes": self.size_bytes,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+            "load_ms": self.load_ms,
+            "first_inference_ms": self.first_inference_ms,
+            "latency_ms": self.latency_ms.to_dict(),
+            "throughput_sps": self.throughput_sps,
+            "timed_seconds": self.timed_seconds,
+            "memory": self.memory.to_dict(),
+            "warnings": list(self.warnings),
+            "ratio_to_first": self.ratio_to_first,
+            "profile": self.profile,
+            "samples_ms": list(self.samples_ms),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        return cls(
+            model=data["model"],
+            name=data["name"],
+            size_bytes=data["size_bytes"],
+            batch_size=data["batch_size"],
+            threads=data["threads"],
+            load_ms=data["load_ms"],
+            first_inference_ms=data["first_inference_ms"],
+            latency_ms=LatencyStats(**data["latency_ms"]),
+            throughput_sps=data["throughput_sps"],
+            timed_seconds=data["timed_seconds"],
+            samples_ms=tuple(data["samples_ms"]),
+            memory=Memory(**data["memory"]),
+            warnings=tuple(data.get("warnings", ())),
+            ratio_to_first=data.get("ratio_to_first"),
+            profile=data.get("profile"),
+        )
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    created: str
+    system: dict[str, Any]
+    settings: dict[str, Any]
+    device: dict[str, Any] | None
+    measurements: tuple[Measurement, ...]
+    best_batch: dict[str, int | None] = field(default_factory=dict)  # per model: largest batch within budget
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "created": self.created,
+            "system": self.system,
+            "settings": self.settings,
+            "device": self.device,
+            "best_batch": self.best_batch,
+            "measurements": [m.to_dict() for m in self.measurements],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
+        return cls(
+            created=data["created"],
+            system=data["system"],
+            settings=data["settings"],
+            device=data.get("device"),
+            measurements=tuple(Measurement.from_dict(m) for m in data["measurements"]),
+            best_batch=data.get("best_batch", {}),
+            schema=data["schema"],
+        )
+
+
+@dataclass(frozen=True)
+class _Config:
+    model: Path
+    name: str
+    batch_size: int
+    threads: int | None
+
+
+Progress = Callable[[str, float], None]  # (what is happening, fraction done)
+
+
+def benchmark(
+    models: Sequence[Path],
+    *,
+    settings: BenchSettings = BenchSettings(),
+    device: DeviceProfile | None = None,
+    on_device: bool = False,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Measure every model at every batch size and thread count, interleaved."""
+    from mlpack.onnxio import model_size_bytes
+    from mlpack.sysinfo import available_cpus, system_info
+
+    settings.validate()
+    if not models:
+        raise BadInputError("name at least one model to measure.")
+    paths = [require_file(Path(m), "model file") for m in models]
+    names = _unique_names(paths)
+    threads = settings.threads
+    cpus: tuple[int, ...] | None = None
+    device_record = None
+    warnings: list[str] = []
+    if device is not None:
+        if settings.threads == (None,):
+            threads = (device.threads,)
+        if device.cpus:
+            usable = tuple(c for c in device.cpus if c in available_cpus())
+            if len(usable) < len(device.cpus):
+                warnings.append(f"profile {device.name} names CPUs {list(device.cpus)}; only {list(usable)} exist here")
+            cpus = usable or None
+        device_record = {
+            **device.to_dict(),
+            "measured_on_device": on_device,
+            "note": (
+                "measured on the device itself"
+                if on_device
+                else f"an approximation: measured on this machine with the {device.name} profile's threads and CPU "
+                "set, not on the device itself"
+            ),
+        }
+    configs = [
+        _Config(p, n, b, t) for p, n in zip(paths, names, strict=True) for b in settings.batch_sizes for t in threads
+    ]
+    spinning = settings.spinning if settings.spinning is not None else len(configs) == 1
+    samples, workers_info = _measure(configs, settings, cpus, spinning, progress)
+    measurements = []
+    for config in configs:
+        info = workers_info[config]
+        stats = summarize(samples[config])
+        notes = list(warnings)
+        if stats.cv > NOISY_CV:
+            notes.append(
+                f"coefficient of variation {stats.cv:.0%} > {NOISY_CV:.0%}: the machine was noisy, "
+                "treat these figures with care (close other programs, pin --threads, run longer)"
+            )
+        peak = info["peak_rss_mb"]
+        if device is not None and device.memory_mb and peak > device.memory_mb:
+            notes.append(f"peak memory {peak:.0f} MB exceeds the {device.name} profile's {device.memory_mb:.0f} MB")
+        measurements.append(
+            Measurement(
+                model=str(config.model),
+                name=config.name,
+                size_bytes=model_size_bytes(config.model),
+                batch_size=config.batch_size,
+                threads=config.threads,
+                load_ms=info["load_ms"],
+                first_inference_ms=info["first_inference_ms"],
+                latency_ms=stats,
+                throughput_sps=config.batch_size * 1000.0 / stats.mean if stats.mean > 0 else 0.0,
+                timed_seconds=sum(samples[config]) / 1000.0,
+                samples_ms=tuple(samples[config]),
+                memory=Memory(info["baseline_rss_mb"], peak, max(peak - info["baseline_rss_mb"], 0.0)),
+                warnings=tuple(notes),
+                profile=info.get("profile"),
+            )
+        )
+    measurements = _with_ratios(measurements)
+    record = settings.to_dict() | {
+        "spinning": spinning,
+        "threads": list(threads),
+        "interleaved": len(configs) > 1,
+        "cpus": list(cpus) if cpus else None,
+    }
+    return BenchResult(
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        system=system_info(),
+        settings=record,
+        device=device_record,
+        measurements=tuple(measurements),
+        best_batch=_best_batches(measurements, settings.latency_budget_ms),
+    )
+
+
+def _unique_names(paths: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for path in paths:
+        name = path.name
+        if name in names:
+            name = str(path)
+        while name in names:
+            name += "'"
+        names.append(name)
+    return names
+
+
+def _with_ratios(measurements: list[Measurement]) -> list[Measurement]:
+    from dataclasses import replace
+
+    first_model = measurements[0].model
+    firsts = {(m.batch_size, m.threads): m for m in measurements if m.model == first_model}
+    out = []
+    for m in measurements:
+        base = firsts.get((m.batch_size, m.threads))
+        ratio = None
+        if base is not None:
+            ratio = {p: m.latency_ms.percentile(p) / base.latency_ms.percentile(p) for p in ("p50", "p95")}
+        out.append(replace(m, ratio_to_first=ratio))
+    return out
+
+
+def _best_batches(measurements: Sequence[Measurement], budget_ms: float | None) -> dict[str, int | None]:
+    """Per model (and thread count): the largest batch whose p95 stays within the budget."""
+    if budget_ms is None:
+        return {}
+    best: dict[str, int | None] = {}
+    for m in measurements:
+        key = m.name if m.threads is None else f"{m.name} @ {m.threads} threads"
+        best.setdefault(key, None)
+        if m.latency_ms.p95 <= budget_ms and (best[key] is None or m.batch_size > (best[key] or 0)):
+            best[key] = m.batch_size
+    return best
+
+
+class _WorkerProcess:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlpack.benchworker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, action: str, **arguments: Any) -> dict[str, Any]:
+        stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
+        stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
+        try:
+            stdin.write(json.dumps({"action": action, **arguments}) + "\n")
+            stdin.flush()
+            line = stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            code = self.proc.wait()
+            if code < 0:
+                raise ModelLoadError(
+                    f"onnxruntime crashed ({signal.Signals(-code).name}) while measuring; "
+                    "this model cannot be run by onnxruntime on this CPU."
+                )
+            stderr = self.proc.stderr.read() if self.proc.stderr else ""
+            raise ModelLoadError(f"the measuring process stopped (exit {code}): {stderr.strip()[-300:]}")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise _error_from(reply)
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+def _error_from(reply: dict[str, Any]) -> MlpackError:
+    kinds: dict[str, type[MlpackError]] = {
+        "ModelLoadError": ModelLoadError,
+        "InputSpecError": InputSpecError,
+        "DataError": DataError,
+    }
+    if reply.get("exit_code") == 2:
+        return kinds.get(reply["error_type"], BadInputError)(reply["error"])
+    return MlpackError(f"internal error in the measuring process: {reply['error']}")
+
+
+def _measure(
+    configs: list[_Config],
+    settings: BenchSettings,
+    cpus: tuple[int, ...] | None,
+    spinning: bool,
+    progress: Progress | None,
+) -> tuple[dict[_Config, list[float]], dict[_Config, dict[str, Any]]]:
+    report = progress or (lambda what, done: None)
+    workers: dict[_Config, _WorkerProcess] = {}
+    info: dict[_Config, dict[str, Any]] = {}
+    samples: dict[_Config, list[float]] = {c: [] for c in configs}
+    try:
+        for config in configs:
+            report(f"loading {config.name} (batch {config.batch_size})", 0.0)
+            workers[config] = _WorkerProcess()
+            info[config] = workers[config].call(
+                "init",
+                config={
+                    "model": str(config.model),
+                    "batch_size": config.batch_size,
+                    "threads": config.threads,
+                    "cpus": list(cpus) if cpus else None,
+                    "execution_mode": settings.execution_mode.value,
+                    "graph_optimization": settings.graph_optimization.value,
+                    "spinning": spinning,
+                    "data": str(settings.data) if settings.data else None,
+                    "seed": settings.seed,
+                },
+            )
+        block: dict[_Config, int] = {}
+        for config in configs:
+            report(f"warming up {config.name}", 0.0)
+            warm = workers[config].call("run", count=max(settings.warmup, 1))["samples_ms"]
+            typical_ms = sorted(warm)[len(warm) // 2]
+            block[config] = max(1, min(settings.runs, int(BLOCK_SECONDS * 1000 / max(typical_ms, 1e-3))))
+        pending = list(configs)
+        while pending:
+            for config in list(pending):
+                samples[config] += workers[config].call("run", count=block[config])["samples_ms"]
+                if len(samples[config]) >= settings.runs and sum(samples[config]) / 1000 >= settings.duration_s:
+                    pending.remove(config)
+            report("measuring", _fraction_done(samples, settings))
+        for config in configs:
+            if settings.profile:
+                report(f"profiling {config.name}", 1.0)
+                with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
+                    info[config]["profile"] = workers[config].call(
+                        "profile", count=PROFILE_RUNS, prefix=str(Path(tmp) / "ort")
+                    )
+            info[config].update(workers[config].call("finish"))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return samples, info
+
+
+def _fraction_done(samples: dict[_Config, list[float]], settings: BenchSettings) -> float:
+    fractions = []
+    for values in samples.values():
+        by_count = len(values) / settings.runs
+        by_time = (sum(values) / 1000) / settings.duration_s if settings.duration_s > 0 else 1.0
+        fractions.append(min(by_count, by_time, 1.0))
+    return min(fractions) if fractions else 1.0

@@ -1,0 +1,129 @@
+"""``mlpack compare``: bench results from different devices, versions or models, side by side."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.bench import SCHEMA, BenchResult, Measurement
+from mlpack.errors import BadInputError, DataError
+from mlpack.fileio import require_file
+
+PERCENTILE_CHOICES = ("p50", "p90", "p95", "p99", "mean")
+
+
+@dataclass(frozen=True)
+class ComparedRow:
+    key: str  # what is compared: model name, batch, threads
+    source: str  # which result file
+    latency_ms: float
+    baseline_ms: float
+    ratio: float  # latency / baseline latency: above 1 is slower
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "source": self.source,
+            "latency_ms": self.latency_ms,
+            "baseline_ms": self.baseline_ms,
+            "ratio": self.ratio,
+        }
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    baseline: str
+    percentile: str
+    rows: tuple[ComparedRow, ...]
+    systems: dict[str, dict[str, Any]]  # per file: CPU, versions, device
+    fail_if_slower_pct: float | None
+    regressions: tuple[ComparedRow, ...]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "percentile": self.percentile,
+            "rows": [r.to_dict() for r in self.rows],
+            "systems": self.systems,
+            "fail_if_slower_pct": self.fail_if_slower_pct,
+            "regressions": [r.to_dict() for r in self.regressions],
+            "failed": self.failed,
+        }
+
+
+def load_result(path: Path) -> BenchResult:
+    path = require_file(Path(path), "bench result")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a JSON bench result: {exc}") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise DataError(
+            f"{path} is not an mlpack bench result (schema {found!r}, expected {SCHEMA!r}); "
+            "write one with mlpack bench --json FILE."
+        )
+    try:
+        return BenchResult.from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path} is an incomplete bench result (missing {exc}).") from exc
+
+
+def _key(m: Measurement) -> str:
+    threads = "default" if m.threads is None else str(m.threads)
+    return f"{m.name} | batch {m.batch_size} | threads {threads}"
+
+
+def compare(
+    paths: Sequence[Path], *, percentile: str = "p50", fail_if_slower_pct: float | None = None
+) -> CompareResult:
+    """Every result against the first. Entries pair by model, batch and threads; results of
+    different models with the same number of entries pair in order."""
+    if len(paths) < 2:
+        raise BadInputError("compare needs at least two bench results.")
+    if percentile not in PERCENTILE_CHOICES:
+        raise BadInputError(f"unknown percentile '{percentile}'; use one of {', '.join(PERCENTILE_CHOICES)}.")
+    if fail_if_slower_pct is not None and fail_if_slower_pct < 0:
+        raise BadInputError("--fail-if-slower must be a non-negative percentage.")
+    results = [load_result(p) for p in paths]
+    baseline = results[0]
+    rows: list[ComparedRow] = []
+    for path, result in zip(paths[1:], results[1:], strict=True):
+        for base, other in _pairs(baseline.measurements, result.measurements, path):
+            base_ms = base.latency_ms.percentile(percentile)
+            other_ms = other.latency_ms.percentile(percentile)
+            key = _key(other) if _key(other) == _key(base) else f"{_key(base)} -> {_key(other)}"
+            rows.append(ComparedRow(key, str(path), other_ms, base_ms, other_ms / base_ms if base_ms else float("inf")))
+    regressions = tuple(r for r in rows if fail_if_slower_pct is not None and r.ratio > 1 + fail_if_slower_pct / 100)
+    systems = {
+        str(p): {
+            "cpu": r.system.get("cpu_model"),
+            "versions": r.system.get("versions"),
+            "device": (r.device or {}).get("name"),
+            "created": r.created,
+        }
+        for p, r in zip(paths, results, strict=True)
+    }
+    return CompareResult(str(paths[0]), percentile, tuple(rows), systems, fail_if_slower_pct, regressions)
+
+
+def _pairs(
+    base: Sequence[Measurement], other: Sequence[Measurement], path: Path
+) -> list[tuple[Measurement, Measurement]]:
+    by_key = {_key(m): m for m in base}
+    matched = [(by_key[_key(m)], m) for m in other if _key(m) in by_key]
+    if matched:
+        return matched
+    if len(base) == len(other):
+        return list(zip(base, other, strict=True))
+    raise DataError(
+        f"{path} measures nothing that the baseline measures (model, batch and threads differ), "
+        "and the two have different numbers of entries to pair in order."
+    )

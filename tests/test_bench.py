@@ -1,0 +1,303 @@
+"""bench, devices and compare: structure and consistency of results, never a timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpack.bench import SCHEMA, BenchResult, BenchSettings, benchmark
+from mlpack.benchcompare import compare
+from mlpack.cli import app
+from mlpack.config import get_device
+from mlpack.errors import ConfigError, ExitCode
+
+FAST = BenchSettings(runs=12, duration_s=0.0, warmup=2)
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from .conftest import make_gemm_mlp
+
+    folder = tmp_path_factory.mktemp("bench")
+    return make_gemm_mlp(folder / "a.onnx", hidden=32), make_gemm_mlp(folder / "b.onnx", hidden=256, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sweep(two_models: tuple[Path, Path]) -> BenchResult:
+    settings = BenchSettings(
+        runs=12, duration_s=0.0, warmup=2, batch_sizes=(1, 4), threads=(1, 2), latency_budget_ms=1e6
+    )
+    return benchmark(list(two_models), settings=settings)
+
+
+def test_counts_percentiles_and_throughput_are_consistent(sweep: BenchResult) -> None:
+    assert len(sweep.measurements) == 2 * 2 * 2  # models x batches x threads
+    for m in sweep.measurements:
+        lat = m.latency_ms
+        assert lat.count == len(m.samples_ms) >= 12
+        assert lat.min <= lat.p50 <= lat.p90 <= lat.p95 <= lat.p99 <= lat.max
+        assert lat.p50 == pytest.approx(float(np.percentile(m.samples_ms, 50)))
+        assert lat.mean == pytest.approx(float(np.mean(m.samples_ms)))
+        assert lat.cv == pytest.approx(lat.std / lat.mean)
+        assert m.throughput_sps == pytest.approx(m.batch_size * 1000 / lat.mean)
+        assert m.timed_seconds == pytest.approx(sum(m.samples_ms) / 1000)
+        assert m.load_ms > 0 and m.first_inference_ms > 0
+        assert m.memory.peak_rss_mb >= m.memory.baseline_rss_mb > 0
+        assert m.size_bytes == Path(m.model).stat().st_size
+
+
+def test_ratios_are_against_the_first_model_at_the_same_batch_and_threads(sweep: BenchResult) -> None:
+    first = {(m.batch_size, m.threads): m for m in sweep.measurements if m.name == "a.onnx"}
+    for m in sweep.measurements:
+        base = first[(m.batch_size, m.threads)]
+        assert m.ratio_to_first is not None
+        assert m.ratio_to_first["p50"] == pytest.approx(m.latency_ms.p50 / base.latency_ms.p50)
+        if m.name == "a.onnx":
+            assert m.ratio_to_first == {"p50": 1.0, "p95": 1.0}
+
+
+def test_settings_and_system_are_recorded(sweep: BenchResult) -> None:
+    data = sweep.to_dict()
+    assert data["schema"] == SCHEMA
+    assert data["settings"]["interleaved"] is True and data["settings"]["spinning"] is False
+    assert "type 7" in data["settings"]["percentile_method"]
+    for key in ("cpu_model", "logical_cores", "cpu_features", "int8_acceleration", "os", "python", "versions"):
+        assert key in data["system"]
+    assert set(data["system"]["versions"]) >= {"mlpack", "onnxruntime"}
+    assert data["best_batch"] == {
+        "a.onnx @ 1 threads": 4,
+        "a.onnx @ 2 threads": 4,
+        "b.onnx @ 1 threads": 4,
+        "b.onnx @ 2 threads": 4,
+    }
+
+
+def test_json_round_trips(sweep: BenchResult) -> None:
+    again = BenchResult.from_dict(json.loads(json.dumps(sweep.to_dict())))
+    assert again.to_dict() == sweep.to_dict()
+
+
+def test_a_budget_below_every_latency_names_no_batch(two_models: tuple[Path, Path]) -> None:
+    result = benchmark(
+        [two_models[0]],
+        settings=BenchSettings(runs=5, duration_s=0, warmup=1, batch_sizes=(1, 2), latency_budget_ms=1e-9),
+    )
+    assert result.best_batch == {"a.onnx": None}
+
+
+def test_device_profile_sets_threads_and_marks_an_approximation(two_models: tuple[Path, Path]) -> None:
+    result = benchmark([two_models[0]], settings=FAST, device=get_device("edge-1c"))
+    assert result.measurements[0].threads == 1
+    assert result.device is not None and result.device["measured_on_device"] is False
+    assert "approximation" in result.device["note"]
+
+
+def test_profile_breaks_time_down_by_operator(two_models: tuple[Path, Path]) -> None:
+    result = benchmark([two_models[1]], settings=BenchSettings(runs=5, duration_s=0, warmup=1, profile=True))
+    profile = result.measurements[0].profile
+    assert profile is not None
+    ops = {row["op"] for row in profile["op_types"]}
+    assert "Gemm" in ops
+    assert sum(row["share"] for row in profile["op_types"]) == pytest.approx(1.0)
+
+
+def test_data_inputs_are_used_and_checked(runner, two_models: tuple[Path, Path], tmp_path: Path) -> None:
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.ones((3, 16), np.float32))
+    result = benchmark(
+        [two_models[0]], settings=BenchSettings(runs=3, duration_s=0, warmup=1, data=good, batch_sizes=(5,))
+    )
+    assert result.measurements[0].batch_size == 5
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.ones((3, 15), np.float32))
+    out = runner.invoke(app, ["bench", str(two_models[0]), "--data", str(bad), "--runs", "3"])
+    assert out.exit_code == ExitCode.BAD_INPUT and "dimension 1 must be 16" in out.output
+    wrong_dtype = tmp_path / "dtype.npz"
+    np.savez(wrong_dtype, x=np.ones((3, 16), np.int64))
+    out = runner.invoke(app, ["bench", str(two_models[0]), "--data", str(wrong_dtype), "--runs", "3"])
+    assert out.exit_code == ExitCode.BAD_INPUT and "dtype" in out.output
+
+
+def test_cli_json_to_stdout_is_only_json(runner, two_models: tuple[Path, Path]) -> None:
+    result = runner.invoke(
+        app, ["bench", str(two_models[0]), "--runs", "5", "--duration", "0", "--warmup", "1", "--json", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["schema"] == SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--runs", "0"], "--runs must be at least 1"),
+        (["--runs", "-5"], "--runs must be at least 1"),
+        (["--batch-sizes", "1,x"], "--batch-sizes"),
+        (["--threads", "0"], "--threads"),
+        (["--device", "toaster"], "unknown device profile 'toaster'"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(runner, two_models: tuple[Path, Path], args: list[str], expected: str) -> None:
+    result = runner.invoke(app, ["bench", str(two_models[0]), *args])
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def test_missing_and_corrupt_models(runner, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["bench", str(tmp_path / "nope.onnx")])
+    assert missing.exit_code == ExitCode.BAD_INPUT and "not found" in missing.output
+    corrupt = tmp_path / "c.onnx"
+    corrupt.write_bytes(b"garbage" * 10)
+    bad = runner.invoke(app, ["bench", str(corrupt), "--runs", "2"])
+    assert bad.exit_code == ExitCode.BAD_INPUT and "Traceback" not in bad.output
+
+
+def test_device_profiles_file(runner, tmp_path: Path) -> None:
+    good = tmp_path / "devices.toml"
+    good.write_text('[device.board]\nthreads = 2\ncpus = "0-1"\nmemory_mb = 512\ndescription = "my board"\n')
+    listed = runner.invoke(app, ["devices", "--devices", str(good), "--json"])
+    assert listed.exit_code == 0
+    profiles = json.loads(listed.stdout)
+    assert profiles["board"]["cpus"] == [0, 1] and "rpi4" in profiles
+    for text, expected in [
+        ("[device.board]\nthreads = 2\nspeed = 3\n", ":3: 'device.board.speed': unknown key"),
+        ('[device.board]\nthreads = "two"\n', ":2: 'device.board.threads': must be a whole number"),
+        ("[device.board]\nthreads = -1\n", "must be positive"),
+        ("[device.board]\ncpus = [0]\n", "missing required key 'threads'"),
+        ("[device.board\nthreads = 1\n", "not valid TOML"),
+    ]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            get_device("board", bad)
+        result = runner.invoke(app, ["devices", "--devices", str(bad)])
+        assert result.exit_code == ExitCode.BAD_INPUT
+
+
+def _fake_result(path: Path, p50s: dict[str, float], *, device: str | None = None) -> Path:
+    measurements = []
+    for name, p50 in p50s.items():
+        samples = [p50 * 0.9, p50, p50 * 1.1]
+        stats = {
+            "count": 3,
+            "p50": p50,
+            "p90": p50 * 1.08,
+            "p95": p50 * 1.09,
+            "p99": p50 * 1.1,
+            "mean": p50,
+            "std": 0.1 * p50,
+            "min": p50 * 0.9,
+            "max": p50 * 1.1,
+            "cv": 0.1,
+        }
+        measurements.append(
+            {
+                "model": name,
+                "name": name,
+                "size_bytes": 1,
+                "batch_size": 1,
+                "threads": None,
+                "load_ms": 1.0,
+                "first_inference_ms": 1.0,
+                "latency_ms": stats,
+                "throughput_sps": 1000 / p50,
+                "timed_seconds": sum(samples) / 1000,
+                "samples_ms": samples,
+                "memory": {"baseline_rss_mb": 1, "peak_rss_mb": 2, "model_peak_mb": 1},
+            }
+        )
+    path.write_text(
+        json.dumps(
+            {
+                "schema": SCHEMA,
+                "created": "now",
+                "system": {"cpu_model": "cpu", "versions": {}},
+                "settings": {},
+                "device": {"name": device} if device else None,
+                "measurements": measurements,
+            }
+        )
+    )
+    return path
+
+
+def test_compare_ratios_and_fail_if_slower(runner, tmp_path: Path) -> None:
+    a = _fake_result(tmp_path / "a.json", {"m.onnx": 10.0})
+    b = _fake_result(tmp_path / "b.json", {"m.onnx": 12.0}, device="rpi4")
+    result = compare([a, b], percentile="p50", fail_if_slower_pct=10)
+    assert [r.ratio for r in result.rows] == [pytest.approx(1.2)]
+    assert result.failed
+    assert compare([a, b], fail_if_slower_pct=25).failed is False
+    failing = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "10"])
+    assert failing.exit_code == ExitCode.FAILED and "1.200x" in failing.output
+    passing = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "25", "--percentile", "p95"])
+    assert passing.exit_code == 0
+    as_json = runner.invoke(app, ["compare", str(a), str(b), "--json"])
+    assert json.loads(as_json.stdout)["rows"][0]["ratio"] == pytest.approx(1.2)
+
+
+def test_compare_pairs_different_models_in_order(tmp_path: Path) -> None:
+    a = _fake_result(tmp_path / "a.json", {"fp32.onnx": 10.0})
+    b = _fake_result(tmp_path / "b.json", {"int8.onnx": 5.0})
+    (row,) = compare([a, b]).rows
+    assert row.ratio == pytest.approx(0.5) and "fp32.onnx" in row.key and "int8.onnx" in row.key
+
+
+def test_compare_rejects_what_is_not_a_result(runner, tmp_path: Path) -> None:
+    a = _fake_result(tmp_path / "a.json", {"m.onnx": 10.0})
+    other = tmp_path / "o.json"
+    other.write_text('{"hello": 1}')
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    for bad in (other, broken, tmp_path / "missing.json"):
+        result = runner.invoke(app, ["compare", str(a), str(bad)])
+        assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert runner.invoke(app, ["compare", str(a)]).exit_code == ExitCode.BAD_INPUT
+
+
+def test_runtime_only_install_benches_and_compares(two_models: tuple[Path, Path], tmp_path: Path) -> None:
+    """torch and onnxsim made unimportable, in mlpack and in its measuring processes."""
+    blocker = tmp_path / "blocker"
+    for name in ("torch", "onnxsim"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked for this test')\n")
+    env = dict(os.environ, PYTHONPATH=f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    outputs = []
+    for i in range(2):
+        out = tmp_path / f"r{i}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlpack.cli",
+                "bench",
+                str(two_models[0]),
+                "--runs",
+                "3",
+                "--duration",
+                "0",
+                "--warmup",
+                "1",
+                "--json",
+                str(out),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        outputs.append(out)
+    compared = subprocess.run(
+        [sys.executable, "-m", "mlpack.cli", "compare", *map(str, outputs), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(compared.stdout)["rows"]
+    check = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True)
+    assert check.returncode != 0  # the blocker really blocks
