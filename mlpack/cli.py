@@ -344,6 +344,75 @@ def compare(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
+@app.command()
+@handle_errors
+def check(
+    model: Annotated[Path, typer.Argument(help="The ONNX model to check.")],
+    budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")],
+    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
+    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
+        None
+    ),
+    reference: Annotated[Path | None, typer.Option(help="Reference model for accuracy drop and agreement.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Previous model for max_slowdown, timed interleaved.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")] = None,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process (3 per round).")] = 100,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 10,
+    confidence: Annotated[float, typer.Option(help="Confidence of the latency intervals.")] = 0.95,
+    max_remeasure: Annotated[int, typer.Option(help="Re-measurements when a latency is too close to call.")] = 2,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
+        None
+    ),
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
+) -> None:
+    """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
+    import os
+
+    from mlpack.check import check as run_check
+    from mlpack.fileio import write_text_atomic
+    from mlpack.report.junit import check_junit
+    from mlpack.report.markdown import check_markdown
+
+    if runs < 1:
+        raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    with _progress() as update:
+        result = run_check(
+            model,
+            budgets=budget,
+            device=device,
+            devices_file=devices_file,
+            reference=reference,
+            baseline=baseline,
+            data=data,
+            runs=runs,
+            duration_s=duration,
+            warmup=warmup,
+            confidence=confidence,
+            max_remeasure=max_remeasure,
+            progress=update,
+        )
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    report = check_markdown(result)
+    if markdown:
+        write_text_atomic(markdown, report)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(report)
+    if junit:
+        write_text_atomic(junit, check_junit(result))
+    if json_out != "-":
+        from mlpack.report.terminal import render_check
+
+        render_check(_console(), result)
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
 def _progress() -> Any:
     """A context manager yielding ``update(what, fraction)``, drawing a progress bar on stderr."""
     import contextlib

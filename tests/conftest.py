@@ -77,3 +77,33 @@ def run_python(code: str) -> str:
     import subprocess
 
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The digits example as a new user runs it: train, export, quantise to INT8."""
+    out = tmp_path_factory.mktemp("digits")
+    examples = TESTS.parent / "examples" / "digits"
+    sys.path.insert(0, str(examples))
+    try:
+        import train
+    finally:
+        sys.path.remove(str(examples))
+    train.save_data(out)
+    weights = train.train("cnn", out, epochs=15)
+    fp32 = mlpack.export(
+        f"{examples / 'model.py'}:cnn",
+        out / "model.onnx",
+        weights=weights,
+        inputs=(mlpack.parse_input_spec("x:1x1x8x8"),),
+    )
+    int8 = mlpack.optimize(
+        fp32.output, out / "model.int8.onnx", quantize=mlpack.QuantMode.DYNAMIC, data=out / "heldout.npz"
+    )
+    return {
+        "fp32": fp32.output,
+        "int8": int8.output,
+        "heldout": out / "heldout.npz",
+        "folder": out,
+        "examples": examples,
+    }

@@ -11,6 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from mlpack.bench import BenchResult, Measurement
     from mlpack.benchcompare import CompareResult
+    from mlpack.check import CheckResult
     from mlpack.config import DeviceProfile
     from mlpack.export import ExportResult
     from mlpack.fidelity import Comparison
@@ -229,3 +230,35 @@ def render_compare(console: Console, result: CompareResult) -> None:
             )
         else:
             console.print(f"[green]no entry slower than the baseline by more than {result.fail_if_slower_pct}%[/]")
+
+
+def render_check(console: Console, result: CheckResult) -> None:
+    from mlpack.report.formatting import margin_text, status_text, value_text
+
+    where = f" on {escape(result.device['name'])} (approximated here)" if result.device else ""
+    table = Table(title=f"mlpack check: {escape(result.model)}{where}", title_justify="left")
+    for column in ("budget", "measured", "limit", "margin", "result", "how"):
+        table.add_column(column, justify="right" if column in ("measured", "limit", "margin") else "left")
+    colours = {"pass": "green", "FAIL": "bold red", "inconclusive": "yellow"}
+    for v in result.verdicts:
+        status = status_text(v)
+        table.add_row(
+            escape(v.budget),
+            value_text(v.measured, v.unit),
+            value_text(v.limit, v.unit),
+            margin_text(v),
+            f"[{colours.get(status, 'yellow')}]{status}[/]",
+            escape(v.detail),
+        )
+    console.print(table)
+    if result.quality and result.quality.per_slice:
+        metric = "accuracy" if result.quality.task == "classification" else "mae"
+        slices = Table(title=f"Per slice ({metric})", title_justify="left")
+        for column in ("slice", "samples", metric):
+            slices.add_column(column, justify="right")
+        for name, metrics in result.quality.per_slice.items():
+            if metric in metrics:
+                slices.add_row(escape(name), str(result.quality.slice_sizes[name]), f"{metrics[metric]:.4f}")
+        console.print(slices)
+    colour = {0: "green", 1: "red", 3: "yellow"}.get(int(result.exit_code), "white")
+    console.print(f"[bold {colour}]{escape(result.summary)}[/] (exit {int(result.exit_code)})")

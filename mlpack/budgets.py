@@ -1,0 +1,216 @@
+"""Budgets: what an artifact may cost on a device, read from TOML, resolved per device.
+
+```toml
+[budget]                        # applies to every device unless overridden
+max_size_mb = 5.0               # or "5 MB"
+max_latency_ms = { p50 = 8.0, p95 = "12 ms" }
+max_first_inference_ms = 300
+max_load_ms = 500
+max_peak_memory_mb = 150
+min_accuracy = 0.95             # or "95%"
+min = { top3_accuracy = 0.99 }  # any named metric, at least
+max = { rmse = 0.1 }            # any named metric, at most
+max_accuracy_drop = 0.01        # against --reference
+max_slice_gap = 0.05            # best slice accuracy minus worst
+max_slowdown = 1.10             # against --baseline, measured interleaved
+warn_only = ["max_size_mb"]     # reported, never failing the build
+
+[budget.rpi4]                   # per-device overrides: a key here replaces the default's whole value
+max_latency_ms = { p95 = 40.0 }
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlpack.config import DeviceProfile, TomlDocument, check_keys, parse_devices, read_toml
+
+LATENCY_PERCENTILES = ("p50", "p90", "p95", "p99", "mean")
+_SCALAR_KEYS = {
+    "max_size_mb": "MB",
+    "max_first_inference_ms": "ms",
+    "max_load_ms": "ms",
+    "max_peak_memory_mb": "MB",
+    "min_accuracy": "ratio",
+    "max_accuracy_drop": "ratio",
+    "max_slice_gap": "ratio",
+    "max_slowdown": "x",
+}
+BUDGET_KEYS = (*_SCALAR_KEYS, "max_latency_ms", "min", "max", "warn_only", "slowdown_percentile")
+_UNITS = {
+    "MB": {"b": 1 / 1024**2, "kb": 1 / 1024, "kib": 1 / 1024, "mb": 1.0, "mib": 1.0, "gb": 1024.0, "gib": 1024.0},
+    "ms": {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0},
+    "ratio": {"%": 0.01},
+    "x": {"x": 1.0},
+}
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The budgets that apply to one device (or to any device)."""
+
+    source: Path | None = None
+    device: str | None = None
+    max_size_mb: float | None = None
+    max_latency_ms: dict[str, float] = field(default_factory=dict)
+    max_first_inference_ms: float | None = None
+    max_load_ms: float | None = None
+    max_peak_memory_mb: float | None = None
+    min_accuracy: float | None = None
+    min_metrics: dict[str, float] = field(default_factory=dict)
+    max_metrics: dict[str, float] = field(default_factory=dict)
+    max_accuracy_drop: float | None = None
+    max_slice_gap: float | None = None
+    max_slowdown: float | None = None
+    slowdown_percentile: str = "p50"
+    warn_only: frozenset[str] = frozenset()
+
+    @property
+    def needs_timing(self) -> bool:
+        return bool(self.max_latency_ms) or any(
+            v is not None
+            for v in (self.max_first_inference_ms, self.max_load_ms, self.max_peak_memory_mb, self.max_slowdown)
+        )
+
+    @property
+    def needs_labels(self) -> bool:
+        return (
+            self.min_accuracy is not None
+            or self.max_accuracy_drop is not None
+            or self.max_slice_gap is not None
+            or any(not _is_reference_metric(m) for m in (*self.min_metrics, *self.max_metrics))
+        )
+
+    @property
+    def needs_data(self) -> bool:
+        return self.needs_labels or bool(self.min_metrics) or bool(self.max_metrics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source) if self.source else None,
+            "device": self.device,
+            "max_size_mb": self.max_size_mb,
+            "max_latency_ms": self.max_latency_ms,
+            "max_first_inference_ms": self.max_first_inference_ms,
+            "max_load_ms": self.max_load_ms,
+            "max_peak_memory_mb": self.max_peak_memory_mb,
+            "min_accuracy": self.min_accuracy,
+            "min": self.min_metrics,
+            "max": self.max_metrics,
+            "max_accuracy_drop": self.max_accuracy_drop,
+            "max_slice_gap": self.max_slice_gap,
+            "max_slowdown": self.max_slowdown,
+            "slowdown_percentile": self.slowdown_percentile,
+            "warn_only": sorted(self.warn_only),
+        }
+
+
+def _is_reference_metric(name: str) -> bool:
+    return name in ("agreement", "max_abs_error", "mean_cosine")
+
+
+@dataclass(frozen=True)
+class BudgetFile:
+    path: Path
+    defaults: dict[str, Any]
+    overrides: dict[str, dict[str, Any]]  # device name -> its [budget.NAME] table
+    devices: dict[str, DeviceProfile]  # [device.NAME] tables of the same file
+
+
+def load_budget_file(path: Path) -> BudgetFile:
+    doc = read_toml(path)
+    unknown = [k for k in doc.data if k not in ("budget", "device")]
+    if unknown:
+        raise doc.error("unknown table; a budget file has [budget], [budget.DEVICE] and [device.NAME]", unknown[0])
+    section = doc.data.get("budget")
+    if section is None:
+        raise doc.error("no [budget] table: nothing to check", "budget")
+    if not isinstance(section, dict):
+        raise doc.error("must be a table", "", "budget")
+    devices = parse_devices(doc)
+    defaults: dict[str, Any] = {}
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in section.items():
+        if isinstance(value, dict) and key not in ("max_latency_ms", "min", "max"):
+            if key in BUDGET_KEYS:
+                raise doc.error("must be a number (or a quantity string), not a table", "budget", key)
+            overrides[key] = _parse_table(doc, f"budget.{key}", value)
+        else:
+            defaults[key] = value
+    defaults = _parse_table(doc, "budget", defaults)
+    return BudgetFile(path=Path(path), defaults=defaults, overrides=overrides, devices=devices)
+
+
+def resolve(budget_file: BudgetFile, device: str | None) -> Budgets:
+    """The defaults, with the device's overrides replacing whole keys."""
+    values = dict(budget_file.defaults)
+    if device is not None and device in budget_file.overrides:
+        values.update(budget_file.overrides[device])
+    return Budgets(source=budget_file.path, device=device, **values)
+
+
+def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[str, Any]:
+    check_keys(doc, table, values, BUDGET_KEYS)
+    parsed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _SCALAR_KEYS:
+            parsed[key] = _quantity(doc, table, key, value, _SCALAR_KEYS[key])
+        elif key == "max_latency_ms":
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                value = {"p95": value}  # a bare latency limit reads as p95
+            if not isinstance(value, dict) or not value:
+                raise doc.error("must be a table of percentiles, like { p50 = 8.0, p95 = 12.0 }", table, key)
+            for percentile in value:
+                if percentile not in LATENCY_PERCENTILES:
+                    raise doc.error(
+                        f"unknown percentile '{percentile}'; use {', '.join(LATENCY_PERCENTILES)}", table, key
+                    )
+            parsed[key] = {p: _quantity(doc, table, key, v, "ms") for p, v in value.items()}
+        elif key in ("min", "max"):
+            if not isinstance(value, dict):
+                raise doc.error("must be a table of metric names and limits, like { top3_accuracy = 0.99 }", table, key)
+            parsed[f"{key}_metrics"] = {m: _number(doc, table, key, v, allow_zero=True) for m, v in value.items()}
+        elif key == "warn_only":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise doc.error('must be a list of budget names, like ["max_size_mb"]', table, key)
+            bad = [v for v in value if v not in BUDGET_KEYS or v in ("warn_only", "slowdown_percentile")]
+            if bad:
+                raise doc.error(f"'{bad[0]}' is not a budget name", table, key)
+            parsed[key] = frozenset(value)
+        elif key == "slowdown_percentile":
+            if value not in LATENCY_PERCENTILES:
+                raise doc.error(f"must be one of {', '.join(LATENCY_PERCENTILES)}", table, key)
+            parsed[key] = value
+    for key in ("min_accuracy", "max_accuracy_drop", "max_slice_gap"):
+        if key in parsed and parsed[key] > 1:
+            raise doc.error(
+                f'is a fraction between 0 and 1 (or a percentage like "95%"), got {parsed[key]}', table, key
+            )
+    return parsed
+
+
+def _number(doc: TomlDocument, table: str, key: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise doc.error(f"must be a number, got {type(value).__name__} {value!r}", table, key)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise doc.error(f"must be {'non-negative' if allow_zero else 'positive'}, got {value}", table, key)
+    return float(value)
+
+
+def _quantity(doc: TomlDocument, table: str, key: str, value: Any, unit: str) -> float:
+    """A number in the key's unit, or a string with a unit: "12 MB", "40 ms", "95%"."""
+    allow_zero = unit == "ratio"
+    if isinstance(value, str):
+        match = _QUANTITY.match(value)
+        factors = _UNITS[unit]
+        if not match or (match.group(2) and match.group(2).lower() not in factors):
+            accepted = ", ".join(sorted(factors))
+            raise doc.error(f"cannot read {value!r}: write a number or a quantity with a unit ({accepted})", table, key)
+        number = float(match.group(1)) * (factors[match.group(2).lower()] if match.group(2) else 1.0)
+        return _number(doc, table, key, round(number, 12), allow_zero=allow_zero)
+    return _number(doc, table, key, value, allow_zero=allow_zero)

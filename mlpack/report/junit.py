@@ -1,0 +1,47 @@
+"""JUnit XML: one test case per budget, so any CI shows broken budgets in its test view."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+from mlpack.report.formatting import margin_text, value_text
+
+if TYPE_CHECKING:
+    from mlpack.check import CheckResult
+
+
+def check_junit(result: CheckResult) -> str:
+    failures = sum(1 for v in result.verdicts if v.blocking and v.status.value == "fail")
+    errors = sum(1 for v in result.verdicts if v.blocking and v.status.value == "inconclusive")
+    skipped = sum(1 for v in result.verdicts if v.warn_only and v.status.value != "pass")
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="mlpack check",
+        tests=str(len(result.verdicts)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        timestamp=result.created,
+    )
+    for v in result.verdicts:
+        case = ET.SubElement(suite, "testcase", classname=f"mlpack.budgets.{_safe(result.model)}", name=v.budget)
+        message = (
+            f"measured {value_text(v.measured, v.unit)}, limit {value_text(v.limit, v.unit)}, margin {margin_text(v)}"
+        )
+        if v.status.value != "pass" and v.warn_only:
+            ET.SubElement(case, "skipped", message=f"warning only ({v.status.value}): {message}")
+        elif v.status.value == "fail":
+            ET.SubElement(case, "failure", message=message, type="BudgetExceeded").text = v.detail or message
+        elif v.status.value == "inconclusive":
+            ET.SubElement(case, "error", message=f"inconclusive: {message}", type="Inconclusive").text = v.detail
+        if v.detail:
+            ET.SubElement(case, "system-out").text = v.detail
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name.rsplit("/", 1)[-1])

@@ -1,0 +1,40 @@
+"""A compact Markdown report of a check, for a PR comment or a CI step summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlpack.report.formatting import margin_text, status_text, value_text
+
+if TYPE_CHECKING:
+    from mlpack.check import CheckResult
+
+_MARKS = {"pass": "✅", "FAIL": "❌", "inconclusive": "❔"}
+
+
+def check_markdown(result: CheckResult) -> str:
+    code = int(result.exit_code)
+    headline = {0: "✅ budgets hold", 1: "❌ budget broken", 3: "❔ inconclusive"}.get(code, "result")
+    lines = [f"### mlpack check: {headline}", ""]
+    where = f" on `{result.device['name']}` (approximated on this machine)" if result.device else ""
+    lines.append(f"`{result.model}`{where}: {result.summary}.")
+    lines += ["", "| budget | measured | limit | margin | result |", "|---|---:|---:|---:|---|"]
+    for v in result.verdicts:
+        status = status_text(v)
+        mark = _MARKS.get(status, "⚠️")
+        lines.append(
+            f"| `{v.budget}` | {value_text(v.measured, v.unit)} | {value_text(v.limit, v.unit)} | "
+            f"{margin_text(v)} | {mark} {status} |"
+        )
+    details = [v for v in result.verdicts if v.detail]
+    if details:
+        lines += ["", "<details><summary>How each figure was measured</summary>", ""]
+        lines += [f"- `{v.budget}`: {v.detail}" for v in details]
+        lines += ["", "</details>"]
+    if result.quality and result.quality.per_slice:
+        metric = "accuracy" if result.quality.task == "classification" else "mae"
+        lines += ["", f"| slice | samples | {metric} |", "|---|---:|---:|"]
+        for name, metrics in result.quality.per_slice.items():
+            if metric in metrics:
+                lines.append(f"| {name} | {result.quality.slice_sizes[name]} | {metrics[metric]:.4f} |")
+    return "\n".join(lines) + "\n"
