@@ -19,6 +19,7 @@ import mlpack
 from mlpack.data import load_dataset
 from mlpack.errors import MlpackError
 from mlpack.metrics import top1_accuracy
+from mlpack.optimize import QuantizeSettings
 from mlpack.runner import predict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,11 @@ def main() -> int:
                 target = Path(tmp) / f"{name}.{label.replace(' ', '_')}.onnx"
                 try:
                     result = mlpack.optimize(
-                        fp32.output, target, quantize=mode, per_channel=per_channel, data=out / "heldout.npz"
+                        fp32.output,
+                        target,
+                        quantize=mode,
+                        settings=QuantizeSettings(per_channel=per_channel),
+                        data=out / "heldout.npz",
                     )
                 except MlpackError as exc:
                     table.add_row(name, label, "-", "-", "-", "-", f"failed: {exc}"[:60])

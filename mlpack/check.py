@@ -156,7 +156,7 @@ def check(
     if max_remeasure < 0:
         raise BadInputError("--max-remeasure cannot be negative.")
     budget_file = load_budget_file(budgets)
-    profile = _device(device, budget_file.devices, devices_file)
+    profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
     model = Path(model)
@@ -164,12 +164,12 @@ def check(
     size = model_size_bytes(model)
     verdicts: list[Verdict] = []
     if resolved.max_size_mb is not None:
-        verdicts.append(_upper("max_size_mb", size / 1024**2, resolved.max_size_mb, "MB", resolved))
+        verdicts.append(upper_verdict("max_size_mb", size / 1024**2, resolved.max_size_mb, "MB", resolved))
 
     quality = reference_quality = None
     if data is not None and (resolved.needs_data or reference is not None):
         quality, reference_quality = _evaluate(model, reference, data, signature.inputs, resolved)
-        verdicts.extend(_quality_verdicts(quality, resolved))
+        verdicts.extend(quality_verdicts(quality, resolved))
 
     latency = system = None
     remeasured = 0
@@ -187,7 +187,7 @@ def check(
         reference=str(reference) if reference else None,
         baseline=str(baseline) if baseline else None,
         data=str(data) if data else None,
-        device=_device_record(profile),
+        device=device_record(profile),
         budgets=resolved,
         verdicts=tuple(verdicts),
         size_bytes=size,
@@ -200,7 +200,7 @@ def check(
     )
 
 
-def _device(
+def resolve_device(
     name: str | None, from_budget_file: dict[str, DeviceProfile], devices_file: Path | None
 ) -> DeviceProfile | None:
     if name is None:
@@ -210,7 +210,7 @@ def _device(
     return get_device(name, devices_file)
 
 
-def _device_record(profile: DeviceProfile | None) -> dict[str, Any] | None:
+def device_record(profile: DeviceProfile | None) -> dict[str, Any] | None:
     if profile is None:
         return None
     return {
@@ -258,7 +258,7 @@ def _evaluate(
     return quality, reference_quality
 
 
-def _upper(
+def upper_verdict(
     name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
 ) -> Verdict:
     status = Status.PASS if measured <= limit else Status.FAIL
@@ -267,7 +267,7 @@ def _upper(
     )
 
 
-def _lower(
+def lower_verdict(
     name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
 ) -> Verdict:
     status = Status.PASS if measured >= limit else Status.FAIL
@@ -276,7 +276,7 @@ def _lower(
     )
 
 
-def _quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
+def quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
     verdicts = []
     metrics = quality.metrics
 
@@ -290,7 +290,7 @@ def _quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]
 
     if budgets.min_accuracy is not None:
         verdicts.append(
-            _lower(
+            lower_verdict(
                 "min_accuracy",
                 metric("accuracy", "min_accuracy"),
                 budgets.min_accuracy,
@@ -300,13 +300,13 @@ def _quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]
             )
         )
     for name, limit in budgets.min_metrics.items():
-        verdicts.append(_lower(f"min.{name}", metric(name, f"min.{name}"), limit, "", budgets, warn_key="min"))
+        verdicts.append(lower_verdict(f"min.{name}", metric(name, f"min.{name}"), limit, "", budgets, warn_key="min"))
     for name, limit in budgets.max_metrics.items():
-        verdicts.append(_upper(f"max.{name}", metric(name, f"max.{name}"), limit, "", budgets, warn_key="max"))
+        verdicts.append(upper_verdict(f"max.{name}", metric(name, f"max.{name}"), limit, "", budgets, warn_key="max"))
     if budgets.max_accuracy_drop is not None:
         drop = metric("accuracy_drop", "max_accuracy_drop")
         verdicts.append(
-            _upper(
+            upper_verdict(
                 "max_accuracy_drop",
                 drop,
                 budgets.max_accuracy_drop,
@@ -326,7 +326,7 @@ def _quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]
             else max(per_slice, key=per_slice.__getitem__)
         )
         verdicts.append(
-            _upper(
+            upper_verdict(
                 "max_slice_gap",
                 quality.slice_gap[gap_metric],
                 budgets.max_slice_gap,
@@ -387,7 +387,7 @@ def _timing_verdicts(
     first_inference = _median([m.first_inference_ms for m in own])
     if budgets.max_first_inference_ms is not None:
         verdicts.append(
-            _upper(
+            upper_verdict(
                 "max_first_inference_ms",
                 first_inference,
                 budgets.max_first_inference_ms,
@@ -399,7 +399,7 @@ def _timing_verdicts(
     load = _median([m.load_ms for m in own])
     if budgets.max_load_ms is not None:
         verdicts.append(
-            _upper(
+            upper_verdict(
                 "max_load_ms",
                 load,
                 budgets.max_load_ms,
@@ -411,7 +411,7 @@ def _timing_verdicts(
     peak = max(m.memory.model_peak_mb for m in own)
     if budgets.max_peak_memory_mb is not None:
         verdicts.append(
-            _upper(
+            upper_verdict(
                 "max_peak_memory_mb",
                 peak,
                 budgets.max_peak_memory_mb,

@@ -18,7 +18,8 @@ import typer
 from mlpack.bench import ExecutionMode, GraphOptimization
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.export import Exporter
-from mlpack.optimize.registry import QuantMode
+from mlpack.optimize.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
+from mlpack.tune import Objective
 
 app = typer.Typer(
     name="mlpack",
@@ -41,7 +42,9 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -168,6 +171,22 @@ def optimize(
     op_types: Annotated[
         str | None, typer.Option(help="Comma-separated op types to quantise (default: where it pays on a CPU).")
     ] = None,
+    calibration: Annotated[Path | None, typer.Option(help="Calibration .npz for --quantize static.")] = None,
+    calibration_method: Annotated[CalibrationMethod, typer.Option(help="Static: how activation ranges are set.")] = (
+        CalibrationMethod.MINMAX
+    ),
+    calibration_batch: Annotated[int, typer.Option(help="Static: samples per calibration batch.")] = 32,
+    quant_format: Annotated[QuantFormat, typer.Option(help="Static: QDQ or fused QOperator.")] = QuantFormat.QDQ,
+    activation_type: Annotated[IntType, typer.Option(help="Static: activation type.")] = IntType.U8,
+    weight_type: Annotated[IntType, typer.Option(help="Static: weight type.")] = IntType.S8,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(help="Accuracy-aware: keep the most sensitive nodes in float until the drop is within this."),
+    ] = None,
+    eval_data: Annotated[
+        Path | None,
+        typer.Option("--eval", help="Accuracy-aware: evaluation .npz (labels, or agreement with FP32 without them)."),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help=".npz inputs to verify on (default: generated).")] = None,
     atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode).")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol.")] = 1e-3,
@@ -176,6 +195,7 @@ def optimize(
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
     from mlpack.fidelity import Tolerance
+    from mlpack.optimize import QuantizeSettings
     from mlpack.optimize import optimize as run_optimize
     from mlpack.optimize.registry import default_tolerance
 
@@ -188,15 +208,28 @@ def optimize(
             min_cosine=min_cosine if min_cosine is not None else base.min_cosine,
         )
     ops = tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None
+    if calibration_batch < 1:
+        raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
+    settings = QuantizeSettings(
+        per_channel=per_channel,
+        op_types=ops,
+        calibration=calibration,
+        calibration_method=calibration_method,
+        calibration_batch=calibration_batch,
+        quant_format=quant_format,
+        activation_type=activation_type,
+        weight_type=weight_type,
+    )
     result = run_optimize(
         model,
         output,
         simplify=simplify,
         quantize=quantize,
-        per_channel=per_channel,
-        op_types=ops,
+        settings=settings,
         tolerance=tolerance,
         data=data,
+        max_accuracy_drop=max_accuracy_drop,
+        eval_data=eval_data,
     )
     if as_json:
         _print_json(result.to_dict())
@@ -409,6 +442,58 @@ def check(
         from mlpack.report.terminal import render_check
 
         render_check(_console(), result)
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+@handle_errors
+def tune(
+    model: Annotated[Path, typer.Argument(help="The FP32 ONNX model to tune.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the chosen candidate.")],
+    budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")],
+    data: Annotated[Path, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")],
+    calibration: Annotated[Path | None, typer.Option(help="Calibration .npz (enables static INT8).")] = None,
+    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
+    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
+        None
+    ),
+    objective: Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")] = (
+        Objective.LATENCY
+    ),
+    max_time: Annotated[float, typer.Option(help="Time box for the whole search, in seconds.")] = 300.0,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per candidate.")] = 50,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per candidate.")] = 0.5,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")] = (
+        None
+    ),
+) -> None:
+    """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
+    from mlpack.tune import tune as run_tune
+
+    if runs < 1:
+        raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    with _progress() as update:
+        result = run_tune(
+            model,
+            output,
+            budgets=budget,
+            data=data,
+            calibration=calibration,
+            device=device,
+            devices_file=devices_file,
+            objective=objective,
+            max_time_s=max_time,
+            runs=runs,
+            duration_s=duration,
+            progress=update,
+        )
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    if json_out != "-":
+        from mlpack.report.terminal import render_tune
+
+        render_tune(_console(), result)
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 

@@ -14,7 +14,7 @@ import pytest
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode, ModelLoadError, VerificationError
-from mlpack.optimize import QUANTIZERS, QuantMode
+from mlpack.optimize import QUANTIZERS, QuantizeSettings, QuantMode
 
 from .conftest import files_in
 
@@ -60,7 +60,10 @@ def test_dynamic_int8_of_a_weight_dominated_model_is_under_030(tmp_path: Path) -
 
 def test_op_types_choose_what_is_quantised(exported: dict, tmp_path: Path) -> None:
     result = mlpack.optimize(
-        exported["cnn"].output, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC, op_types=("Conv",)
+        exported["cnn"].output,
+        tmp_path / "q.onnx",
+        quantize=QuantMode.DYNAMIC,
+        settings=QuantizeSettings(op_types=("Conv",)),
     )
     ops = _op_types(result.output)
     assert "ConvInteger" in ops and "MatMulInteger" not in ops
@@ -75,8 +78,10 @@ def test_fp16_halves_weights_and_keeps_float32_io(exported: dict, tmp_path: Path
 
 
 def test_per_channel_and_per_tensor_both_work(gemm_mlp: Path, tmp_path: Path) -> None:
-    per_channel = mlpack.optimize(gemm_mlp, tmp_path / "pc.onnx", quantize=QuantMode.DYNAMIC, per_channel=True)
-    per_tensor = mlpack.optimize(gemm_mlp, tmp_path / "pt.onnx", quantize=QuantMode.DYNAMIC, per_channel=False)
+    per_channel = mlpack.optimize(gemm_mlp, tmp_path / "pc.onnx", quantize=QuantMode.DYNAMIC)
+    per_tensor = mlpack.optimize(
+        gemm_mlp, tmp_path / "pt.onnx", quantize=QuantMode.DYNAMIC, settings=QuantizeSettings(per_channel=False)
+    )
     assert "per-channel" in " ".join(per_channel.steps) and "per-tensor" in " ".join(per_tensor.steps)
     assert per_channel.comparison.passed and per_tensor.comparison.passed
 

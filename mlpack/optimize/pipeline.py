@@ -8,17 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlpack.calibration import inspect_calibration, iter_batches
 from mlpack.data import generate_inputs, load_dataset
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.optimize import quantize as _quantizers  # noqa: F401  (fills the registry)
+from mlpack.optimize.accuracy import AccuracyAwareReport, accuracy_aware_quantize
 from mlpack.optimize.registry import QUANTIZERS, QuantizeLog, QuantizeSettings, QuantMode, default_tolerance
 from mlpack.optimize.simplify import simplify as simplify_graph
 from mlpack.probe import probe_model
 from mlpack.signature import signature_of
 
 VERIFY_BATCH = 8
+VERIFY_SAMPLES = 256  # at most, from calibration data
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class OptimizeResult:
     comparison: Comparison
     verified_on: str  # what the outputs were compared on
     seconds: float
+    accuracy: AccuracyAwareReport | None = None  # when quantised accuracy-aware
 
     @property
     def size_ratio(self) -> float:
@@ -53,6 +57,7 @@ class OptimizeResult:
             "comparison": self.comparison.to_dict(),
             "verified_on": self.verified_on,
             "seconds": self.seconds,
+            "accuracy_aware": self.accuracy.to_dict() if self.accuracy else None,
         }
 
 
@@ -62,22 +67,36 @@ def optimize(
     *,
     simplify: bool = True,
     quantize: QuantMode = QuantMode.NONE,
-    per_channel: bool = True,
-    op_types: tuple[str, ...] | None = None,
+    settings: QuantizeSettings = QuantizeSettings(),
     tolerance: Tolerance | None = None,
     data: Path | None = None,
     seed: int = 0,
+    max_accuracy_drop: float | None = None,
+    eval_data: Path | None = None,
 ) -> OptimizeResult:
     """Write a smaller/faster version of ``source`` to ``output``, or raise and write nothing."""
     started = time.perf_counter()
     source, output = Path(source), Path(output)
     if source.resolve() == output.resolve():
         raise BadInputError("the output must differ from the source model; pick another -o path.")
-    tolerance = tolerance or default_tolerance(quantize)
+    accuracy_aware = max_accuracy_drop is not None
+    if accuracy_aware:
+        if quantize is not QuantMode.STATIC:
+            raise BadInputError("accuracy-aware quantisation (--max-accuracy-drop) works with --quantize static.")
+        if eval_data is None:
+            raise BadInputError("--max-accuracy-drop needs --eval val.npz to measure the drop on.")
+    # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
+    tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
     model = load_model(source)
     signature = signature_of(model)
     reference_session = create_session(source)
-    if data is not None:
+    if data is None and quantize is QuantMode.STATIC and settings.calibration is not None:
+        # Static ranges fit the calibration data; random inputs would fall outside them and
+        # measure noise that real inputs never see.
+        inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
+        feeds = next(iter_batches(settings.calibration, signature.inputs, batch_size=VERIFY_SAMPLES))
+        verified_on = f"{next(iter(feeds.values())).shape[0]} calibration samples from {settings.calibration}"
+    elif data is not None:
         feeds = load_dataset(data, signature.inputs).inputs
         verified_on = f"{next(iter(feeds.values())).shape[0]} samples from {data}"
     else:
@@ -90,6 +109,7 @@ def optimize(
     with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
         current = Path(workdir) / "current.onnx"
         simplified = False
+        accuracy = None
         if simplify:
             model, outcome = simplify_graph(model)
             simplified = outcome.applied
@@ -101,9 +121,19 @@ def optimize(
         if quantize is not QuantMode.NONE:
             log = QuantizeLog()
             quantized = Path(workdir) / "quantized.onnx"
-            QUANTIZERS[quantize].run(
-                current, quantized, QuantizeSettings(per_channel=per_channel, op_types=op_types), log
-            )
+            if accuracy_aware:
+                assert eval_data is not None and max_accuracy_drop is not None
+                accuracy = accuracy_aware_quantize(
+                    current,
+                    quantized,
+                    settings=settings,
+                    eval_data=eval_data,
+                    max_drop=max_accuracy_drop,
+                    workdir=Path(workdir),
+                    log=log,
+                )
+            else:
+                QUANTIZERS[quantize].run(current, quantized, settings, log)
             steps.extend(log.steps)
             warnings.extend(log.warnings)
             current = quantized
@@ -137,4 +167,5 @@ def optimize(
         comparison=comparison,
         verified_on=verified_on,
         seconds=time.perf_counter() - started,
+        accuracy=accuracy,
     )

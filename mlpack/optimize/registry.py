@@ -13,7 +13,24 @@ from mlpack.fidelity import Tolerance
 class QuantMode(str, Enum):
     NONE = "none"
     DYNAMIC = "dynamic"  # INT8 weights, activations quantised at run time
+    STATIC = "static"  # INT8 weights and activations, ranges calibrated on data
     FP16 = "fp16"  # FP16 weights and compute, float32 inputs and outputs
+
+
+class CalibrationMethod(str, Enum):
+    MINMAX = "minmax"
+    ENTROPY = "entropy"
+    PERCENTILE = "percentile"
+
+
+class QuantFormat(str, Enum):
+    QDQ = "qdq"  # QuantizeLinear/DequantizeLinear pairs around float ops: portable, debuggable
+    QOPERATOR = "qoperator"  # fused integer operators (QLinearConv, QLinearMatMul)
+
+
+class IntType(str, Enum):
+    U8 = "u8"
+    S8 = "s8"
 
 
 @dataclass(frozen=True)
@@ -21,6 +38,16 @@ class QuantizeSettings:
     per_channel: bool = True
     # None means the quantiser's own default op types (where quantisation pays on a CPU).
     op_types: tuple[str, ...] | None = None
+    exclude_nodes: tuple[str, ...] = ()  # nodes kept in float (accuracy-aware quantisation)
+    # static INT8 only
+    calibration: Path | None = None
+    calibration_method: CalibrationMethod = CalibrationMethod.MINMAX
+    calibration_batch: int = 32
+    calibration_limit: int | None = None  # at most this many samples
+    calibration_cache: Path | None = None  # ranges computed once, reused by accuracy-aware rounds
+    quant_format: QuantFormat = QuantFormat.QDQ
+    activation_type: IntType = IntType.U8
+    weight_type: IntType = IntType.S8
 
 
 @dataclass

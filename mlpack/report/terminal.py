@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mlpack.modelinfo import ModelInfo
     from mlpack.optimize import OptimizeResult
     from mlpack.signature import Signature
+    from mlpack.tune import TuneResult
 
 
 def human_size(num_bytes: float) -> str:
@@ -84,6 +85,18 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
     console.print(
         comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
     )
+    if result.accuracy is not None:
+        report = result.accuracy
+        console.print(
+            f"accuracy-aware: {report.metric} {report.reference_score:.4f} (FP32) -> {report.full_quant_score:.4f} "
+            f"fully quantised -> {report.final_score:.4f} (drop {report.final_drop:.4f}, budget {report.max_drop:.4f})"
+        )
+        kept = Table(title="Kept in float, most degrading first", title_justify="left")
+        for column in ("node", "op", "output SQNR when fully quantised (dB)"):
+            kept.add_column(column)
+        for k in report.kept_in_float:
+            kept.add_row(escape(k.node), escape(k.op_type), f"{k.sqnr_db:.1f}")
+        console.print(kept)
 
 
 def render_inspect(console: Console, info: ModelInfo) -> None:
@@ -262,3 +275,68 @@ def render_check(console: Console, result: CheckResult) -> None:
         console.print(slices)
     colour = {0: "green", 1: "red", 3: "yellow"}.get(int(result.exit_code), "white")
     console.print(f"[bold {colour}]{escape(result.summary)}[/] (exit {int(result.exit_code)})")
+
+
+def render_tune(console: Console, result: TuneResult) -> None:
+    console.print(
+        f"[bold]mlpack tune[/] {escape(result.model)}: objective {result.objective.value}; "
+        f"INT8 acceleration on this CPU: {escape(result.int8_acceleration)}"
+    )
+    fp32 = next((c for c in result.candidates if c.spec.name == "fp32" and c.size_bytes), None)
+    table = Table(title="Candidates (* Pareto front over size, latency, accuracy)", title_justify="left")
+    for column in (
+        "candidate",
+        "size",
+        "size ratio",
+        "p50 ms",
+        "p95 ms",
+        "latency ratio",
+        "accuracy",
+        "slice gap",
+        "budgets",
+    ):
+        table.add_column(column, justify="left" if column in ("candidate", "budgets") else "right")
+    for c in result.candidates:
+        name = ("* " if c.pareto else "  ") + c.spec.name + (" <- chosen" if c.spec.name == result.chosen else "")
+        if c.status != "built":
+            table.add_row(
+                escape(name),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                f"[yellow]{c.status}:[/] " + escape((c.reason or "")[:90]),
+            )
+            continue
+        score = c.metrics.get("accuracy", c.metrics.get("agreement"))
+        gap = c.slice_gap.get("accuracy")
+        verdict = "[green]all met[/]" if c.meets_budgets else "[red]broken: " + escape(", ".join(c.broken())) + "[/]"
+        if c.slower_than_fp32:
+            verdict += " [yellow](INT8 slower than FP32 here)[/]"
+        table.add_row(
+            escape(name),
+            human_size(c.size_bytes or 0),
+            f"{(c.size_bytes or 0) / fp32.size_bytes:.3f}" if fp32 and fp32.size_bytes else "-",
+            f"{c.latency_ms.get('p50', float('nan')):.3f}",
+            f"{c.latency_ms.get('p95', float('nan')):.3f}",
+            f"{c.latency_ratio:.2f}" if c.latency_ratio is not None else "-",
+            f"{score:.4f}" if score is not None else "-",
+            f"{gap:.4f}" if gap is not None else "-",
+            verdict,
+        )
+    console.print(table)
+    if result.timed_out:
+        console.print("[yellow]the time box ran out: the best of the candidates built so far was taken[/]")
+    if result.chosen:
+        console.print(
+            f"[bold green]chose {escape(result.chosen)}[/] -> {escape(str(result.output))} "
+            f"({result.seconds:.1f} s); verify it with mlpack check for confidence-interval latency verdicts"
+        )
+    else:
+        console.print(
+            f"[bold red]no candidate meets every budget[/] ({result.seconds:.1f} s); what each broke is "
+            "in the last column"
+        )

@@ -1,0 +1,146 @@
+"""Calibration data for static INT8, streamed from an .npz one batch at a time.
+
+onnxruntime's calibrators keep every intermediate activation of every batch they are fed
+until they compute ranges, which needs tens of GB on a BERT-size model. mlpack feeds them one
+batch per collection round (``CalibStridedMinMax``), and reads the .npz lazily, row block by
+row block, so memory stays at about one batch of activations whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.data import RESERVED_KEYS, check_array
+from mlpack.errors import DataError, InputSpecError
+from mlpack.fileio import require_file
+from mlpack.signature import TensorSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_BATCH = 32
+
+
+class _NpyStream:
+    """Rows of one array inside an .npz, read in blocks without loading the whole array."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: str) -> None:
+        import numpy as np
+        from numpy.lib import format as npy
+
+        self.handle = archive.open(member)
+        version = npy.read_magic(self.handle)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(self.handle)
+        else:
+            shape, fortran, dtype = npy.read_array_header_2_0(self.handle)
+        if fortran or dtype.hasobject:
+            raise DataError(f"calibration array '{member}' must be a plain C-ordered numeric array.")
+        self.shape: tuple[int, ...] = shape
+        self.dtype: np.dtype = dtype
+        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+
+    def read(self, rows: int) -> np.ndarray:
+        import numpy as np
+
+        data = self.handle.read(rows * self.row_bytes)
+        count = len(data) // self.row_bytes if self.row_bytes else rows
+        return np.frombuffer(
+            data, dtype=self.dtype, count=count * int(np.prod(self.shape[1:], dtype=np.int64))
+        ).reshape((count, *self.shape[1:]))
+
+
+def _members(archive: zipfile.ZipFile) -> dict[str, str]:
+    return {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+
+
+def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
+    """Check the calibration file against the model inputs; return its number of samples."""
+    path = require_file(Path(path), "calibration file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {k: v for k, v in _members(archive).items() if k not in RESERVED_KEYS}
+            if not members:
+                raise DataError(f"{path} holds no input arrays: calibration needs samples of the model's inputs.")
+            mapping = _map_inputs(members, specs, path)
+            counts = set()
+            for spec in specs:
+                stream = _NpyStream(archive, mapping[spec.name])
+                counts.add(stream.shape[0] if stream.shape else 0)
+                if stream.shape and stream.shape[0]:
+                    check_array(stream.read(1), spec, source=str(path))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(f"{path} is not a readable .npz file (corrupt or truncated?): {exc}") from exc
+    if len(counts) != 1:
+        raise InputSpecError(f"{path}: the input arrays disagree on the number of samples ({sorted(counts)}).")
+    samples = counts.pop()
+    if samples == 0:
+        raise DataError(f"{path} is empty: calibration needs at least one sample (a few hundred is typical).")
+    return samples
+
+
+def _map_inputs(members: dict[str, str], specs: tuple[TensorSpec, ...], path: Path) -> dict[str, str]:
+    if len(specs) == 1 and len(members) == 1:
+        return {specs[0].name: next(iter(members.values()))}
+    missing = [s.name for s in specs if s.name not in members]
+    if missing:
+        raise InputSpecError(f"{path} lacks arrays for the model inputs {missing}; it has {sorted(members)}.")
+    return {s.name: members[s.name] for s in specs}
+
+
+def iter_batches(
+    path: Path, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH, limit: int | None = None
+) -> Iterator[dict[str, np.ndarray]]:
+    """Batches of checked model inputs, read lazily from the .npz."""
+    with zipfile.ZipFile(path) as archive:
+        mapping = _map_inputs({k: v for k, v in _members(archive).items() if k not in RESERVED_KEYS}, specs, path)
+        streams = {spec.name: _NpyStream(archive, mapping[spec.name]) for spec in specs}
+        remaining = min(limit or streams[specs[0].name].shape[0], streams[specs[0].name].shape[0])
+        while remaining > 0:
+            rows = min(batch_size, remaining)
+            yield {spec.name: check_array(streams[spec.name].read(rows), spec, source=str(path)) for spec in specs}
+            remaining -= rows
+
+
+class NpzCalibrationReader:
+    """onnxruntime's CalibrationDataReader protocol (get_next, __len__, set_range) over an .npz."""
+
+    def __init__(
+        self, path: Path, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH, limit: int | None = None
+    ) -> None:
+        self.path, self.specs, self.batch_size, self.limit = Path(path), specs, batch_size, limit
+        samples = inspect_calibration(self.path, specs)
+        self.samples = min(samples, limit) if limit else samples
+        self.batches = -(-self.samples // batch_size)
+        self._iterator: Iterator[dict[str, Any]] | None = None
+        self._left = self.batches
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        # onnxruntime asks for consecutive ranges in order; the stream continues where it stopped.
+        if self._iterator is None or start_index == 0:
+            self._iterator = iter_batches(self.path, self.specs, batch_size=self.batch_size, limit=self.limit)
+        self._left = end_index - start_index
+
+    def get_next(self) -> dict[str, Any] | None:
+        if self._iterator is None:
+            self._iterator = iter_batches(self.path, self.specs, batch_size=self.batch_size, limit=self.limit)
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        return next(self._iterator, None)
+
+    def rewind(self) -> None:
+        self._iterator = None
+        self._left = self.batches
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """All batches from the start (onnxruntime's debugging tools iterate readers)."""
+        self.rewind()
+        while (batch := self.get_next()) is not None:
+            yield batch

@@ -1,0 +1,365 @@
+"""``mlpack tune``: the smallest or fastest artifact of a model that still meets its budgets.
+
+Candidates (FP32 simplified, FP16, dynamic and static INT8 with each calibration method, per
+channel or not, accuracy-aware static) are built, measured side by side (latency interleaved,
+on the device profile), scored on the evaluation data, and checked against the budgets. The
+best candidate that meets every budget, by the stated objective, is written out. The search is
+time-boxed: when time runs out, what was built so far is measured and the best is still written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from mlpack.budgets import Budgets, load_budget_file, resolve
+from mlpack.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
+from mlpack.errors import BadInputError, ExitCode, MlpackError
+from mlpack.fileio import atomic_path
+from mlpack.optimize.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
+
+SCHEMA = "mlpack.tune/1"
+BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
+# A quantised candidate counts as slower than FP32 beyond this p50 ratio: closer than that is
+# within what one interleaved run can tell apart on a shared machine.
+SLOWER_THAN_FP32 = 1.05
+
+
+class Objective(str, Enum):
+    LATENCY = "latency"  # the lowest p95 latency
+    SIZE = "size"  # the smallest file
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    name: str
+    quantize: QuantMode
+    settings: QuantizeSettings = QuantizeSettings()
+    accuracy_aware: bool = False
+
+
+@dataclass
+class Candidate:
+    spec: CandidateSpec
+    status: str = "pending"  # built, failed, skipped
+    reason: str | None = None
+    path: Path | None = None
+    size_bytes: int | None = None
+    build_seconds: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_ratio: float | None = None  # p50 against FP32, measured interleaved
+    metrics: dict[str, float] = field(default_factory=dict)
+    slice_gap: dict[str, float] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    slower_than_fp32: bool = False
+    pareto: bool = False
+    kept_in_float: int = 0
+
+    @property
+    def meets_budgets(self) -> bool:
+        return self.status == "built" and not any(v.blocking for v in self.verdicts)
+
+    def broken(self) -> list[str]:
+        return [v.budget for v in self.verdicts if v.blocking]
+
+    def to_dict(self, fp32_size: int | None) -> dict[str, Any]:
+        return {
+            "name": self.spec.name,
+            "quantize": self.spec.quantize.value,
+            "status": self.status,
+            "reason": self.reason,
+            "size_bytes": self.size_bytes,
+            "size_ratio": self.size_bytes / fp32_size if self.size_bytes and fp32_size else None,
+            "latency_ms": self.latency_ms,
+            "latency_ratio": self.latency_ratio,
+            "metrics": self.metrics,
+            "slice_gap": self.slice_gap,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "meets_budgets": self.meets_budgets,
+            "broken_budgets": self.broken(),
+            "slower_than_fp32": self.slower_than_fp32,
+            "pareto": self.pareto,
+            "build_seconds": self.build_seconds,
+            "kept_in_float": self.kept_in_float,
+        }
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    created: str
+    model: str
+    objective: Objective
+    budgets: Budgets
+    device: dict[str, Any] | None
+    candidates: tuple[Candidate, ...]
+    chosen: str | None
+    output: str | None
+    int8_acceleration: str
+    seconds: float
+    timed_out: bool
+    schema: str = SCHEMA
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.chosen else ExitCode.FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        fp32 = next((c.size_bytes for c in self.candidates if c.spec.name == "fp32"), None)
+        return {
+            "schema": self.schema,
+            "created": self.created,
+            "model": self.model,
+            "objective": self.objective.value,
+            "budgets": self.budgets.to_dict(),
+            "device": self.device,
+            "chosen": self.chosen,
+            "output": self.output,
+            "int8_acceleration": self.int8_acceleration,
+            "seconds": self.seconds,
+            "timed_out": self.timed_out,
+            "exit_code": int(self.exit_code),
+            "candidates": [c.to_dict(fp32) for c in self.candidates],
+        }
+
+
+Progress = Callable[[str, float], None]
+
+
+def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[CandidateSpec]:
+    """Most promising first, so a short time box still tries what usually wins."""
+    static = QuantizeSettings(calibration=calibration)
+    specs = [CandidateSpec("fp32", QuantMode.NONE), CandidateSpec("dynamic-int8", QuantMode.DYNAMIC)]
+    if calibration is not None:
+        specs.append(CandidateSpec("static-int8-minmax", QuantMode.STATIC, static))
+    specs.append(CandidateSpec("fp16", QuantMode.FP16))
+    if calibration is not None:
+        specs += [
+            CandidateSpec(
+                "static-int8-entropy", QuantMode.STATIC, replace(static, calibration_method=CalibrationMethod.ENTROPY)
+            ),
+            CandidateSpec(
+                "static-int8-percentile",
+                QuantMode.STATIC,
+                replace(static, calibration_method=CalibrationMethod.PERCENTILE),
+            ),
+            CandidateSpec("static-int8-minmax-per-tensor", QuantMode.STATIC, replace(static, per_channel=False)),
+            CandidateSpec(
+                "static-int8-qoperator", QuantMode.STATIC, replace(static, quant_format=QuantFormat.QOPERATOR)
+            ),
+        ]
+    specs.append(CandidateSpec("dynamic-int8-per-tensor", QuantMode.DYNAMIC, QuantizeSettings(per_channel=False)))
+    if calibration is not None and budgets.max_accuracy_drop is not None:
+        specs.append(CandidateSpec("static-int8-accuracy-aware", QuantMode.STATIC, static, accuracy_aware=True))
+    return specs
+
+
+def tune(
+    model: Path,
+    output: Path,
+    *,
+    budgets: Path,
+    data: Path,
+    calibration: Path | None = None,
+    device: str | None = None,
+    devices_file: Path | None = None,
+    objective: Objective = Objective.LATENCY,
+    max_time_s: float = 300.0,
+    runs: int = 50,
+    duration_s: float = 0.5,
+    progress: Progress | None = None,
+) -> TuneResult:
+    from mlpack.calibration import inspect_calibration
+    from mlpack.data import load_dataset
+    from mlpack.onnxio import load_model
+    from mlpack.signature import signature_of
+    from mlpack.sysinfo import int8_acceleration
+
+    started = time.perf_counter()
+    report = progress or (lambda what, done: None)
+    if max_time_s <= 0:
+        raise BadInputError(f"--max-time must be positive, got {max_time_s}.")
+    budget_file = load_budget_file(budgets)
+    profile = resolve_device(device, budget_file.devices, devices_file)
+    resolved = resolve(budget_file, device)
+    specs_in = signature_of(load_model(model)).inputs
+    dataset = load_dataset(data, specs_in, need_labels=resolved.needs_labels)
+    if resolved.max_slice_gap is not None and dataset.slices is None:
+        raise BadInputError(f"max_slice_gap needs a 'slices' array in {data}.")
+    if calibration is not None:
+        inspect_calibration(calibration, specs_in)
+    if resolved.max_slowdown is not None:
+        raise BadInputError(
+            "tune compares candidates with the FP32 model; max_slowdown needs mlpack check "
+            "--baseline instead. Remove it from the budgets used for tuning."
+        )
+
+    candidates = [Candidate(spec) for spec in candidate_specs(calibration, resolved)]
+    timed_out = False
+    with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
+        for index, candidate in enumerate(candidates):
+            if time.perf_counter() - started > max_time_s * BUILD_SHARE:
+                timed_out = True
+                candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
+                continue
+            report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
+            _build(candidate, model, Path(workdir), data, resolved)
+        built = [c for c in candidates if c.status == "built"]
+        if built:
+            report("scoring on the evaluation data", BUILD_SHARE)
+            _score(built, dataset, resolved)
+            report("measuring latency, interleaved", BUILD_SHARE + 0.1)
+            _measure(built, profile, runs, duration_s, resolved, progress)
+            _mark_pareto(built)
+        chosen = _choose(built, objective)
+        if chosen is not None:
+            assert chosen.path is not None
+            with atomic_path(Path(output)) as tmp:
+                shutil.copyfile(chosen.path, tmp)
+    report("done", 1.0)
+    return TuneResult(
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=str(model),
+        objective=objective,
+        budgets=resolved,
+        device=device_record(profile),
+        candidates=tuple(candidates),
+        chosen=chosen.spec.name if chosen else None,
+        output=str(output) if chosen else None,
+        int8_acceleration=int8_acceleration(),
+        seconds=time.perf_counter() - started,
+        timed_out=timed_out,
+    )
+
+
+def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets: Budgets) -> None:
+    from mlpack.onnxio import model_size_bytes
+    from mlpack.optimize import optimize
+
+    spec = candidate.spec
+    target = workdir / f"{spec.name}.onnx"
+    began = time.perf_counter()
+    try:
+        result = optimize(
+            model,
+            target,
+            quantize=spec.quantize,
+            settings=spec.settings,
+            data=data,
+            max_accuracy_drop=budgets.max_accuracy_drop if spec.accuracy_aware else None,
+            eval_data=data if spec.accuracy_aware else None,
+        )
+    except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
+        candidate.status, candidate.reason = "failed", str(exc)
+        return
+    finally:
+        candidate.build_seconds = time.perf_counter() - began
+    candidate.status, candidate.path, candidate.size_bytes = "built", target, model_size_bytes(target)
+    if result.accuracy is not None:
+        candidate.kept_in_float = len(result.accuracy.kept_in_float)
+
+
+def _score(built: list[Candidate], dataset: Any, budgets: Budgets) -> None:
+    from mlpack.metrics import evaluate
+    from mlpack.runner import predict
+
+    fp32_outputs = predict(built[0].path, dataset)[0]  # type: ignore[arg-type]
+    for candidate in built:
+        assert candidate.path is not None
+        outputs = fp32_outputs if candidate is built[0] else predict(candidate.path, dataset)[0]
+        quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
+        candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
+        candidate.verdicts = quality_verdicts(quality, budgets)
+        if budgets.max_size_mb is not None:
+            candidate.verdicts.insert(
+                0,
+                upper_verdict("max_size_mb", (candidate.size_bytes or 0) / 1024**2, budgets.max_size_mb, "MB", budgets),
+            )
+
+
+def _measure(
+    built: list[Candidate], profile: Any, runs: int, duration_s: float, budgets: Budgets, progress: Progress | None
+) -> None:
+    """All candidates in one interleaved run, so their ratios to FP32 share the machine's state.
+
+    Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
+    for the confidence-interval verdict.
+    """
+    from mlpack.bench import BenchSettings, benchmark
+
+    result = benchmark(
+        [c.path for c in built if c.path],
+        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5),
+        device=profile,
+    )
+    fp32 = result.measurements[0]
+    for candidate, measured in zip(built, result.measurements, strict=True):
+        lat = measured.latency_ms
+        candidate.latency_ms = {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99}
+        candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
+        quantized = candidate.spec.quantize in (QuantMode.DYNAMIC, QuantMode.STATIC)
+        candidate.slower_than_fp32 = quantized and candidate.latency_ratio > SLOWER_THAN_FP32
+        for percentile, limit in budgets.max_latency_ms.items():
+            value = lat.percentile(percentile)
+            candidate.verdicts.append(
+                upper_verdict(
+                    f"max_latency_ms.{percentile}",
+                    value,
+                    limit,
+                    "ms",
+                    budgets,
+                    "point estimate from the interleaved run",
+                    warn_key="max_latency_ms",
+                )
+            )
+        if budgets.max_first_inference_ms is not None:
+            candidate.verdicts.append(
+                upper_verdict(
+                    "max_first_inference_ms", measured.first_inference_ms, budgets.max_first_inference_ms, "ms", budgets
+                )
+            )
+        if budgets.max_load_ms is not None:
+            candidate.verdicts.append(
+                upper_verdict("max_load_ms", measured.load_ms, budgets.max_load_ms, "ms", budgets)
+            )
+        if budgets.max_peak_memory_mb is not None:
+            candidate.verdicts.append(
+                upper_verdict(
+                    "max_peak_memory_mb", measured.memory.model_peak_mb, budgets.max_peak_memory_mb, "MB", budgets
+                )
+            )
+
+
+def _score_key(c: Candidate) -> float:
+    return c.metrics.get("accuracy", c.metrics.get("agreement", c.metrics.get("mean_cosine", 0.0)))
+
+
+def _objectives(c: Candidate) -> tuple[float, float, float]:
+    """What the Pareto front trades off, each lower-is-better: size, p50 latency, minus accuracy."""
+    return (float(c.size_bytes or 0), c.latency_ms.get("p50", float("inf")), -_score_key(c))
+
+
+def _mark_pareto(built: list[Candidate]) -> None:
+    """A candidate is on the front when no other is at least as good on all three and better on one."""
+    for c in built:
+        mine = _objectives(c)
+        c.pareto = not any(
+            all(t <= m for t, m in zip(_objectives(o), mine, strict=True)) and _objectives(o) != mine
+            for o in built
+            if o is not c
+        )
+
+
+def _choose(built: list[Candidate], objective: Objective) -> Candidate | None:
+    eligible = [c for c in built if c.meets_budgets]
+    if objective is Objective.LATENCY:
+        # A quantised model slower than FP32 is never the fast choice, whatever else it saves.
+        eligible = [c for c in eligible if not c.slower_than_fp32]
+        return min(eligible, key=lambda c: (c.latency_ms.get("p95", float("inf")), c.size_bytes or 0), default=None)
+    return min(eligible, key=lambda c: (c.size_bytes or 0, c.latency_ms.get("p95", float("inf"))), default=None)

@@ -1,0 +1,268 @@
+"""Static INT8 with calibration, accuracy-aware quantisation, and tune."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import mlpack
+from mlpack.calibration import NpzCalibrationReader, iter_batches
+from mlpack.cli import app
+from mlpack.data import load_dataset
+from mlpack.errors import ExitCode
+from mlpack.metrics import top1_accuracy
+from mlpack.optimize import QuantizeSettings, QuantMode
+from mlpack.optimize.registry import CalibrationMethod, IntType, QuantFormat
+from mlpack.runner import predict
+
+from .conftest import make_wide_range_classifier
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_wide_range_classifier(tmp_path_factory.mktemp("wide"))
+
+
+def _accuracy(model: Path, data: Path) -> float:
+    dataset = load_dataset(data, mlpack.inspect_model(model).signature.inputs, need_labels=True)
+    assert dataset.labels is not None
+    return top1_accuracy(predict(model, dataset)[0], dataset.labels)
+
+
+def test_calibration_streams_in_batches(wide: dict[str, Path]) -> None:
+    specs = mlpack.inspect_model(wide["model"]).signature.inputs
+    batches = list(iter_batches(wide["calibration"], specs, batch_size=32))
+    assert [len(b["x"]) for b in batches] == [32, 32, 32, 32, 22]  # 150 samples
+    full = np.load(wide["calibration"])["x"]
+    np.testing.assert_array_equal(np.concatenate([b["x"] for b in batches]), full)
+    reader = NpzCalibrationReader(wide["calibration"], specs, batch_size=50)
+    assert len(reader) == 3 and len(list(reader)) == 3 and len(list(reader)) == 3  # re-iterable
+
+
+@pytest.mark.parametrize("method", list(CalibrationMethod))
+@pytest.mark.parametrize("fmt", list(QuantFormat))
+def test_static_int8_methods_and_formats(digits: dict[str, Path], tmp_path: Path, method, fmt) -> None:
+    settings = QuantizeSettings(calibration=digits["folder"] / "calib.npz", calibration_method=method, quant_format=fmt)
+    result = mlpack.optimize(digits["fp32"], tmp_path / "s.onnx", quantize=QuantMode.STATIC, settings=settings)
+    ops = {n.op_type for n in onnx.load(str(result.output)).graph.node}
+    assert ("QuantizeLinear" in ops) if fmt is QuantFormat.QDQ else ("QLinearConv" in ops or "QLinearMatMul" in ops)
+    assert result.size_ratio <= 0.30
+    assert _accuracy(digits["fp32"], digits["heldout"]) - _accuracy(result.output, digits["heldout"]) <= 0.01
+    assert "calibration samples" in result.verified_on
+
+
+def test_static_s8_activations(digits: dict[str, Path], tmp_path: Path) -> None:
+    settings = QuantizeSettings(calibration=digits["folder"] / "calib.npz", activation_type=IntType.S8)
+    result = mlpack.optimize(digits["fp32"], tmp_path / "s.onnx", quantize=QuantMode.STATIC, settings=settings)
+    assert "activations S8" in result.steps[-1]
+
+
+def test_full_static_quantisation_breaks_the_wide_model(wide: dict[str, Path], tmp_path: Path) -> None:
+    result = mlpack.optimize(
+        wide["model"],
+        tmp_path / "q.onnx",
+        quantize=QuantMode.STATIC,
+        settings=QuantizeSettings(calibration=wide["calibration"]),
+        tolerance=mlpack.Tolerance(atol=None, min_cosine=None),
+    )
+    assert _accuracy(result.output, wide["eval"]) < 0.5  # the premise of the next test
+
+
+def test_accuracy_aware_keeps_a_few_nodes_in_float(wide: dict[str, Path], tmp_path: Path) -> None:
+    result = mlpack.optimize(
+        wide["model"],
+        tmp_path / "q.onnx",
+        quantize=QuantMode.STATIC,
+        settings=QuantizeSettings(calibration=wide["calibration"]),
+        max_accuracy_drop=0.02,
+        eval_data=wide["eval"],
+    )
+    report = result.accuracy
+    assert report is not None
+    assert report.full_quant_drop > 0.3 and report.final_drop <= 0.02
+    kept = {k.node for k in report.kept_in_float}
+    assert "head" in kept  # the MatMul that reads the wide tensor
+    assert 0 < len(kept) < 5  # a few, not all
+    assert 1.0 - _accuracy(result.output, wide["eval"]) <= 0.02
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(str(result.output)).graph.node)
+
+
+def test_accuracy_aware_without_labels_uses_agreement(wide: dict[str, Path], tmp_path: Path) -> None:
+    unlabelled = tmp_path / "eval.npz"
+    np.savez(unlabelled, x=np.load(wide["eval"])["x"])
+    result = mlpack.optimize(
+        wide["model"],
+        tmp_path / "q.onnx",
+        quantize=QuantMode.STATIC,
+        settings=QuantizeSettings(calibration=wide["calibration"]),
+        max_accuracy_drop=0.02,
+        eval_data=unlabelled,
+    )
+    assert result.accuracy is not None and "agreement" in result.accuracy.metric
+
+
+def test_unreachable_accuracy_budget_fails_closed(wide: dict[str, Path], runner, tmp_path: Path, monkeypatch) -> None:
+    from mlpack.optimize import accuracy
+
+    monkeypatch.setattr(accuracy, "MAX_ROUNDS", 1)  # one round of keeping nodes in float, then give up
+    out = tmp_path / "q.onnx"
+    result = runner.invoke(
+        app,
+        [
+            "optimize",
+            str(wide["model"]),
+            "-o",
+            str(out),
+            "--quantize",
+            "static",
+            "--calibration",
+            str(wide["calibration"]),
+            "--max-accuracy-drop",
+            "0",
+            "--eval",
+            str(wide["eval"]),
+        ],
+    )
+    assert result.exit_code == ExitCode.FAILED, result.output
+    assert "could not reach" in result.output and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "needs calibration data"),
+        (["--calibration", "EMPTY"], "is empty"),
+        (["--calibration", "MISMATCH"], "lacks arrays for the model inputs"),
+        (["--calibration", "WIDE", "--max-accuracy-drop", "0.01"], "needs --eval"),
+        (["--calibration", "WIDE", "--calibration-batch", "0"], "--calibration-batch"),
+    ],
+)
+def test_static_bad_input(wide: dict[str, Path], runner, tmp_path: Path, extra: list[str], message: str) -> None:
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, x=np.zeros((0, 16), np.float32))
+    mismatch = tmp_path / "mismatch.npz"
+    np.savez(mismatch, a=np.zeros((4, 16), np.float32), b=np.zeros((4, 16), np.float32))
+    names = {"EMPTY": str(empty), "MISMATCH": str(mismatch), "WIDE": str(wide["calibration"])}
+    args = [names.get(a, a) for a in extra]
+    out = tmp_path / "q.onnx"
+    result = runner.invoke(app, ["optimize", str(wide["model"]), "-o", str(out), "--quantize", "static", *args])
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_tune_picks_an_int8_model_on_digits(digits: dict[str, Path], runner, tmp_path: Path) -> None:
+    out = tmp_path / "best.onnx"
+    report = tmp_path / "tune.json"
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            str(digits["fp32"]),
+            "-o",
+            str(out),
+            "--budget",
+            str(digits["examples"] / "budgets.toml"),
+            "--data",
+            str(digits["heldout"]),
+            "--calibration",
+            str(digits["folder"] / "calib.npz"),
+            "--objective",
+            "size",
+            "--runs",
+            "20",
+            "--duration",
+            "0.1",
+            "--json",
+            str(report),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(report.read_text())
+    assert payload["chosen"].startswith(("static-int8", "dynamic-int8"))
+    assert out.exists() and out.stat().st_size == min(
+        c["size_bytes"] for c in payload["candidates"] if c["meets_budgets"]
+    )
+    built = [c for c in payload["candidates"] if c["status"] == "built"]
+    assert len(built) >= 6
+    for c in built:
+        assert c["size_bytes"] and c["latency_ms"]["p50"] and c["latency_ms"]["p95"] and "accuracy" in c["metrics"]
+    assert any(c["pareto"] for c in built)
+    assert "int8_acceleration" in payload
+    fp32 = next(c for c in built if c["name"] == "fp32")
+    assert "max_size_mb" in fp32["broken_budgets"]  # 1 MB budget, 1.03 MB model
+
+
+def test_tune_with_no_fitting_candidate_says_what_broke(digits: dict[str, Path], runner, tmp_path: Path) -> None:
+    budgets = tmp_path / "b.toml"
+    budgets.write_text('[budget]\nmax_size_mb = "10 KB"\nmin_accuracy = 0.9\n')
+    out = tmp_path / "best.onnx"
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            str(digits["fp32"]),
+            "-o",
+            str(out),
+            "--budget",
+            str(budgets),
+            "--data",
+            str(digits["heldout"]),
+            "--runs",
+            "5",
+            "--duration",
+            "0",
+            "--json",
+            "-",
+        ],
+    )
+    assert result.exit_code == ExitCode.FAILED
+    payload = json.loads(result.stdout)
+    assert payload["chosen"] is None and not out.exists()
+    assert all("max_size_mb" in c["broken_budgets"] for c in payload["candidates"] if c["status"] == "built")
+
+
+def test_tune_time_box_still_writes_the_best_so_far(digits: dict[str, Path], tmp_path: Path) -> None:
+    from mlpack.tune import tune
+
+    out = tmp_path / "best.onnx"
+    budgets = tmp_path / "b.toml"
+    budgets.write_text("[budget]\nmin_accuracy = 0.5\n")
+    result = tune(
+        digits["fp32"],
+        out,
+        budgets=budgets,
+        data=digits["heldout"],
+        calibration=digits["folder"] / "calib.npz",
+        max_time_s=0.5,
+        runs=5,
+        duration_s=0,
+    )
+    assert result.timed_out
+    assert any(c.status == "skipped" for c in result.candidates)
+    assert result.chosen is not None and out.exists()
+
+
+def test_tune_bad_input(digits: dict[str, Path], runner, tmp_path: Path) -> None:
+    budgets = tmp_path / "b.toml"
+    budgets.write_text("[budget]\nmin_accuracy = 0.5\n")
+    unlabelled = tmp_path / "u.npz"
+    np.savez(unlabelled, x=np.load(digits["heldout"])["x"])
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            str(digits["fp32"]),
+            "-o",
+            str(tmp_path / "o.onnx"),
+            "--budget",
+            str(budgets),
+            "--data",
+            str(unlabelled),
+        ],
+    )
+    assert result.exit_code == ExitCode.BAD_INPUT and "labels" in result.output
