@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[export,dev]"
 	touch $(STAMP)
 
+# The main job: train the digits CNN if needed, then export -> INT8 -> check -> pack from one config.
 demo: $(STAMP)
-	$(BIN)/python examples/digits/run.py
+	$(BIN)/python examples/digits/train.py --if-missing
+	$(BIN)/mlpack build examples/digits/mlpack.toml --out dist/digits
+	$(BIN)/mlpack inspect dist/digits/digits-cnn-1.0.0.mlpack
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -31,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cli_startup.py
 
 clean:
-	rm -rf $(VENV) examples/digits/out .pytest_cache
+	rm -rf $(VENV) examples/digits/out dist .pytest_cache

@@ -16,30 +16,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
 from mlpack.config import DeviceProfile
 from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
 from mlpack.fileio import require_file
+from mlpack.onnxio import ExecutionMode, GraphOptimization
 from mlpack.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 
 SCHEMA = "mlpack.bench/1"
 BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
 PROFILE_RUNS = 20
-
-
-class ExecutionMode(str, Enum):
-    SEQUENTIAL = "sequential"
-    PARALLEL = "parallel"
-
-
-class GraphOptimization(str, Enum):
-    DISABLE = "disable"
-    BASIC = "basic"
-    EXTENDED = "extended"
-    ALL = "all"
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from mlpack.bench import ExecutionMode, GraphOptimization
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.export import Exporter
+from mlpack.onnxio import ExecutionMode, GraphOptimization
 from mlpack.optimize.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
 from mlpack.tune import Objective
 
@@ -245,9 +245,19 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
-    """Show a model's inputs, outputs, opset, size, parameters and operators."""
+    """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
     from mlpack.modelinfo import inspect_model
+    from mlpack.package import is_package, read_manifest
 
+    if model.is_file() and is_package(model):
+        manifest = read_manifest(model)
+        if as_json:
+            _print_json(manifest)
+        else:
+            from mlpack.report.terminal import render_manifest
+
+            render_manifest(_console(), model, manifest)
+        return
     info = inspect_model(model)
     if as_json:
         _print_json(info.to_dict())
@@ -496,6 +506,161 @@ def tune(
         render_tune(_console(), result)
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
+
+
+def _parse_pairs(items: list[str] | None, option: str) -> dict[str, Any]:
+    """KEY=VALUE options; values that read as JSON (numbers, lists) are kept typed."""
+    parsed: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"{option} takes KEY=VALUE, got '{item}'.")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+@app.command()
+@handle_errors
+def pack(
+    model: Annotated[Path, typer.Argument(help="The ONNX model to package.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .mlpack file.")],
+    name: Annotated[str | None, typer.Option(help="Model name (default: the file's).")] = None,
+    version: Annotated[str, typer.Option(help="Model version.")] = "0.1.0",
+    include: Annotated[list[Path] | None, typer.Option(help="Extra files: labels, tokenizer files (repeatable).")] = (
+        None
+    ),
+    meta: Annotated[
+        list[str] | None, typer.Option(help="Preprocessing metadata KEY=VALUE, e.g. mean=0.5 layout=NCHW (repeatable).")
+    ] = None,
+    card: Annotated[
+        list[str] | None, typer.Option(help="Model-card fields KEY=VALUE, e.g. intended_use='...' (repeatable).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="A check report (mlpack check --json) to include.")] = None,
+    golden: Annotated[int, typer.Option(help="Golden samples to store with their outputs.")] = 4,
+    golden_data: Annotated[Path | None, typer.Option(help=".npz to take golden inputs from (default: generated).")] = (
+        None
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+) -> None:
+    """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
+    from mlpack.package import pack as run_pack
+
+    result = run_pack(
+        model,
+        output,
+        name=name,
+        version=version,
+        include=tuple(include or ()),
+        preprocessing=_parse_pairs(meta, "--meta"),
+        report=report,
+        golden=golden,
+        golden_data=golden_data,
+        model_card=_parse_pairs(card, "--card"),
+    )
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        from mlpack.report.terminal import human_size
+
+        _console().print(
+            f"[bold green]Packed[/] {result.manifest['name']} {result.manifest['version']} -> "
+            f"{result.output} ({human_size(result.size_bytes)}, {len(result.manifest['files'])} files, "
+            f"{golden} golden samples)"
+        )
+
+
+@app.command()
+@handle_errors
+def verify(
+    package: Annotated[Path, typer.Argument(help="An .mlpack package.")],
+    run: Annotated[bool, typer.Option("--run", help="Also run the golden samples and compare outputs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+) -> None:
+    """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
+    from mlpack.package import verify as run_verify
+
+    result = run_verify(package, run=run)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    console = _console()
+    console.print(
+        f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
+        "their hashes; the model loads and matches its signature"
+    )
+    if result.golden is not None:
+        from mlpack.report.terminal import comparison_table
+
+        console.print(comparison_table([result.golden], "Golden samples on this machine"))
+
+
+@app.command(name="run")
+@handle_errors
+def run_command(
+    package: Annotated[Path, typer.Argument(help="An .mlpack package.")],
+    inputs: Annotated[Path, typer.Option("--input", "-i", help="Inputs .npz, arrays named by input.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the outputs (.npz).")],
+    batch_size: Annotated[int, typer.Option(help="Samples per inference call.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+) -> None:
+    """Run a packaged model on inputs (checked against its signature first)."""
+    from mlpack.package import run_package
+
+    result = run_package(package, inputs, output, batch_size=batch_size)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(
+            f"ran {result.samples} samples -> {result.output} "
+            + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
+        )
+
+
+@app.command()
+@handle_errors
+def build(
+    config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
+    force: Annotated[bool, typer.Option("--force", help="Rebuild every stage, even those up to date.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
+) -> None:
+    """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
+    from mlpack.build import build as run_build
+
+    with _progress() as update:
+        result = run_build(config, out=out, force=force, progress=update)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        from mlpack.report.terminal import render_build
+
+        render_build(_console(), result)
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+@handle_errors
+def init(
+    source: Annotated[str, typer.Argument(help="The model source for the starter config.")] = "model.py:build",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the config.")] = Path("mlpack.toml"),
+    input_specs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME:SHAPE[:DTYPE] (repeatable).")] = (
+        None
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter mlpack.toml."""
+    from mlpack.build import init as run_init
+    from mlpack.inputspec import parse_input_spec
+
+    specs = tuple(input_specs or ("x:1x3x224x224",))
+    for spec in specs:
+        parse_input_spec(spec)  # a typo is caught now, not at the first build
+    path = run_init(output, source=source, inputs=specs, force=force)
+    _console().print(f"wrote {path}; edit it, then run: mlpack build {path}")
 
 
 def _progress() -> Any:

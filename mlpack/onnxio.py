@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,19 @@ from mlpack.fileio import atomic_path, require_file
 if TYPE_CHECKING:
     import onnx
     import onnxruntime
+
+
+class ExecutionMode(str, Enum):
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+
+
+class GraphOptimization(str, Enum):
+    DISABLE = "disable"
+    BASIC = "basic"
+    EXTENDED = "extended"
+    ALL = "all"
+
 
 # protobuf cannot serialise a message over 2 GiB, so larger models must keep external data.
 _PROTOBUF_LIMIT = 2**31 - 1

@@ -76,8 +76,11 @@ def main() -> None:
     parser.add_argument("--model", choices=["cnn", "transformer"], default="cnn")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--if-missing", action="store_true", help="do nothing when the weights already exist")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.if_missing and (args.out / f"{args.model}.pt").exists() and (args.out / "heldout.npz").exists():
+        return
     started = time.perf_counter()
     save_data(args.out)
     path = train(args.model, args.out, args.epochs)

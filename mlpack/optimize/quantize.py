@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from mlpack.optimize.registry import (
 # ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
 # flip decisions of small conv+LSTM models. So by default only the ops where it pays.
 DYNAMIC_DEFAULT_OP_TYPES = ("MatMul", "Attention", "LSTM", "Gemm")
+# What onnxruntime's dynamic quantiser turns quantised nodes into.
+_DYNAMIC_INTEGER_OPS = ("MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger", "DynamicQuantizeLSTM", "QAttention")
 
 
 @contextlib.contextmanager
@@ -97,10 +100,11 @@ def quantize_dynamic(src: Path, dst: Path, settings: QuantizeSettings, log: Quan
                 weight_type=QuantType.QInt8,
                 extra_options={"MatMulConstBOnly": True},
             )
-    log.steps.append(
-        f"dynamic INT8 on {', '.join(sorted(set(op_types)))}"
-        f" ({'per-channel' if settings.per_channel else 'per-tensor'} weights)"
+    integer_ops = Counter(
+        n.op_type for n in onnx.load(str(dst), load_external_data=False).graph.node if n.op_type in _DYNAMIC_INTEGER_OPS
     )
+    done = ", ".join(f"{count} {op}" for op, count in sorted(integer_ops.items())) or "no node (nothing to quantise)"
+    log.steps.append(f"dynamic INT8: {done} ({'per-channel' if settings.per_channel else 'per-tensor'} weights)")
 
 
 @register_quantizer(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,6 +12,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from mlpack.bench import BenchResult, Measurement
     from mlpack.benchcompare import CompareResult
+    from mlpack.build import BuildResult
     from mlpack.check import CheckResult
     from mlpack.config import DeviceProfile
     from mlpack.export import ExportResult
@@ -339,4 +341,91 @@ def render_tune(console: Console, result: TuneResult) -> None:
         console.print(
             f"[bold red]no candidate meets every budget[/] ({result.seconds:.1f} s); what each broke is "
             "in the last column"
+        )
+
+
+def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{escape(manifest['name'])} {escape(manifest['version'])}[/]  ({escape(str(path))}, "
+        f"{escape(manifest['format'])}, created {manifest.get('created', '?')})"
+    )
+    model = manifest["model"]
+    console.print(
+        f"model {escape(model['path'])}: {human_size(model['size_bytes'])}, opset {model['opset']}, "
+        f"producer {escape(model.get('producer') or '-')}"
+    )
+    from mlpack.signature import Signature
+
+    console.print(signature_table(Signature.from_dict(model["signature"])))
+    files = Table(title="Files", title_justify="left")
+    for column in ("path", "size", "sha256"):
+        files.add_column(column)
+    for name, entry in manifest["files"].items():
+        files.add_row(escape(name), human_size(entry["size"]), entry["sha256"][:16] + "…")
+    console.print(files)
+    for section in ("preprocessing", "optimization"):
+        if manifest.get(section):
+            console.print(f"{section}: " + escape(json.dumps(manifest[section])))
+    check = manifest.get("check")
+    if check:
+        console.print(
+            f"check: {escape(str(check.get('summary')))} (exit {check.get('exit_code')}, {check.get('created')})"
+        )
+    card = manifest.get("model_card") or {}
+    if card.get("intended_use") or card.get("limitations"):
+        console.print(
+            f"intended use: {escape(str(card.get('intended_use') or '-'))}; "
+            f"limitations: {escape(str(card.get('limitations') or '-'))}"
+        )
+    if card.get("metrics_per_slice"):
+        console.print(
+            "metrics per slice: "
+            + escape(json.dumps({k: v.get("accuracy") for k, v in card["metrics_per_slice"].items()}))
+        )
+    provenance = manifest["provenance"]
+    console.print("provenance: " + ", ".join(f"{k} {v}" for k, v in provenance.items() if v))
+
+
+def render_build(console: Console, result: BuildResult) -> None:
+    table = Table(title=f"mlpack build {escape(str(result.config))} -> {escape(str(result.out))}", title_justify="left")
+    for column in ("stage", "result", "seconds", "summary"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    colours = {"built": "green", "up to date": "cyan", "failed": "red", "skipped": "yellow"}
+    for stage in result.stages:
+        summary = stage.error or ", ".join(
+            f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in stage.summary.items() if k != "steps"
+        )
+        table.add_row(
+            stage.name,
+            f"[{colours.get(stage.status, 'white')}]{stage.status}[/]",
+            f"{stage.seconds:.2f}",
+            escape(summary),
+        )
+    console.print(table)
+    stages = {stage.name: stage.summary for stage in result.stages}
+    exported, optimized, checked = stages.get("export", {}), stages.get("optimize", {}), stages.get("check", {})
+    if "size_bytes" in exported and "size_after" in optimized:
+        before_after = Table(title="Before and after", title_justify="left")
+        for column in ("model", "size", "size ratio", "accuracy"):
+            before_after.add_column(column, justify="left" if column == "model" else "right")
+        fp32_accuracy, accuracy = checked.get("reference_accuracy"), checked.get("accuracy")
+        before_after.add_row(
+            "FP32 export",
+            human_size(exported["size_bytes"]),
+            "1.00",
+            f"{fp32_accuracy:.2%}" if fp32_accuracy is not None else "-",
+        )
+        before_after.add_row(
+            f"optimised ({optimized.get('chosen') or optimized.get('quantize')})",
+            human_size(optimized["size_after"]),
+            f"{optimized['size_after'] / exported['size_bytes']:.2f}",
+            f"{accuracy:.2%}" if accuracy is not None else "-",
+        )
+        console.print(before_after)
+    if result.exit_code:
+        console.print(f"[bold red]{escape(result.message)}[/] (exit {int(result.exit_code)})")
+    else:
+        console.print(
+            f"[bold green]package:[/] {escape(str(result.package))} ({result.seconds:.1f} s); summary in "
+            f"{escape(str(result.out / 'build.md'))}"
         )
