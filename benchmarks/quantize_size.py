@@ -22,33 +22,19 @@ from mlpack.metrics import top1_accuracy
 from mlpack.optimize import QuantizeSettings
 from mlpack.runner import predict
 
-ROOT = Path(__file__).resolve().parent.parent
-DIGITS = ROOT / "examples" / "digits"
+sys.path.insert(0, str(Path(__file__).parent))
+from digits_models import HELDOUT, exported  # noqa: E402
 
 
 def main() -> int:
-    sys.path.insert(0, str(DIGITS))
-    import train
-
-    out = DIGITS / "out"
-    out.mkdir(exist_ok=True)
-    train.save_data(out)
     console = Console(width=140)
     table = Table(title="digits models: optimised vs FP32 (sizes include everything on disk)")
     for column in ("model", "mode", "size KB", "size ratio", "accuracy", "change pp", "cosine"):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("cnn", "transformer"):
-            weights = out / f"{name}.pt"
-            if not weights.exists():
-                train.train(name, out, epochs=15)
-            fp32 = mlpack.export(
-                f"{DIGITS / 'model.py'}:{name}",
-                Path(tmp) / f"{name}.onnx",
-                weights=weights,
-                inputs=(mlpack.parse_input_spec("x:1x1x8x8"),),
-            )
-            data = load_dataset(out / "heldout.npz", fp32.signature.inputs, need_labels=True)
+            fp32 = exported(name, Path(tmp))
+            data = load_dataset(HELDOUT, fp32.signature.inputs, need_labels=True)
             assert data.labels is not None
             base = top1_accuracy(predict(fp32.output, data)[0], data.labels)
             table.add_row(name, "fp32", f"{fp32.size_bytes / 1024:.1f}", "1.000", f"{base:.2%}", "", "1")
@@ -64,7 +50,7 @@ def main() -> int:
                         target,
                         quantize=mode,
                         settings=QuantizeSettings(per_channel=per_channel),
-                        data=out / "heldout.npz",
+                        data=HELDOUT,
                     )
                 except MlpackError as exc:
                     table.add_row(name, label, "-", "-", "-", "-", f"failed: {exc}"[:60])

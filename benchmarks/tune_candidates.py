@@ -16,39 +16,24 @@ import tempfile
 import time
 from pathlib import Path
 
-import mlpack
 from mlpack.tune import tune
 
-ROOT = Path(__file__).resolve().parent.parent
-DIGITS = ROOT / "examples" / "digits"
+sys.path.insert(0, str(Path(__file__).parent))
+from digits_models import CALIBRATION, DIGITS, HELDOUT, exported  # noqa: E402
 
 
 def main() -> None:
-    sys.path.insert(0, str(DIGITS))
-    import train
-
-    out = DIGITS / "out"
-    out.mkdir(exist_ok=True)
-    train.save_data(out)
     budgets = DIGITS / "budgets.toml"
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("cnn", "transformer"):
-            weights = out / f"{name}.pt"
-            if not weights.exists():
-                train.train(name, out, epochs=15)
-            fp32 = mlpack.export(
-                f"{DIGITS / 'model.py'}:{name}",
-                Path(tmp) / f"{name}.onnx",
-                weights=weights,
-                inputs=(mlpack.parse_input_spec("x:1x1x8x8"),),
-            )
+            fp32 = exported(name, Path(tmp))
             started = time.perf_counter()
             result = tune(
                 fp32.output,
                 Path(tmp) / f"{name}.best.onnx",
                 budgets=budgets,
-                data=out / "heldout.npz",
-                calibration=out / "calib.npz",
+                data=HELDOUT,
+                calibration=CALIBRATION,
             )
             wall = time.perf_counter() - started
             base = next(c for c in result.candidates if c.spec.name == "fp32")

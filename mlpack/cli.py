@@ -1,6 +1,7 @@
 """The ``mlpack`` command: parse arguments, call the API, render results. No logic of its own.
 
-API modules are imported inside each command so that ``mlpack --help`` stays fast.
+Rendering, measuring and packaging code is imported inside the commands that need it, so that
+``mlpack --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ def _write_json(destination: str, payload: dict[str, Any]) -> None:
         write_text_atomic(Path(destination), json.dumps(payload, indent=2, default=str) + "\n")
 
 
+def _emit(result: Any, json_out: str | None, render: str) -> None:
+    """The JSON where asked (a file, or stdout for '-'), and the rich rendering unless stdout holds JSON."""
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    if json_out != "-":
+        from mlpack.report import terminal
+
+        getattr(terminal, render)(_console(), result)
+
+
 def _positive_ints(text: str, option: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
@@ -152,12 +163,7 @@ def export(
         rtol=rtol,
         trust_pickle=trust_pickle,
     )
-    if as_json:
-        _print_json(result.to_dict())
-    else:
-        from mlpack.report.terminal import render_export
-
-        render_export(_console(), result)
+    _emit(result, "-" if as_json else None, "render_export")
 
 
 @app.command()
@@ -231,12 +237,7 @@ def optimize(
         max_accuracy_drop=max_accuracy_drop,
         eval_data=eval_data,
     )
-    if as_json:
-        _print_json(result.to_dict())
-    else:
-        from mlpack.report.terminal import render_optimize
-
-        render_optimize(_console(), result)
+    _emit(result, "-" if as_json else None, "render_optimize")
 
 
 @app.command()
@@ -330,16 +331,11 @@ def bench(
     profile_device = get_device(device, devices_file) if device else None
     with _progress() as update:
         result = benchmark(models, settings=settings, device=profile_device, on_device=on_device, progress=update)
-    if json_out:
-        _write_json(json_out, result.to_dict())
     if plot:
         from mlpack.report.plots import plot_bench
 
         plot_bench(result, plot)
-    if json_out != "-":
-        from mlpack.report.terminal import render_bench
-
-        render_bench(_console(), result)
+    _emit(result, json_out, "render_bench")
 
 
 @app.command()
@@ -377,12 +373,7 @@ def compare(
     from mlpack.benchcompare import compare as run_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
-    if as_json:
-        _print_json(result.to_dict())
-    else:
-        from mlpack.report.terminal import render_compare
-
-        render_compare(_console(), result)
+    _emit(result, "-" if as_json else None, "render_compare")
     if result.failed:
         raise typer.Exit(int(ExitCode.FAILED))
 
@@ -438,8 +429,6 @@ def check(
             max_remeasure=max_remeasure,
             progress=update,
         )
-    if json_out:
-        _write_json(json_out, result.to_dict())
     report = check_markdown(result)
     if markdown:
         write_text_atomic(markdown, report)
@@ -448,10 +437,7 @@ def check(
             summary.write(report)
     if junit:
         write_text_atomic(junit, check_junit(result))
-    if json_out != "-":
-        from mlpack.report.terminal import render_check
-
-        render_check(_console(), result)
+    _emit(result, json_out, "render_check")
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
@@ -498,12 +484,7 @@ def tune(
             duration_s=duration,
             progress=update,
         )
-    if json_out:
-        _write_json(json_out, result.to_dict())
-    if json_out != "-":
-        from mlpack.report.terminal import render_tune
-
-        render_tune(_console(), result)
+    _emit(result, json_out, "render_tune")
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
@@ -632,12 +613,7 @@ def build(
 
     with _progress() as update:
         result = run_build(config, out=out, force=force, progress=update)
-    if as_json:
-        _print_json(result.to_dict())
-    else:
-        from mlpack.report.terminal import render_build
-
-        render_build(_console(), result)
+    _emit(result, "-" if as_json else None, "render_build")
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
