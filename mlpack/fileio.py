@@ -32,11 +32,6 @@ def write_text_atomic(destination: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_bytes_atomic(destination: Path, data: bytes) -> None:
-    with atomic_path(destination) as tmp:
-        tmp.write_bytes(data)
-
-
 def require_file(path: Path, what: str = "file") -> Path:
     """Return ``path`` if it is an existing file, else raise a clear BadInputError."""
     from mlpack.errors import BadInputError

@@ -353,13 +353,6 @@ class OpenedPackage:
         self.close()
 
 
-def _entry_in(message: str) -> str | None:
-    """zipfile names the entry in its CRC error: "Bad CRC-32 for file 'model/x.onnx'"."""
-    start = message.find("'")
-    end = message.rfind("'")
-    return message[start + 1 : end] if 0 <= start < end else None
-
-
 def verify(package: Path, *, run: bool = False) -> VerifyResult:
     """Hashes, manifest schema, model loads and matches its signature; with ``run``, golden outputs."""
     from mlpack.onnxio import create_session, load_model, run_session

@@ -17,10 +17,6 @@ class TensorSpec:
     shape: tuple[Dim, ...]
     dtype: str  # numpy dtype name, e.g. "float32", "int64"
 
-    @property
-    def is_dynamic(self) -> bool:
-        return any(not isinstance(d, int) for d in self.shape)
-
     def shape_text(self) -> str:
         return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
 

@@ -71,15 +71,6 @@ def statistic(values: Any, name: str, axis: int | None = None) -> Any:
     return np.percentile(values, float(name.lstrip("p")), axis=axis, method="linear")
 
 
-def interval(estimates: Any, confidence: float) -> tuple[float, float]:
-    """The central ``confidence`` interval of bootstrap estimates (the percentile bootstrap)."""
-    import numpy as np
-
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(estimates, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def student_t_quantile(df: int, probability: float, *, draws: int = 400_000) -> float:
     """A quantile of Student's t distribution, from numpy's seeded t sampler (numpy has no ppf,
     and scipy is too heavy a dependency for one number). Accurate to about 0.01."""
