@@ -69,12 +69,16 @@ def test_op_types_choose_what_is_quantised(exported: dict, tmp_path: Path) -> No
     assert "ConvInteger" in ops and "MatMulInteger" not in ops
 
 
-def test_fp16_halves_weights_and_keeps_float32_io(exported: dict, tmp_path: Path) -> None:
-    result = mlpack.optimize(exported["cnn"].output, tmp_path / "h.onnx", quantize=QuantMode.FP16)
+@pytest.mark.parametrize("name", ["cnn", "encoder"])
+def test_fp16_halves_weights_and_keeps_float32_io(exported: dict, tmp_path: Path, name: str) -> None:
+    # The encoder's FP16 LayerNormalization crashed onnxruntime's CPU session; it stays float32.
+    result = mlpack.optimize(exported[name].output, tmp_path / "h.onnx", quantize=QuantMode.FP16)
     model = onnx.load(str(result.output))
     assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
-    assert _io_dtypes(result.output) == {"tensor(float)"}
+    assert _io_dtypes(result.output) <= {"tensor(float)", "tensor(int64)"}
     assert result.comparison.passed
+    if name == "encoder":
+        assert "kept in float32: LayerNormalization" in result.steps[-1]
 
 
 def test_per_channel_and_per_tensor_both_work(gemm_mlp: Path, tmp_path: Path) -> None:

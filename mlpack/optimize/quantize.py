@@ -26,6 +26,10 @@ from mlpack.optimize.registry import (
 # ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
 # flip decisions of small conv+LSTM models. So by default only the ops where it pays.
 DYNAMIC_DEFAULT_OP_TYPES = ("MatMul", "Attention", "LSTM", "Gemm")
+# Normalisation stays float32 in FP16 mode: its variance loses precision in half floats, its
+# weights are tiny, and onnxruntime 1.32's CPU provider crashed (SIGSEGV) creating a session for
+# a transformer encoder whose LayerNormalization ran in FP16 (blocking it alone fixed that).
+FP16_KEPT_FLOAT = ("LayerNormalization", "BatchNormalization", "InstanceNormalization", "GroupNormalization")
 # What onnxruntime's dynamic quantiser turns quantised nodes into.
 _DYNAMIC_INTEGER_OPS = ("MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger", "DynamicQuantizeLSTM", "QAttention")
 
@@ -175,18 +179,23 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: Quant
 )
 def quantize_fp16(src: Path, dst: Path, settings: QuantizeSettings, log: QuantizeLog) -> None:
     import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = onnx.load(str(src))
-    op_block_list = None
+    present = {n.op_type for n in model.graph.node}
     if settings.op_types is not None:
-        present = {n.op_type for n in model.graph.node}
         op_block_list = sorted(present - set(settings.op_types))
+    else:
+        op_block_list = [*DEFAULT_OP_BLOCK_LIST, *FP16_KEPT_FLOAT]
     with _quiet():
         converted = OnnxModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=op_block_list))
         # The converter appends the input/output casts at the end of the node list, which
         # breaks the topological order that ONNX requires.
         converted.topological_sort()
     onnx.save_model(converted.model, str(dst))
-    log.steps.append("FP16 weights and compute, float32 inputs and outputs")
+    kept = sorted(present & set(op_block_list))
+    log.steps.append(
+        "FP16 weights and compute, float32 inputs and outputs"
+        + (f"; kept in float32: {', '.join(kept)}" if kept else "")
+    )
