@@ -227,6 +227,12 @@ def benchmark(
             if len(usable) < len(device.cpus):
                 warnings.append(f"profile {device.name} names CPUs {list(device.cpus)}; only {list(usable)} exist here")
             cpus = usable or None
+        cores = len(cpus or available_cpus())
+        if device.threads > cores:
+            warnings.append(
+                f"profile {device.name} runs {device.threads} threads but only {cores} CPUs are "
+                "available here: threads share cores, so this approximates the device poorly"
+            )
         device_record = {
             **device.to_dict(),
             "measured_on_device": on_device,
