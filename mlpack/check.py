@@ -454,14 +454,21 @@ def _summary(measurements: list[Any]) -> dict[str, Any]:
 def _latency_verdicts(
     groups: list[tuple[float, ...]], pairs: list[tuple[Any, Any]], budgets: Budgets, confidence: float
 ) -> list[Verdict]:
-    """One value per process (its percentile), and a t interval over the processes."""
+    """One value per process (its percentile), and a t interval over the processes.
+
+    Intervals are taken on the log scale: latency noise is multiplicative (a slower process is
+    slower by a factor), and an interval on the raw scale can reach below zero, which would
+    keep a hopeless budget "inconclusive".
+    """
     import math
 
     from mlpack.stats import process_interval, statistic
 
     verdicts = []
     for percentile, limit in budgets.max_latency_ms.items():
-        estimate, low, high = process_interval([float(statistic(g, percentile)) for g in groups], confidence)
+        logs = [math.log(max(float(statistic(g, percentile)), 1e-9)) for g in groups]
+        log_mean, log_low, log_high = process_interval(logs, confidence)
+        estimate, low, high = math.exp(log_mean), math.exp(log_low), math.exp(log_high)
         verdicts.append(
             Verdict(
                 f"max_latency_ms.{percentile}",
@@ -471,7 +478,8 @@ def _latency_verdicts(
                 _three_way(low, high, limit),
                 limit - estimate,
                 "max_latency_ms" in budgets.warn_only,
-                f"mean of {len(groups)} processes' {percentile}; {confidence:.0%} CI [{low:.3f}, {high:.3f}] ms",
+                f"geometric mean of {len(groups)} processes' {percentile}; "
+                f"{confidence:.0%} CI [{low:.3f}, {high:.3f}] ms",
             )
         )
     if budgets.max_slowdown is not None:

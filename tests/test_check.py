@@ -159,7 +159,7 @@ def _fake_processes(monkeypatch, per_process_ms: list[float]) -> list[int]:
 
 
 def test_too_close_to_call_is_remeasured_then_inconclusive(case: dict[str, Path], monkeypatch, runner) -> None:
-    calls = _fake_processes(monkeypatch, [1.0, 3.0, 2.2])  # mean 2.07, wide spread, limit 2
+    calls = _fake_processes(monkeypatch, [1.0, 3.0, 2.2])  # geometric mean 1.88, wide spread, limit 2
     budgets = _budgets(case["folder"], "max_latency_ms = { p50 = 2.0 }\n")
     result = check(case["model"], budgets=budgets, runs=5, duration_s=0, warmup=1, max_remeasure=2)
     (verdict,) = result.verdicts
