@@ -5,13 +5,9 @@ torch is imported lazily (through :mod:`mlpack.torchsource`): only this stage ne
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -21,6 +17,7 @@ from mlpack.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, rea
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
+from mlpack.quiet import silenced
 from mlpack.signature import Signature, TensorSpec, signature_of
 from mlpack.torchsource import import_torch, is_factory_reference, load_module
 
@@ -281,26 +278,6 @@ def _torch_outputs(module: Any, specs: Sequence[TensorSpec], feeds: dict[str, np
     return [t.detach().cpu().numpy() for t in _flatten(result)]
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """The exporters print progress, warnings and log lines; mlpack reports results itself."""
-    loggers = [logging.getLogger(n) for n in ("torch", "torch.onnx", "torch.export", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 def _run_exporter(
     name: str,
     module: Any,
@@ -313,7 +290,7 @@ def _run_exporter(
     torch = import_torch()
     dynamic_axes = {s.name: {axis: d for axis, d in enumerate(s.shape) if isinstance(d, str)} for s in specs}
     dynamic_axes = {k: v for k, v in dynamic_axes.items() if v}
-    with _quiet(), torch.no_grad():
+    with silenced("torch", "torch.onnx", "torch.export", "onnxscript"), torch.no_grad():
         torch.onnx.export(
             module,
             _to_torch(feeds, specs),

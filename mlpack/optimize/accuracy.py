@@ -9,8 +9,6 @@ calibration cache), until the accuracy drop is within budget or nothing is left 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.optimize.registry import QUANTIZERS, QuantFormat, QuantizeLog, QuantizeSettings, QuantMode
+from mlpack.quiet import silenced
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
 EVAL_ACTIVATION_SAMPLES = 128  # enough to rank tensors; collecting activations is memory-hungry
@@ -198,7 +197,7 @@ def _rank_nodes(
         build((), qdq_model, QuantFormat.QDQ)
     model = onnx.load(str(prepared))
     specs = signature_of(model).inputs
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with silenced():
         debug.modify_model_output_intermediate_tensors(str(prepared), str(workdir / "aa-float-aug.onnx"))
         debug.modify_model_output_intermediate_tensors(str(qdq_model), str(workdir / "aa-qdq-aug.onnx"))
         reader = NpzCalibrationReader(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from mlpack.fidelity import Tolerance
@@ -21,6 +17,7 @@ from mlpack.optimize.registry import (
     QuantMode,
     register_quantizer,
 )
+from mlpack.quiet import silenced
 
 # Measured here: dynamic INT8 speeds up MatMul-heavy models (~2x on transformers) but makes
 # ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
@@ -32,19 +29,6 @@ DYNAMIC_DEFAULT_OP_TYPES = ("MatMul", "Attention", "LSTM", "Gemm")
 FP16_KEPT_FLOAT = ("LayerNormalization", "BatchNormalization", "InstanceNormalization", "GroupNormalization")
 # What onnxruntime's dynamic quantiser turns quantised nodes into.
 _DYNAMIC_INTEGER_OPS = ("MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger", "DynamicQuantizeLSTM", "QAttention")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """onnxruntime's quantisation tools log and print freely; the pipeline reports results itself."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        root.setLevel(level)
 
 
 def preprocess(src: Path, dst: Path, log: QuantizeLog) -> Path:
@@ -63,7 +47,7 @@ def preprocess(src: Path, dst: Path, log: QuantizeLog) -> Path:
     ]
     for label, options in attempts:
         try:
-            with _quiet():
+            with silenced():
                 quant_pre_process(str(src), str(dst), **options)
         except Exception as exc:
             log.warnings.append(f"{label} failed ({type(exc).__name__}: {str(exc).strip()[:120]}); degrading")
@@ -94,7 +78,7 @@ def quantize_dynamic(src: Path, dst: Path, settings: QuantizeSettings, log: Quan
             if count:
                 log.steps.append(f"{count} Gemm rewritten as MatMul+Add for the INT8 kernels")
             op_types = [t for t in op_types if t != "Gemm"] + (["MatMul"] if "MatMul" not in op_types else [])
-        with _quiet():
+        with silenced():
             ort_quantize_dynamic(
                 model,
                 str(dst),
@@ -142,7 +126,7 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: Quant
     with tempfile.TemporaryDirectory(prefix="mlpack-quant-") as workdir:
         prepared = preprocess(src, Path(workdir) / "pre.onnx", log)
         try:
-            with _quiet():
+            with silenced():
                 q.quantize_static(
                     str(prepared),
                     str(dst),
@@ -188,7 +172,7 @@ def quantize_fp16(src: Path, dst: Path, settings: QuantizeSettings, log: Quantiz
         op_block_list = sorted(present - set(settings.op_types))
     else:
         op_block_list = [*DEFAULT_OP_BLOCK_LIST, *FP16_KEPT_FLOAT]
-    with _quiet():
+    with silenced():
         converted = OnnxModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=op_block_list))
         # The converter appends the input/output casts at the end of the node list, which
         # breaks the topological order that ONNX requires.

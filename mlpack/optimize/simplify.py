@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from mlpack.quiet import silenced
 
 if TYPE_CHECKING:
     import onnx
@@ -30,7 +30,7 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, SimplifyOutcome]:
         import onnxsim
 
         # onnxsim prints progress and warnings of its own.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with silenced():
             simplified, ok = onnxsim.simplify(model, check_n=0)
     except Exception as exc:  # onnxsim raises anything from C++ errors to ValueErrors
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
