@@ -213,7 +213,7 @@ def tune(
         built = [c for c in candidates if c.status == "built"]
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
-            _score(built, dataset, resolved)
+            _score(built, Path(model), dataset, resolved)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
             _measure(built, profile, runs, duration_s, resolved, progress)
             _mark_pareto(built)
@@ -265,14 +265,15 @@ def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets
         candidate.kept_in_float = len(result.accuracy.kept_in_float)
 
 
-def _score(built: list[Candidate], dataset: Any, budgets: Budgets) -> None:
+def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets) -> None:
+    """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
     from mlpack.metrics import evaluate
     from mlpack.runner import predict
 
-    fp32_outputs = predict(built[0].path, dataset)[0]  # type: ignore[arg-type]
+    fp32_outputs = predict(model, dataset)[0]
     for candidate in built:
         assert candidate.path is not None
-        outputs = fp32_outputs if candidate is built[0] else predict(candidate.path, dataset)[0]
+        outputs = predict(candidate.path, dataset)[0]
         quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
         candidate.verdicts = quality_verdicts(quality, budgets)
@@ -298,13 +299,15 @@ def _measure(
         settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5),
         device=profile,
     )
-    fp32 = result.measurements[0]
+    # Ratios are to the FP32 candidate (the simplified source), measured in the same run.
+    fp32 = next((m for c, m in zip(built, result.measurements, strict=True) if c.spec.name == "fp32"), None)
     for candidate, measured in zip(built, result.measurements, strict=True):
         lat = measured.latency_ms
         candidate.latency_ms = {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99}
-        candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
-        quantized = candidate.spec.quantize in (QuantMode.DYNAMIC, QuantMode.STATIC)
-        candidate.slower_than_fp32 = quantized and candidate.latency_ratio > SLOWER_THAN_FP32
+        if fp32 is not None:
+            candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
+            quantized = candidate.spec.quantize in (QuantMode.DYNAMIC, QuantMode.STATIC)
+            candidate.slower_than_fp32 = quantized and candidate.latency_ratio > SLOWER_THAN_FP32
         for percentile, limit in budgets.max_latency_ms.items():
             value = lat.percentile(percentile)
             candidate.verdicts.append(
