@@ -77,3 +77,22 @@ def test_unexpected_exceptions_are_reported_as_bugs(runner, gemm_mlp: Path, tmp_
     result = runner.invoke(app, ["inspect", str(gemm_mlp)])
     assert result.exit_code == ExitCode.INTERNAL
     assert "internal error" in result.output and "Traceback" not in result.output
+
+
+def test_models_over_the_protobuf_limit_keep_one_data_file(gemm_mlp: Path, tmp_path: Path, monkeypatch) -> None:
+    """The >2 GB path, exercised by lowering the limit: a model file plus one '.data' file,
+    both renamed into place, and every size counts the data file."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from mlpack import onnxio
+
+    monkeypatch.setattr(onnxio, "_PROTOBUF_LIMIT", 100)
+    target = tmp_path / "out" / "big.onnx"
+    onnxio.save_model(onnx.load(str(gemm_mlp)), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["big.onnx", "big.onnx.data"]
+    assert onnxio.model_size_bytes(target) == target.stat().st_size + (target.parent / "big.onnx.data").stat().st_size
+    x = np.ones((2, 16), np.float32)
+    (expected,) = ort.InferenceSession(str(gemm_mlp)).run(None, {"x": x})
+    (actual,) = ort.InferenceSession(str(target)).run(None, {"x": x})
+    np.testing.assert_allclose(actual, expected)
