@@ -24,10 +24,10 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from mlpack.bench import BenchSettings, benchmark
-from mlpack.data import generate_inputs
-from mlpack.onnxio import load_model
-from mlpack.signature import signature_of
+from mlpack.bench.measure import BenchSettings, benchmark
+from mlpack.core.data import generate_inputs
+from mlpack.core.onnxio import load_model
+from mlpack.core.signature import signature_of
 
 
 def build_model(path: Path, width: int = 512, layers: int = 4) -> Path:

@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 import mlpack
-from mlpack.data import load_dataset
+from mlpack.core.data import load_dataset
 from mlpack.errors import MlpackError
-from mlpack.metrics import top1_accuracy
-from mlpack.optimize import QuantizeSettings
-from mlpack.runner import predict
+from mlpack.core.metrics import top1_accuracy
+from mlpack.quant.registry import QuantizeSettings
+from mlpack.core.runner import predict
 
 sys.path.insert(0, str(Path(__file__).parent))
 from digits_models import HELDOUT, exported  # noqa: E402

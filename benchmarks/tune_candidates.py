@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpack.tune import tune
+from mlpack.pipeline.tune import tune
 
 sys.path.insert(0, str(Path(__file__).parent))
 from digits_models import CALIBRATION, DIGITS, HELDOUT, exported  # noqa: E402

@@ -1,90 +1,88 @@
 """mlpack: trained model → small, fast, verified ONNX artifact for CPU and edge devices.
 
-The public API. Every module imported here imports its heavy dependencies (torch,
-onnxruntime, onnxsim, even numpy and onnx) inside the functions that need them, so
-``import mlpack`` stays cheap and works on the runtime-only install.
+The public API, imported lazily through one map: ``import mlpack`` loads nothing but this file,
+so it stays cheap and works on the runtime-only install. The API's names never shadow the
+package's stage folders (``mlpack.optimize`` is a function; the stage lives in ``mlpack.quant``).
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-# Functions named like their module (export, optimize, check, build, tune) are imported eagerly:
-# importing the submodule later would otherwise rebind the name to the module.
-from mlpack.build import BuildResult, build
-from mlpack.check import CheckResult, check
-from mlpack.errors import ExitCode, MlpackError
-from mlpack.export import Exporter, ExportResult, export
-from mlpack.fidelity import Comparison, Tolerance
-from mlpack.inputspec import parse_input_spec
-from mlpack.modelinfo import ModelInfo, inspect_model
-from mlpack.optimize import OptimizeResult, QuantizeSettings, QuantMode, optimize
-from mlpack.signature import Signature, TensorSpec
-from mlpack.tune import Objective, TuneResult, tune
-
 if TYPE_CHECKING:
-    from mlpack.bench import BenchResult, BenchSettings, benchmark
-    from mlpack.benchcompare import CompareResult, compare
-    from mlpack.package import PackResult, VerifyResult, pack, run_package, verify
+    from mlpack.artifact.package import PackResult, RunResult, VerifyResult, pack, run_package, verify
+    from mlpack.bench.compare import CompareResult, compare
+    from mlpack.bench.measure import BenchResult, BenchSettings, benchmark
+    from mlpack.budget.check import CheckResult, check
+    from mlpack.core.fidelity import Comparison, Tolerance
+    from mlpack.core.inputspec import parse_input_spec
+    from mlpack.core.modelinfo import ModelInfo, inspect_model
+    from mlpack.core.signature import Signature, TensorSpec
+    from mlpack.errors import ExitCode, MlpackError
+    from mlpack.exporter.export import Exporter, ExportResult, export
+    from mlpack.pipeline.build import BuildResult, build
+    from mlpack.pipeline.tune import Objective, TuneResult, tune
+    from mlpack.quant.optimize import OptimizeResult, optimize
+    from mlpack.quant.registry import QuantizeSettings, QuantMode
 
-# The rest loads on first use, keeping `mlpack --help` from importing the measuring and packaging code.
+# name -> the module that defines it. Loaded on first use, then cached in this module.
 _LAZY = {
-    "BenchResult": "mlpack.bench",
-    "BenchSettings": "mlpack.bench",
-    "benchmark": "mlpack.bench",
-    "CompareResult": "mlpack.benchcompare",
-    "compare": "mlpack.benchcompare",
-    "PackResult": "mlpack.package",
-    "VerifyResult": "mlpack.package",
-    "pack": "mlpack.package",
-    "run_package": "mlpack.package",
-    "verify": "mlpack.package",
+    "PackResult": "mlpack.artifact.package",
+    "RunResult": "mlpack.artifact.package",
+    "VerifyResult": "mlpack.artifact.package",
+    "pack": "mlpack.artifact.package",
+    "run_package": "mlpack.artifact.package",
+    "verify": "mlpack.artifact.package",
+    "CompareResult": "mlpack.bench.compare",
+    "compare": "mlpack.bench.compare",
+    "BenchResult": "mlpack.bench.measure",
+    "BenchSettings": "mlpack.bench.measure",
+    "benchmark": "mlpack.bench.measure",
+    "CheckResult": "mlpack.budget.check",
+    "check": "mlpack.budget.check",
+    "Comparison": "mlpack.core.fidelity",
+    "Tolerance": "mlpack.core.fidelity",
+    "parse_input_spec": "mlpack.core.inputspec",
+    "ModelInfo": "mlpack.core.modelinfo",
+    "inspect_model": "mlpack.core.modelinfo",
+    "Signature": "mlpack.core.signature",
+    "TensorSpec": "mlpack.core.signature",
+    "ExitCode": "mlpack.errors",
+    "MlpackError": "mlpack.errors",
+    "Exporter": "mlpack.exporter.export",
+    "ExportResult": "mlpack.exporter.export",
+    "export": "mlpack.exporter.export",
+    "BuildResult": "mlpack.pipeline.build",
+    "build": "mlpack.pipeline.build",
+    "Objective": "mlpack.pipeline.tune",
+    "TuneResult": "mlpack.pipeline.tune",
+    "tune": "mlpack.pipeline.tune",
+    "OptimizeResult": "mlpack.quant.optimize",
+    "optimize": "mlpack.quant.optimize",
+    "QuantizeSettings": "mlpack.quant.registry",
+    "QuantMode": "mlpack.quant.registry",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'mlpack' has no attribute {name!r}")
-    import importlib
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
 
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            value: Any = version("mlpack-edge")
+        except PackageNotFoundError:  # a source tree that was never installed
+            value = "0+unknown"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'mlpack' has no attribute {name!r}")
     globals()[name] = value
     return value
 
 
-__version__ = "0.1.0"
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, "__version__"])
 
-__all__ = [
-    "BenchResult",
-    "BenchSettings",
-    "BuildResult",
-    "CheckResult",
-    "CompareResult",
-    "Comparison",
-    "ExitCode",
-    "ExportResult",
-    "Exporter",
-    "MlpackError",
-    "ModelInfo",
-    "Objective",
-    "OptimizeResult",
-    "PackResult",
-    "QuantMode",
-    "QuantizeSettings",
-    "Signature",
-    "TensorSpec",
-    "Tolerance",
-    "TuneResult",
-    "VerifyResult",
-    "__version__",
-    "benchmark",
-    "build",
-    "check",
-    "compare",
-    "export",
-    "inspect_model",
-    "optimize",
-    "pack",
-    "parse_input_spec",
-    "run_package",
-    "tune",
-    "verify",
-]
+
+__all__ = sorted([*_LAZY, "__version__"])

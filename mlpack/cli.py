@@ -17,10 +17,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from mlpack.errors import BadInputError, ExitCode, MlpackError
-from mlpack.export import Exporter
-from mlpack.onnxio import ExecutionMode, GraphOptimization
-from mlpack.optimize.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
-from mlpack.tune import Objective
+from mlpack.exporter.export import Exporter
+from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
+from mlpack.pipeline.tune import Objective
 
 app = typer.Typer(
     name="mlpack",
@@ -86,7 +86,7 @@ def _write_json(destination: str, payload: dict[str, Any]) -> None:
     if destination == "-":
         _print_json(payload)
     else:
-        from mlpack.fileio import write_text_atomic
+        from mlpack.core.fileio import write_text_atomic
 
         write_text_atomic(Path(destination), json.dumps(payload, indent=2, default=str) + "\n")
 
@@ -149,8 +149,8 @@ def export(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Export a PyTorch model to one self-contained ONNX file, verified against PyTorch."""
-    from mlpack.export import export as run_export
-    from mlpack.inputspec import parse_input_spec
+    from mlpack.exporter.export import export as run_export
+    from mlpack.core.inputspec import parse_input_spec
 
     result = run_export(
         source,
@@ -202,10 +202,10 @@ def optimize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
-    from mlpack.fidelity import Tolerance
-    from mlpack.optimize import QuantizeSettings
-    from mlpack.optimize import optimize as run_optimize
-    from mlpack.optimize.registry import default_tolerance
+    from mlpack.core.fidelity import Tolerance
+    from mlpack.quant.optimize import optimize as run_optimize
+    from mlpack.quant.registry import QuantizeSettings
+    from mlpack.quant.registry import default_tolerance
 
     tolerance = None
     if atol is not None or min_cosine is not None:
@@ -249,8 +249,8 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
-    from mlpack.modelinfo import inspect_model
-    from mlpack.package import is_package, read_manifest
+    from mlpack.core.modelinfo import inspect_model
+    from mlpack.artifact.package import is_package, read_manifest
 
     if model.is_file() and is_package(model):
         manifest = read_manifest(model)
@@ -312,8 +312,8 @@ def bench(
     plot: Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")] = None,
 ) -> None:
     """Measure latency, throughput and memory with onnxruntime on this CPU."""
-    from mlpack.bench import BenchSettings, benchmark
-    from mlpack.config import get_device
+    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.core.devices import get_device
 
     settings = BenchSettings(
         runs=runs,
@@ -349,7 +349,7 @@ def devices(
     as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
 ) -> None:
     """List the device profiles: built in, and from your own file."""
-    from mlpack.config import load_devices
+    from mlpack.core.devices import load_devices
 
     profiles = load_devices(devices_file)
     if as_json:
@@ -372,7 +372,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON only.")] = False,
 ) -> None:
     """Set bench results from devices, versions or models side by side, with ratios."""
-    from mlpack.benchcompare import compare as run_compare
+    from mlpack.bench.compare import compare as run_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
     _emit(result, "-" if as_json else None, "render_compare")
@@ -408,8 +408,8 @@ def check(
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     import os
 
-    from mlpack.check import check as run_check
-    from mlpack.fileio import write_text_atomic
+    from mlpack.budget.check import check as run_check
+    from mlpack.core.fileio import write_text_atomic
     from mlpack.report.junit import check_junit
     from mlpack.report.markdown import check_markdown
 
@@ -467,7 +467,7 @@ def tune(
     ),
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
-    from mlpack.tune import tune as run_tune
+    from mlpack.pipeline.tune import tune as run_tune
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
@@ -529,7 +529,7 @@ def pack(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
-    from mlpack.package import pack as run_pack
+    from mlpack.artifact.package import pack as run_pack
 
     result = run_pack(
         model,
@@ -563,7 +563,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
-    from mlpack.package import verify as run_verify
+    from mlpack.artifact.package import verify as run_verify
 
     result = run_verify(package, run=run)
     if as_json:
@@ -590,7 +590,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Run a packaged model on inputs (checked against its signature first)."""
-    from mlpack.package import run_package
+    from mlpack.artifact.package import run_package
 
     result = run_package(package, inputs, output, batch_size=batch_size)
     if as_json:
@@ -611,7 +611,7 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
 ) -> None:
     """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
-    from mlpack.build import build as run_build
+    from mlpack.pipeline.build import build as run_build
 
     with _progress() as update:
         result = run_build(config, out=out, force=force, progress=update)
@@ -631,8 +631,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter mlpack.toml."""
-    from mlpack.build import init as run_init
-    from mlpack.inputspec import parse_input_spec
+    from mlpack.pipeline.build import init as run_init
+    from mlpack.core.inputspec import parse_input_spec
 
     specs = tuple(input_specs or ("x:1x3x224x224",))
     for spec in specs:

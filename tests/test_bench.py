@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpack.bench import SCHEMA, BenchResult, BenchSettings, benchmark
-from mlpack.benchcompare import compare
+from mlpack.bench.measure import SCHEMA, BenchResult, BenchSettings, benchmark
+from mlpack.bench.compare import compare
 from mlpack.cli import app
-from mlpack.config import get_device
+from mlpack.core.devices import get_device
 from mlpack.errors import ConfigError, ExitCode
 
 from .conftest import runtime_only_env

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from mlpack.check import CheckResult, Status, check
+from mlpack.budget.check import CheckResult, Status, check
 from mlpack.cli import app
 from mlpack.errors import DataError, ExitCode
 
@@ -109,12 +109,12 @@ def test_the_measured_figures_are_right(case: dict[str, Path]) -> None:
 
 
 def test_no_latency_run_without_a_latency_budget(case: dict[str, Path], monkeypatch) -> None:
-    import mlpack.bench
+    import mlpack.bench.measure
 
     def forbidden(*args, **kwargs):
         raise AssertionError("benchmark must not run")
 
-    monkeypatch.setattr(mlpack.bench, "benchmark", forbidden)
+    monkeypatch.setattr(mlpack.bench.measure, "benchmark", forbidden)
     assert _run(case, "min_accuracy = 0.5\n").latency is None
 
 
@@ -139,9 +139,9 @@ def test_slowdown_against_a_baseline(case: dict[str, Path]) -> None:
 
 def _fake_processes(monkeypatch, per_process_ms: list[float]) -> list[int]:
     """Replace the measurement with processes whose latencies we choose, counting the calls."""
-    import mlpack.bench
-    from mlpack.bench import BenchResult, Measurement, Memory
-    from mlpack.stats import summarize
+    import mlpack.bench.measure
+    from mlpack.bench.measure import BenchResult, Measurement, Memory
+    from mlpack.bench.stats import summarize
 
     calls: list[int] = []
 
@@ -154,7 +154,7 @@ def _fake_processes(monkeypatch, per_process_ms: list[float]) -> list[int]:
         )
         return BenchResult("now", {}, {}, None, (m,))
 
-    monkeypatch.setattr(mlpack.bench, "benchmark", fake)
+    monkeypatch.setattr(mlpack.bench.measure, "benchmark", fake)
     return calls
 
 

@@ -68,12 +68,12 @@ def test_import_and_help_do_not_import_heavy_modules() -> None:
 
 
 def test_unexpected_exceptions_are_reported_as_bugs(runner, gemm_mlp: Path, tmp_path: Path, monkeypatch) -> None:
-    import mlpack.modelinfo
+    import mlpack.core.modelinfo
 
     def boom(path):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(mlpack.modelinfo, "inspect_model", boom)
+    monkeypatch.setattr(mlpack.core.modelinfo, "inspect_model", boom)
     result = runner.invoke(app, ["inspect", str(gemm_mlp)])
     assert result.exit_code == ExitCode.INTERNAL
     assert "internal error" in result.output and "Traceback" not in result.output
@@ -85,7 +85,7 @@ def test_models_over_the_protobuf_limit_keep_one_data_file(gemm_mlp: Path, tmp_p
     import numpy as np
     import onnxruntime as ort
 
-    from mlpack import onnxio
+    from mlpack.core import onnxio
 
     monkeypatch.setattr(onnxio, "_PROTOBUF_LIMIT", 100)
     target = tmp_path / "out" / "big.onnx"

@@ -14,7 +14,7 @@ import pytest
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode, ModelLoadError, VerificationError
-from mlpack.optimize import QUANTIZERS, QuantizeSettings, QuantMode
+from mlpack.quant.registry import QUANTIZERS, QuantizeSettings, QuantMode
 
 from .conftest import files_in
 
@@ -141,7 +141,7 @@ def test_pre_processing_degrades_step_by_step(gemm_mlp: Path, tmp_path: Path, mo
 
 
 def test_a_native_crash_in_onnxruntime_is_reported_not_fatal(monkeypatch, tmp_path: Path) -> None:
-    from mlpack import probe
+    from mlpack.core import probe
 
     monkeypatch.setattr(probe.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, -11, "", ""))
     with pytest.raises(ModelLoadError, match="SIGSEGV"):

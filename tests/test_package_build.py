@@ -15,7 +15,7 @@ import pytest
 
 from mlpack.cli import app
 from mlpack.errors import ArchiveError, ExitCode, TamperError
-from mlpack.package import MANIFEST, pack, read_manifest, run_package, verify
+from mlpack.artifact.package import MANIFEST, pack, read_manifest, run_package, verify
 
 from .conftest import runtime_only_env
 
@@ -231,7 +231,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_build_cold_then_warm(project: Path, tmp_path: Path, runner) -> None:
-    from mlpack.build import build
+    from mlpack.pipeline.build import build
 
     out = tmp_path / "dist"
     cold = build(project, out=out)

@@ -10,14 +10,14 @@ import onnx
 import pytest
 
 import mlpack
-from mlpack.calibration import NpzCalibrationReader, iter_batches
+from mlpack.quant.calibration import NpzCalibrationReader, iter_batches
 from mlpack.cli import app
-from mlpack.data import load_dataset
+from mlpack.core.data import load_dataset
 from mlpack.errors import ExitCode
-from mlpack.metrics import top1_accuracy
-from mlpack.optimize import QuantizeSettings, QuantMode
-from mlpack.optimize.registry import CalibrationMethod, IntType, QuantFormat
-from mlpack.runner import predict
+from mlpack.core.metrics import top1_accuracy
+from mlpack.quant.registry import QuantizeSettings, QuantMode
+from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat
+from mlpack.core.runner import predict
 
 from .conftest import make_wide_range_classifier
 
@@ -106,7 +106,7 @@ def test_accuracy_aware_without_labels_uses_agreement(wide: dict[str, Path], tmp
 
 
 def test_unreachable_accuracy_budget_fails_closed(wide: dict[str, Path], runner, tmp_path: Path, monkeypatch) -> None:
-    from mlpack.optimize import accuracy
+    from mlpack.quant import accuracy
 
     monkeypatch.setattr(accuracy, "MAX_ROUNDS", 1)  # one round of keeping nodes in float, then give up
     out = tmp_path / "q.onnx"
@@ -227,7 +227,7 @@ def test_tune_with_no_fitting_candidate_says_what_broke(digits: dict[str, Path],
 
 
 def test_tune_time_box_still_writes_the_best_so_far(digits: dict[str, Path], tmp_path: Path) -> None:
-    from mlpack.tune import tune
+    from mlpack.pipeline.tune import tune
 
     out = tmp_path / "best.onnx"
     budgets = tmp_path / "b.toml"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mlpack.report.formatting import margin_text, value_text
 
 if TYPE_CHECKING:
-    from mlpack.check import CheckResult
+    from mlpack.budget.check import CheckResult
 
 
 def check_junit(result: CheckResult) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from mlpack.report.formatting import margin_text, status_text, value_text
 
 if TYPE_CHECKING:
-    from mlpack.check import CheckResult
+    from mlpack.budget.check import CheckResult
 
 _MARKS = {"pass": "✅", "FAIL": "❌", "inconclusive": "❔"}
 

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpack.errors import MissingDependencyError
-from mlpack.fileio import atomic_path
+from mlpack.core.fileio import atomic_path
 
 if TYPE_CHECKING:
-    from mlpack.bench import BenchResult
+    from mlpack.bench.measure import BenchResult
 
 
 def plot_bench(result: BenchResult, destination: Path) -> Path:

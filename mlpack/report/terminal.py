@@ -10,17 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from mlpack.bench import BenchResult, Measurement
-    from mlpack.benchcompare import CompareResult
-    from mlpack.build import BuildResult
-    from mlpack.check import CheckResult
-    from mlpack.config import DeviceProfile
-    from mlpack.export import ExportResult
-    from mlpack.fidelity import Comparison
-    from mlpack.modelinfo import ModelInfo
-    from mlpack.optimize import OptimizeResult
-    from mlpack.signature import Signature
-    from mlpack.tune import TuneResult
+    from mlpack.bench.measure import BenchResult, Measurement
+    from mlpack.bench.compare import CompareResult
+    from mlpack.pipeline.build import BuildResult
+    from mlpack.budget.check import CheckResult
+    from mlpack.core.devices import DeviceProfile
+    from mlpack.exporter.export import ExportResult
+    from mlpack.core.fidelity import Comparison
+    from mlpack.core.modelinfo import ModelInfo
+    from mlpack.quant.optimize import OptimizeResult
+    from mlpack.core.signature import Signature
+    from mlpack.pipeline.tune import TuneResult
 
 
 def human_size(num_bytes: float) -> str:
@@ -354,7 +354,7 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
         f"model {escape(model['path'])}: {human_size(model['size_bytes'])}, opset {model['opset']}, "
         f"producer {escape(model.get('producer') or '-')}"
     )
-    from mlpack.signature import Signature
+    from mlpack.core.signature import Signature
 
     console.print(signature_table(Signature.from_dict(model["signature"])))
     files = Table(title="Files", title_justify="left")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.bench import SCHEMA, BenchResult, Measurement
+from mlpack.bench.measure import SCHEMA, BenchResult, Measurement
 from mlpack.errors import BadInputError, DataError
-from mlpack.fileio import require_file
+from mlpack.core.fileio import require_file
 
 PERCENTILE_CHOICES = ("p50", "p90", "p95", "p99", "mean")
 

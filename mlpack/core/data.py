@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpack.errors import DataError, InputSpecError
-from mlpack.fileio import require_file
-from mlpack.signature import TensorSpec
+from mlpack.core.fileio import require_file
+from mlpack.core.signature import TensorSpec
 
 if TYPE_CHECKING:
     import numpy as np

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlpack.quiet import silenced
+from mlpack.core.quiet import silenced
 
 if TYPE_CHECKING:
     import onnx

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.errors import ModelLoadError
-from mlpack.fileio import atomic_path, require_file
+from mlpack.core.fileio import atomic_path, require_file
 
 if TYPE_CHECKING:
     import onnx

@@ -41,8 +41,8 @@ class Worker:
         import numpy as np  # noqa: F401  (imported before the baseline, like onnxruntime)
         import onnxruntime  # noqa: F401
 
-        from mlpack.onnxio import load_model, run_session
-        from mlpack.signature import signature_of
+        from mlpack.core.onnxio import load_model, run_session
+        from mlpack.core.signature import signature_of
 
         self.config = config
         if config.get("cpus") and hasattr(os, "sched_setaffinity"):
@@ -65,7 +65,7 @@ class Worker:
         }
 
     def _session(self, profile_prefix: str | None = None) -> Any:
-        from mlpack.onnxio import create_session
+        from mlpack.core.onnxio import create_session
 
         c = self.config
         return create_session(
@@ -130,7 +130,7 @@ class Worker:
 def _feeds(specs: Any, config: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    from mlpack.data import generate_inputs, load_dataset
+    from mlpack.core.data import generate_inputs, load_dataset
 
     batch = int(config["batch_size"])
     if config.get("data"):

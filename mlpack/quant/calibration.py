@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.data import RESERVED_KEYS, check_array
+from mlpack.core.data import RESERVED_KEYS, check_array
 from mlpack.errors import DataError, InputSpecError
-from mlpack.fileio import require_file
-from mlpack.signature import TensorSpec
+from mlpack.core.fileio import require_file
+from mlpack.core.signature import TensorSpec
 
 if TYPE_CHECKING:
     import numpy as np

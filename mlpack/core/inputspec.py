@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from mlpack.errors import InputSpecError
-from mlpack.signature import Dim, TensorSpec
+from mlpack.core.signature import Dim, TensorSpec
 
 SUPPORTED_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")

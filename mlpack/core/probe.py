@@ -21,7 +21,7 @@ def probe_model(path: Path, *, what: str = "the model") -> None:
     """Raise ModelLoadError if onnxruntime dies or fails while loading and running ``path``."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "mlpack.probe", str(path)],
+            [sys.executable, "-m", "mlpack.core.probe", str(path)],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
@@ -43,9 +43,9 @@ def probe_model(path: Path, *, what: str = "the model") -> None:
 
 
 def _main(path: str) -> None:
-    from mlpack.data import generate_inputs
-    from mlpack.onnxio import create_session, load_model, run_session
-    from mlpack.signature import signature_of
+    from mlpack.core.data import generate_inputs
+    from mlpack.core.onnxio import create_session, load_model, run_session
+    from mlpack.core.signature import signature_of
 
     session = create_session(Path(path))
     run_session(session, generate_inputs(signature_of(load_model(Path(path), check=False)).inputs))

@@ -1,6 +1,6 @@
 """PyTorch → ONNX, verified against the PyTorch outputs before the file is written.
 
-torch is imported lazily (through :mod:`mlpack.torchsource`): only this stage needs it.
+torch is imported lazily (through :mod:`mlpack.exporter.torchsource`): only this stage needs it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
+from mlpack.core.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
-from mlpack.fidelity import Comparison, Tolerance, compare_outputs
-from mlpack.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
-from mlpack.quiet import silenced
-from mlpack.signature import Signature, TensorSpec, signature_of
-from mlpack.torchsource import import_torch, is_factory_reference, load_module
+from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
+from mlpack.core.quiet import silenced
+from mlpack.core.signature import Signature, TensorSpec, signature_of
+from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,7 +1,7 @@
 """Latency, throughput and memory with onnxruntime on the CPU: honest, comparable, cheap.
 
 Each configuration (model × batch size × thread count) runs in its own worker process
-(:mod:`mlpack.benchworker`). Configurations are timed interleaved, a block of runs each in
+(:mod:`mlpack.bench.worker`). Configurations are timed interleaved, a block of runs each in
 turn, so that a drift of the machine hits them alike; warm-up runs come first, and timing
 goes on until both a minimum count and a minimum duration are reached for every one.
 """
@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from mlpack.config import DeviceProfile
+from mlpack.core.devices import DeviceProfile
 from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
-from mlpack.fileio import require_file
-from mlpack.onnxio import ExecutionMode, GraphOptimization
-from mlpack.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
+from mlpack.core.fileio import require_file
+from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 
-SCHEMA = "mlpack.bench/1"
+SCHEMA = "mlpack.bench.measure/1"
 BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
 # Alone, a configuration needs no interleaving: longer blocks only keep the progress bar moving,
 # and leave fewer pauses in which onnxruntime's threads go to sleep and must be woken.
@@ -207,8 +207,8 @@ def benchmark(
     progress: Progress | None = None,
 ) -> BenchResult:
     """Measure every model at every batch size and thread count, interleaved."""
-    from mlpack.onnxio import model_size_bytes
-    from mlpack.sysinfo import available_cpus, system_info
+    from mlpack.core.onnxio import model_size_bytes
+    from mlpack.core.sysinfo import available_cpus, system_info
 
     settings.validate()
     if not models:
@@ -339,7 +339,7 @@ def _best_batches(measurements: Sequence[Measurement], budget_ms: float | None) 
 class _WorkerProcess:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlpack.benchworker"],
+            [sys.executable, "-m", "mlpack.bench.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

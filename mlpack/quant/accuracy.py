@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.errors import BadInputError, VerificationError
-from mlpack.optimize.registry import QUANTIZERS, QuantFormat, QuantizeLog, QuantizeSettings, QuantMode
-from mlpack.quiet import silenced
+from mlpack.quant.registry import QUANTIZERS, QuantFormat, QuantizeLog, QuantizeSettings, QuantMode
+from mlpack.core.quiet import silenced
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
 EVAL_ACTIVATION_SAMPLES = 128  # enough to rank tensors; collecting activations is memory-hungry
@@ -70,11 +70,11 @@ class _Scorer:
     """Top-1 accuracy with labels; agreement with the FP32 model's decisions without them."""
 
     def __init__(self, reference_model: Path, eval_data: Path) -> None:
-        from mlpack.data import load_dataset
-        from mlpack.metrics import agreement, is_classification, top1_accuracy
-        from mlpack.onnxio import load_model
-        from mlpack.runner import predict
-        from mlpack.signature import signature_of
+        from mlpack.core.data import load_dataset
+        from mlpack.core.metrics import agreement, is_classification, top1_accuracy
+        from mlpack.core.onnxio import load_model
+        from mlpack.core.runner import predict
+        from mlpack.core.signature import signature_of
 
         self._predict = predict
         specs = signature_of(load_model(reference_model)).inputs
@@ -109,7 +109,7 @@ def accuracy_aware_quantize(
     log: QuantizeLog,
 ) -> AccuracyAwareReport:
     """Quantise ``src`` (static INT8) into ``dst`` with an accuracy drop of at most ``max_drop``."""
-    from mlpack.optimize.quantize import preprocess
+    from mlpack.quant.quantize import preprocess
 
     if max_drop < 0:
         raise BadInputError(f"--max-accuracy-drop must be non-negative, got {max_drop}.")
@@ -189,8 +189,8 @@ def _rank_nodes(
     from onnxruntime.quantization import qdq_loss_debug as debug
     from onnxruntime.quantization.quant_utils import DEQUANT_OUTPUT_SUFFIX
 
-    from mlpack.calibration import NpzCalibrationReader
-    from mlpack.signature import signature_of
+    from mlpack.quant.calibration import NpzCalibrationReader
+    from mlpack.core.signature import signature_of
 
     if qdq_model is None:  # sensitivity needs the QDQ form; the final format is the user's
         qdq_model = workdir / "aa-qdq.onnx"

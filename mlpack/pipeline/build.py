@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpack.config import TomlDocument, check_keys, read_toml
+from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.errors import BadInputError, ConfigError, ExitCode, MlpackError
-from mlpack.fileio import require_file, write_text_atomic
+from mlpack.core.fileio import require_file, write_text_atomic
 
 STATE_FILE = ".mlpack-build.json"
 _SECTIONS = {
@@ -201,7 +201,7 @@ class BuildResult:
 
 
 def _hash(path: Path) -> str:
-    from mlpack.package import sha256_file
+    from mlpack.artifact.package import sha256_file
 
     return sha256_file(path)
 
@@ -332,8 +332,8 @@ def _stage(
 
 
 def _export(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
-    from mlpack.export import export
-    from mlpack.inputspec import parse_input_spec
+    from mlpack.exporter.export import export
+    from mlpack.core.inputspec import parse_input_spec
 
     model = config.sections["model"]
     target = out / "model.onnx"
@@ -361,8 +361,9 @@ def _export(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, An
 
 
 def _optimize(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
-    from mlpack.optimize import QuantizeSettings, QuantMode, optimize
-    from mlpack.optimize.registry import CalibrationMethod, QuantFormat
+    from mlpack.quant.optimize import optimize
+    from mlpack.quant.registry import QuantizeSettings, QuantMode
+    from mlpack.quant.registry import CalibrationMethod, QuantFormat
 
     settings = config.sections.get("optimize", {"quantize": "none"})
     target = out / "model.opt.onnx"
@@ -403,7 +404,7 @@ def _optimize(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, 
 
 
 def _tune(config: BuildConfig, settings: dict[str, Any], fp32: Path, target: Path) -> dict[str, Any]:
-    from mlpack.tune import Objective, tune
+    from mlpack.pipeline.tune import Objective, tune
 
     check = config.sections.get("check", {})
     if "budgets" not in check or "data" not in (check | settings):
@@ -429,7 +430,7 @@ def _tune(config: BuildConfig, settings: dict[str, Any], fp32: Path, target: Pat
 
 
 def _check(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
-    from mlpack.check import check
+    from mlpack.budget.check import check
     from mlpack.report.markdown import check_markdown
 
     settings = config.sections.get("check")
@@ -473,7 +474,7 @@ def _check(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any
 
 
 def _pack(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
-    from mlpack.package import pack
+    from mlpack.artifact.package import pack
 
     settings = config.sections.get("pack", {})
     target = out / f"{context['name']}-{context['version']}.mlpack"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from mlpack.fidelity import Tolerance
+from mlpack.core.fidelity import Tolerance
 
 
 class QuantMode(str, Enum):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.onnxio import external_data_files, load_model, model_size_bytes
-from mlpack.signature import Signature, signature_of
+from mlpack.core.onnxio import external_data_files, load_model, model_size_bytes
+from mlpack.core.signature import Signature, signature_of
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlpack.archive import check_entries, safe_extract
+from mlpack.artifact.archive import check_entries, safe_extract
 from mlpack.errors import ArchiveError, BadInputError, TamperError, VerificationError
-from mlpack.fidelity import Comparison, Tolerance, compare_outputs
-from mlpack.fileio import atomic_path, require_file
-from mlpack.signature import Signature
+from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.fileio import atomic_path, require_file
+from mlpack.core.signature import Signature
 
 FORMAT = "mlpack.package/1"
 MANIFEST = "manifest.json"
@@ -88,9 +88,9 @@ def pack(
     model_card: dict[str, Any] | None = None,
 ) -> PackResult:
     """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file."""
-    from mlpack.data import generate_inputs, load_dataset
-    from mlpack.onnxio import create_session, external_data_files, load_model, run_session
-    from mlpack.signature import signature_of
+    from mlpack.core.data import generate_inputs, load_dataset
+    from mlpack.core.onnxio import create_session, external_data_files, load_model, run_session
+    from mlpack.core.signature import signature_of
 
     model = require_file(Path(model), "model file")
     onnx_model = load_model(model)
@@ -355,8 +355,8 @@ class OpenedPackage:
 
 def verify(package: Path, *, run: bool = False) -> VerifyResult:
     """Hashes, manifest schema, model loads and matches its signature; with ``run``, golden outputs."""
-    from mlpack.onnxio import create_session, load_model, run_session
-    from mlpack.signature import signature_of
+    from mlpack.core.onnxio import create_session, load_model, run_session
+    from mlpack.core.signature import signature_of
 
     with OpenedPackage(package) as opened:
         manifest = opened.manifest
@@ -413,8 +413,8 @@ class RunResult:
 
 def run_package(package: Path, inputs: Path, output: Path, *, batch_size: int = 256) -> RunResult:
     """Inference from a package: inputs are checked against the packaged signature first."""
-    from mlpack.data import Dataset, match_inputs, read_npz
-    from mlpack.runner import predict
+    from mlpack.core.data import Dataset, match_inputs, read_npz
+    from mlpack.core.runner import predict
 
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be at least 1, got {batch_size}.")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlpack.errors import DataError
-from mlpack.fidelity import mean_cosine
+from mlpack.core.fidelity import mean_cosine
 
 if TYPE_CHECKING:
     import numpy as np

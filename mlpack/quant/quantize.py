@@ -6,9 +6,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from mlpack.fidelity import Tolerance
-from mlpack.optimize.gemm import gemm_to_matmul_add
-from mlpack.optimize.registry import (
+from mlpack.core.fidelity import Tolerance
+from mlpack.quant.gemm import gemm_to_matmul_add
+from mlpack.quant.registry import (
     CalibrationMethod,
     IntType,
     QuantFormat,
@@ -17,7 +17,7 @@ from mlpack.optimize.registry import (
     QuantMode,
     register_quantizer,
 )
-from mlpack.quiet import silenced
+from mlpack.core.quiet import silenced
 
 # Measured here: dynamic INT8 speeds up MatMul-heavy models (~2x on transformers) but makes
 # ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
@@ -104,9 +104,9 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: Quant
     import onnx
     from onnxruntime import quantization as q
 
-    from mlpack.calibration import NpzCalibrationReader
+    from mlpack.quant.calibration import NpzCalibrationReader
     from mlpack.errors import BadInputError
-    from mlpack.signature import signature_of
+    from mlpack.core.signature import signature_of
 
     if settings.calibration is None:
         raise BadInputError(

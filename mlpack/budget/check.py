@@ -15,10 +15,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from mlpack.budgets import Budgets, load_budget_file, resolve
-from mlpack.config import DeviceProfile, get_device
+from mlpack.budget.spec import Budgets, load_budget_file, resolve
+from mlpack.core.devices import DeviceProfile, get_device
 from mlpack.errors import BadInputError, DataError, ExitCode
-from mlpack.metrics import QualityReport
+from mlpack.core.metrics import QualityReport
 
 SCHEMA = "mlpack.check/1"
 # Latency is timed in several fresh processes per round: the spread between processes is the
@@ -148,8 +148,8 @@ def check(
     max_remeasure: int = 2,
     progress: Progress | None = None,
 ) -> CheckResult:
-    from mlpack.onnxio import load_model, model_size_bytes
-    from mlpack.signature import signature_of
+    from mlpack.core.onnxio import load_model, model_size_bytes
+    from mlpack.core.signature import signature_of
 
     if not 0.5 <= confidence < 1:
         raise BadInputError(f"--confidence must be in [0.5, 1), got {confidence}.")
@@ -242,9 +242,9 @@ def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: P
 def _evaluate(
     model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets
 ) -> tuple[QualityReport, QualityReport | None]:
-    from mlpack.data import load_dataset
-    from mlpack.metrics import evaluate
-    from mlpack.runner import predict
+    from mlpack.core.data import load_dataset
+    from mlpack.core.metrics import evaluate
+    from mlpack.core.runner import predict
 
     dataset = load_dataset(data, specs, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
@@ -360,7 +360,7 @@ def _timing_verdicts(
     processes (spinning off, so neither steals cores from the other): the ratio is fair even
     where absolute times drift.
     """
-    from mlpack.bench import BenchSettings, benchmark
+    from mlpack.bench.measure import BenchSettings, benchmark
 
     settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup)
     own: list[Any] = []
@@ -425,7 +425,7 @@ def _timing_verdicts(
     if pairs:
         latency["interleaved_model"] = _summary([m for m, _ in pairs])
         latency["interleaved_baseline"] = _summary([b for _, b in pairs])
-    from mlpack.sysinfo import system_info
+    from mlpack.core.sysinfo import system_info
 
     return {"verdicts": verdicts, "latency": latency, "system": system_info()}, rounds - 1
 
@@ -437,7 +437,7 @@ def _median(values: list[float]) -> float:
 
 
 def _summary(measurements: list[Any]) -> dict[str, Any]:
-    from mlpack.stats import summarize
+    from mlpack.bench.stats import summarize
 
     pooled = [s for m in measurements for s in m.samples_ms]
     return {
@@ -462,7 +462,7 @@ def _latency_verdicts(
     """
     import math
 
-    from mlpack.stats import process_interval, statistic
+    from mlpack.bench.stats import process_interval, statistic
 
     verdicts = []
     for percentile, limit in budgets.max_latency_ms.items():

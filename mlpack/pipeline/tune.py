@@ -19,11 +19,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from mlpack.budgets import Budgets, load_budget_file, resolve
-from mlpack.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
+from mlpack.budget.spec import Budgets, load_budget_file, resolve
+from mlpack.budget.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
 from mlpack.errors import BadInputError, ExitCode, MlpackError
-from mlpack.fileio import atomic_path
-from mlpack.optimize.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
+from mlpack.core.fileio import atomic_path
+from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
@@ -175,11 +175,11 @@ def tune(
     duration_s: float = 0.5,
     progress: Progress | None = None,
 ) -> TuneResult:
-    from mlpack.calibration import inspect_calibration
-    from mlpack.data import load_dataset
-    from mlpack.onnxio import load_model
-    from mlpack.signature import signature_of
-    from mlpack.sysinfo import int8_acceleration
+    from mlpack.quant.calibration import inspect_calibration
+    from mlpack.core.data import load_dataset
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+    from mlpack.core.sysinfo import int8_acceleration
 
     started = time.perf_counter()
     report = progress or (lambda what, done: None)
@@ -239,8 +239,8 @@ def tune(
 
 
 def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets: Budgets) -> None:
-    from mlpack.onnxio import model_size_bytes
-    from mlpack.optimize import optimize
+    from mlpack.core.onnxio import model_size_bytes
+    from mlpack.quant.optimize import optimize
 
     spec = candidate.spec
     target = workdir / f"{spec.name}.onnx"
@@ -267,8 +267,8 @@ def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets
 
 def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets) -> None:
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
-    from mlpack.metrics import evaluate
-    from mlpack.runner import predict
+    from mlpack.core.metrics import evaluate
+    from mlpack.core.runner import predict
 
     fp32_outputs = predict(model, dataset)[0]
     for candidate in built:
@@ -292,7 +292,7 @@ def _measure(
     Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
     for the confidence-interval verdict.
     """
-    from mlpack.bench import BenchSettings, benchmark
+    from mlpack.bench.measure import BenchSettings, benchmark
 
     result = benchmark(
         [c.path for c in built if c.path],

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpack.config import DeviceProfile, TomlDocument, check_keys, parse_devices, read_toml
+from mlpack.core.devices import DeviceProfile, parse_devices
+from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 
 LATENCY_PERCENTILES = ("p50", "p90", "p95", "p99", "mean")
 _SCALAR_KEYS = {

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.onnxio import create_session, run_session
+from mlpack.core.onnxio import create_session, run_session
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from mlpack.data import Dataset
+    from mlpack.core.data import Dataset
 
 DEFAULT_BATCH = 256
 

@@ -1,0 +1,1 @@
+"""The .mlpack artifact: pack, verify, run, its manifest, and safe archive extraction."""

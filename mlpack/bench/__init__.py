@@ -1,0 +1,1 @@
+"""Measuring: the interleaved benchmark, its worker process, statistics, comparing results."""

@@ -1,0 +1,1 @@
+"""Budgets: their specs, verdicts, and ``check``, which measures what the budgets need."""

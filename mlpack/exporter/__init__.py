@@ -1,0 +1,1 @@
+"""torch -> ONNX. The only modules of mlpack that import torch."""

@@ -1,0 +1,1 @@
+"""Orchestrators over the stages: ``build`` (one config, the whole chain) and ``tune``."""

@@ -1,0 +1,1 @@
+"""Shrinking a model: simplification and quantisation as passes, their registry, calibration."""
