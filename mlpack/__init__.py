@@ -10,21 +10,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from mlpack.artifact.package import PackResult, RunResult, VerifyResult, pack, run_package, verify
-    from mlpack.bench.compare import CompareResult, compare
-    from mlpack.bench.measure import BenchResult, BenchSettings, benchmark
-    from mlpack.budget.check import CheckResult, check
-    from mlpack.core.fidelity import Comparison, Tolerance
-    from mlpack.core.inputspec import parse_input_spec
-    from mlpack.core.modelinfo import ModelInfo, inspect_model
-    from mlpack.core.signature import Signature, TensorSpec
-    from mlpack.errors import ExitCode, MlpackError
-    from mlpack.exporter.export import Exporter, ExportResult, export
-    from mlpack.pipeline.build import BuildResult, build
-    from mlpack.pipeline.tune import Objective, TuneResult, tune
-    from mlpack.quant.optimize import OptimizeResult, optimize
-    from mlpack.quant.registry import QuantizeSettings, QuantMode
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads these
+    from mlpack.artifact.package import PackResult, RunResult, VerifyResult, pack, run_package, verify  # noqa: F401
+    from mlpack.bench.compare import CompareResult, compare  # noqa: F401
+    from mlpack.bench.measure import BenchResult, BenchSettings, benchmark  # noqa: F401
+    from mlpack.budget.check import CheckResult, check  # noqa: F401
+    from mlpack.core.fidelity import Comparison, Tolerance  # noqa: F401
+    from mlpack.core.inputspec import parse_input_spec  # noqa: F401
+    from mlpack.core.modelinfo import ModelInfo, inspect_model  # noqa: F401
+    from mlpack.core.signature import Signature, TensorSpec  # noqa: F401
+    from mlpack.errors import ExitCode, MlpackError  # noqa: F401
+    from mlpack.exporter.export import Exporter, ExportResult, export  # noqa: F401
+    from mlpack.pipeline.build import BuildResult, build  # noqa: F401
+    from mlpack.pipeline.tune import Objective, TuneResult, tune  # noqa: F401
+    from mlpack.quant.optimize import OptimizeResult, optimize  # noqa: F401
+    from mlpack.quant.registry import QuantizeSettings, QuantMode  # noqa: F401
 
 # name -> the module that defines it. Loaded on first use, then cached in this module.
 _LAZY = {

@@ -16,11 +16,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.exporter.export import Exporter
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
-from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
 from mlpack.pipeline.tune import Objective
+from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
 
 app = typer.Typer(
     name="mlpack",
@@ -149,8 +149,8 @@ def export(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Export a PyTorch model to one self-contained ONNX file, verified against PyTorch."""
-    from mlpack.exporter.export import export as run_export
     from mlpack.core.inputspec import parse_input_spec
+    from mlpack.exporter.export import export as run_export
 
     result = run_export(
         source,
@@ -204,8 +204,7 @@ def optimize(
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
     from mlpack.core.fidelity import Tolerance
     from mlpack.quant.optimize import optimize as run_optimize
-    from mlpack.quant.registry import QuantizeSettings
-    from mlpack.quant.registry import default_tolerance
+    from mlpack.quant.registry import QuantizeSettings, default_tolerance
 
     tolerance = None
     if atol is not None or min_cosine is not None:
@@ -249,8 +248,8 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
-    from mlpack.core.modelinfo import inspect_model
     from mlpack.artifact.package import is_package, read_manifest
+    from mlpack.core.modelinfo import inspect_model
 
     if model.is_file() and is_package(model):
         manifest = read_manifest(model)
@@ -631,8 +630,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter mlpack.toml."""
-    from mlpack.pipeline.build import init as run_init
     from mlpack.core.inputspec import parse_input_spec
+    from mlpack.pipeline.build import init as run_init
 
     specs = tuple(input_specs or ("x:1x3x224x224",))
     for spec in specs:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.artifact.archive import check_entries, safe_extract
-from mlpack.errors import ArchiveError, BadInputError, TamperError, VerificationError
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.fileio import atomic_path, require_file
 from mlpack.core.signature import Signature
+from mlpack.errors import ArchiveError, BadInputError, TamperError, VerificationError
 
 FORMAT = "mlpack.package/1"
 MANIFEST = "manifest.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.bench.measure import SCHEMA, BenchResult, Measurement
-from mlpack.errors import BadInputError, DataError
 from mlpack.core.fileio import require_file
+from mlpack.errors import BadInputError, DataError
 
 PERCENTILE_CHOICES = ("p50", "p90", "p95", "p99", "mean")
 

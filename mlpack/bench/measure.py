@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
-from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
-from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
+from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
 
 SCHEMA = "mlpack.bench.measure/1"
 BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost

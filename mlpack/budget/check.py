@@ -17,8 +17,8 @@ from typing import Any
 
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.core.devices import DeviceProfile, get_device
-from mlpack.errors import BadInputError, DataError, ExitCode
 from mlpack.core.metrics import QualityReport
+from mlpack.errors import BadInputError, DataError, ExitCode
 
 SCHEMA = "mlpack.check/1"
 # Latency is timed in several fresh processes per round: the spread between processes is the

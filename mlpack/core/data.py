@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.errors import DataError, InputSpecError
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
+from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -10,6 +10,7 @@ from typing import Any
 from mlpack.core.tomlfile import TomlDocument, check_keys, positive_number, read_toml
 from mlpack.errors import ConfigError
 
+
 @dataclass(frozen=True)
 class DeviceProfile:
     """A target device: how to run a model there, and what it may use."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mlpack.errors import InputSpecError
 from mlpack.core.signature import Dim, TensorSpec
+from mlpack.errors import InputSpecError
 
 SUPPORTED_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlpack.errors import DataError
 from mlpack.core.fidelity import mean_cosine
+from mlpack.errors import DataError
 
 if TYPE_CHECKING:
     import numpy as np

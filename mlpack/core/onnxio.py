@@ -7,8 +7,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.errors import ModelLoadError
 from mlpack.core.fileio import atomic_path, require_file
+from mlpack.errors import ModelLoadError
 
 if TYPE_CHECKING:
     import onnx

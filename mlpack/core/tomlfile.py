@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.errors import ConfigError
 from mlpack.core.fileio import require_file
+from mlpack.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

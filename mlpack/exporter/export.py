@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
-from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.quiet import silenced
 from mlpack.core.signature import Signature, TensorSpec, signature_of
+from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.errors import BadInputError, ConfigError, ExitCode, MlpackError
-from mlpack.core.fileio import require_file, write_text_atomic
 
 STATE_FILE = ".mlpack-build.json"
 _SECTIONS = {
@@ -332,8 +332,8 @@ def _stage(
 
 
 def _export(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
-    from mlpack.exporter.export import export
     from mlpack.core.inputspec import parse_input_spec
+    from mlpack.exporter.export import export
 
     model = config.sections["model"]
     target = out / "model.onnx"
@@ -362,8 +362,7 @@ def _export(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, An
 
 def _optimize(config: BuildConfig, out: Path, cache: _Cache, context: dict[str, Any]) -> StageReport:
     from mlpack.quant.optimize import optimize
-    from mlpack.quant.registry import QuantizeSettings, QuantMode
-    from mlpack.quant.registry import CalibrationMethod, QuantFormat
+    from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
     settings = config.sections.get("optimize", {"quantize": "none"})
     target = out / "model.opt.onnx"

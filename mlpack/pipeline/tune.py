@@ -19,10 +19,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
-from mlpack.errors import BadInputError, ExitCode, MlpackError
+from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.core.fileio import atomic_path
+from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 SCHEMA = "mlpack.tune/1"
@@ -175,11 +175,11 @@ def tune(
     duration_s: float = 0.5,
     progress: Progress | None = None,
 ) -> TuneResult:
-    from mlpack.quant.calibration import inspect_calibration
     from mlpack.core.data import load_dataset
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
     from mlpack.core.sysinfo import int8_acceleration
+    from mlpack.quant.calibration import inspect_calibration
 
     started = time.perf_counter()
     report = progress or (lambda what, done: None)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.quiet import silenced
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.registry import QUANTIZERS, QuantFormat, QuantizeLog, QuantizeSettings, QuantMode
-from mlpack.core.quiet import silenced
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
 EVAL_ACTIVATION_SAMPLES = 128  # enough to rank tensors; collecting activations is memory-hungry
@@ -189,8 +189,8 @@ def _rank_nodes(
     from onnxruntime.quantization import qdq_loss_debug as debug
     from onnxruntime.quantization.quant_utils import DEQUANT_OUTPUT_SUFFIX
 
-    from mlpack.quant.calibration import NpzCalibrationReader
     from mlpack.core.signature import signature_of
+    from mlpack.quant.calibration import NpzCalibrationReader
 
     if qdq_model is None:  # sensitivity needs the QDQ form; the final format is the user's
         qdq_model = workdir / "aa-qdq.onnx"

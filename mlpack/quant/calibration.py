@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.data import RESERVED_KEYS, check_array
-from mlpack.errors import DataError, InputSpecError
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
+from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.quant.calibration import inspect_calibration, iter_batches
 from mlpack.core.data import generate_inputs, load_dataset
-from mlpack.errors import BadInputError, VerificationError
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
-from mlpack.quant import quantize as _quantizers  # noqa: F401  (fills the registry)
-from mlpack.quant.accuracy import AccuracyAwareReport, accuracy_aware_quantize
-from mlpack.quant.registry import QUANTIZERS, QuantizeLog, QuantizeSettings, QuantMode, default_tolerance
-from mlpack.quant.simplify import simplify as simplify_graph
 from mlpack.core.probe import probe_model
 from mlpack.core.signature import signature_of
+from mlpack.errors import BadInputError, VerificationError
+from mlpack.quant import quantize as _quantizers  # noqa: F401  (fills the registry)
+from mlpack.quant.accuracy import AccuracyAwareReport, accuracy_aware_quantize
+from mlpack.quant.calibration import inspect_calibration, iter_batches
+from mlpack.quant.registry import QUANTIZERS, QuantizeLog, QuantizeSettings, QuantMode, default_tolerance
+from mlpack.quant.simplify import simplify as simplify_graph
 
 VERIFY_BATCH = 8
 VERIFY_SAMPLES = 256  # at most, from calibration data

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from mlpack.core.fidelity import Tolerance
+from mlpack.core.quiet import silenced
 from mlpack.quant.gemm import gemm_to_matmul_add
 from mlpack.quant.registry import (
     CalibrationMethod,
@@ -17,7 +18,6 @@ from mlpack.quant.registry import (
     QuantMode,
     register_quantizer,
 )
-from mlpack.core.quiet import silenced
 
 # Measured here: dynamic INT8 speeds up MatMul-heavy models (~2x on transformers) but makes
 # ConvInteger paths 4-11x slower than float convolutions in onnxruntime on x86 CPUs, and can
@@ -104,9 +104,9 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: Quant
     import onnx
     from onnxruntime import quantization as q
 
-    from mlpack.quant.calibration import NpzCalibrationReader
-    from mlpack.errors import BadInputError
     from mlpack.core.signature import signature_of
+    from mlpack.errors import BadInputError
+    from mlpack.quant.calibration import NpzCalibrationReader
 
     if settings.calibration is None:
         raise BadInputError(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.errors import MissingDependencyError
 from mlpack.core.fileio import atomic_path
+from mlpack.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from mlpack.bench.measure import BenchResult

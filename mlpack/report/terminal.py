@@ -10,17 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from mlpack.bench.measure import BenchResult, Measurement
     from mlpack.bench.compare import CompareResult
-    from mlpack.pipeline.build import BuildResult
+    from mlpack.bench.measure import BenchResult, Measurement
     from mlpack.budget.check import CheckResult
     from mlpack.core.devices import DeviceProfile
-    from mlpack.exporter.export import ExportResult
     from mlpack.core.fidelity import Comparison
     from mlpack.core.modelinfo import ModelInfo
-    from mlpack.quant.optimize import OptimizeResult
     from mlpack.core.signature import Signature
+    from mlpack.exporter.export import ExportResult
+    from mlpack.pipeline.build import BuildResult
     from mlpack.pipeline.tune import TuneResult
+    from mlpack.quant.optimize import OptimizeResult
 
 
 def human_size(num_bytes: float) -> str:

@@ -15,8 +15,7 @@ import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode, ModelLoadError, VerificationError
 from mlpack.quant.registry import QUANTIZERS, QuantizeSettings, QuantMode
-
-from .conftest import files_in
+from tests.conftest import files_in
 
 
 def _op_types(path: Path) -> set[str]:
@@ -51,7 +50,7 @@ def test_dynamic_int8_quantises_matmuls_and_stays_close(exported: dict, tmp_path
 
 
 def test_dynamic_int8_of_a_weight_dominated_model_is_under_030(tmp_path: Path) -> None:
-    from .conftest import make_gemm_mlp
+    from tests.conftest import make_gemm_mlp
 
     big = make_gemm_mlp(tmp_path / "big.onnx", width=256, hidden=512)
     result = mlpack.optimize(big, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpack.budget.spec import load_budget_file, resolve
-from mlpack.errors import ConfigError, DataError
-from mlpack.core.metrics import evaluate, mae, per_class_recall, rmse, topk_accuracy
 from mlpack.bench.stats import process_interval, summarize
+from mlpack.budget.spec import load_budget_file, resolve
+from mlpack.core.metrics import evaluate, mae, per_class_recall, rmse, topk_accuracy
+from mlpack.errors import ConfigError, DataError
 
 LOGITS = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.1, 0.3, 0.6]])
 LABELS = np.array([0, 1, 1, 0])  # right, right, wrong (2nd best), wrong (last)

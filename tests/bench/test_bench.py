@@ -10,20 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpack.bench.measure import SCHEMA, BenchResult, BenchSettings, benchmark
 from mlpack.bench.compare import compare
+from mlpack.bench.measure import SCHEMA, BenchResult, BenchSettings, benchmark
 from mlpack.cli import app
 from mlpack.core.devices import get_device
 from mlpack.errors import ConfigError, ExitCode
-
-from .conftest import runtime_only_env
+from tests.conftest import runtime_only_env
 
 FAST = BenchSettings(runs=12, duration_s=0.0, warmup=2)
 
 
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from .conftest import make_gemm_mlp
+    from tests.conftest import make_gemm_mlp
 
     folder = tmp_path_factory.mktemp("bench")
     return make_gemm_mlp(folder / "a.onnx", hidden=32), make_gemm_mlp(folder / "b.onnx", hidden=256, seed=1)

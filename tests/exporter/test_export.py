@@ -13,8 +13,7 @@ import torch
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode
-
-from .conftest import files_in, tiny
+from tests.conftest import files_in, tiny
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "encoder"])
@@ -33,7 +32,7 @@ def test_export_is_verified_self_contained_and_batch_dynamic(exported: dict, nam
 
 def test_encoder_runs_at_new_batch_and_sequence_lengths(exported: dict) -> None:
     session = ort.InferenceSession(str(exported["encoder"].output))
-    from .tiny_models import encoder
+    from tests.tiny_models import encoder
 
     net = encoder()
     ids = np.random.default_rng(1).integers(0, 50, (4, 11)).astype(np.int64)
@@ -65,7 +64,7 @@ def test_cli_export_json(runner, tmp_path: Path) -> None:
 
 
 def test_torchscript_source_uses_the_torchscript_exporter(tmp_path: Path) -> None:
-    from .tiny_models import cnn
+    from tests.tiny_models import cnn
 
     scripted = torch.jit.trace(cnn(), torch.randn(2, 1, 8, 8))
     path = tmp_path / "cnn.ts"
@@ -76,7 +75,7 @@ def test_torchscript_source_uses_the_torchscript_exporter(tmp_path: Path) -> Non
 
 
 def test_example_inputs_npz_and_weights(tmp_path: Path) -> None:
-    from .tiny_models import mlp
+    from tests.tiny_models import mlp
 
     trained = mlp()
     with torch.no_grad():
@@ -108,7 +107,7 @@ def test_a_mismatch_fails_closed_and_writes_nothing(runner, tmp_path: Path) -> N
 
 
 def test_pickled_module_needs_trust_pickle(runner, tmp_path: Path) -> None:
-    from .tiny_models import mlp
+    from tests.tiny_models import mlp
 
     pickled = tmp_path / "model.pt"
     torch.save(mlp(), pickled)
@@ -127,7 +126,7 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     truncated = tmp_path / "truncated.onnx"
     state_dict = tmp_path / "sd.pt"
     wrong_weights = tmp_path / "wrong.pt"
-    from .tiny_models import cnn, mlp
+    from tests.tiny_models import cnn, mlp
 
     torch.save(mlp().state_dict(), state_dict)
     torch.save(cnn().state_dict(), wrong_weights)

@@ -13,8 +13,7 @@ import pytest
 from mlpack.budget.check import CheckResult, Status, check
 from mlpack.cli import app
 from mlpack.errors import DataError, ExitCode
-
-from .conftest import make_gemm_mlp
+from tests.conftest import make_gemm_mlp
 
 FAST = {"runs": 15, "duration_s": 0.0, "warmup": 2, "max_remeasure": 0}
 FAST_CLI = ["--runs", "15", "--duration", "0", "--warmup", "2", "--max-remeasure", "0"]
