@@ -67,12 +67,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from mlpack.core.version import mlpack_version
 
-        try:
-            value: Any = version("mlpack-edge")
-        except PackageNotFoundError:  # a source tree that was never installed
-            value = "0+unknown"
+        value: Any = mlpack_version()
     elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     else:

@@ -207,7 +207,7 @@ def _model_card(card: dict[str, Any], check: dict[str, Any] | None) -> dict[str,
 def _provenance(model: Path) -> dict[str, Any]:
     from importlib import metadata
 
-    from mlpack import __version__
+    from mlpack.core.version import mlpack_version
 
     def version(dist: str) -> str | None:
         try:
@@ -216,7 +216,7 @@ def _provenance(model: Path) -> dict[str, Any]:
             return None
 
     return {
-        "mlpack": __version__,
+        "mlpack": mlpack_version(),
         "onnx": version("onnx"),
         "onnxruntime": version("onnxruntime"),
         "torch": version("torch"),

@@ -58,7 +58,7 @@ def system_info() -> dict[str, Any]:
     import numpy
     import onnxruntime
 
-    from mlpack import __version__
+    from mlpack.core.version import mlpack_version
 
     features = cpu_features()
     return {
@@ -70,5 +70,5 @@ def system_info() -> dict[str, Any]:
         "int8_acceleration": int8_acceleration(features),
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
-        "versions": {"mlpack": __version__, "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__},
+        "versions": {"mlpack": mlpack_version(), "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__},
     }

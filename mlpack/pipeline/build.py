@@ -231,11 +231,11 @@ class _Cache:
             self.state = {}  # a damaged cache only costs a rebuild
 
     def key(self, stage: str, settings: dict[str, Any], files: list[Path]) -> str:
-        from mlpack import __version__
+        from mlpack.core.version import mlpack_version
 
         payload = {
             "stage": stage,
-            "mlpack": __version__,
+            "mlpack": mlpack_version(),
             "settings": settings,
             "files": {str(f): _hash(f) for f in files if f.is_file()},
         }
