@@ -70,3 +70,15 @@ class VerificationError(MlpackError):
 
 class TamperError(VerificationError):
     """A packaged file does not match the hash recorded in its manifest."""
+
+
+class BudgetError(MlpackError):
+    """No artifact meets the budgets (tune found no candidate, a build's check failed)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class InternalError(MlpackError):
+    """A bug in mlpack: a state that correct code never reaches. The message says so."""
+
+    exit_code = ExitCode.INTERNAL

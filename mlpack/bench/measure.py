@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summar
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
 
 SCHEMA = "mlpack.bench.measure/1"
@@ -195,7 +196,6 @@ class _Config:
     threads: int | None
 
 
-Progress = Callable[[str, float], None]  # (what is happening, fraction done)
 
 
 def benchmark(

@@ -8,7 +8,6 @@ to call, the verdict is "inconclusive" (exit 3) instead of a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -18,6 +17,7 @@ from typing import Any
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.core.devices import DeviceProfile, get_device
 from mlpack.core.metrics import QualityReport
+from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, DataError, ExitCode
 
 SCHEMA = "mlpack.check/1"
@@ -129,7 +129,6 @@ class CheckResult:
         }
 
 
-Progress = Callable[[str, float], None]
 
 
 def check(

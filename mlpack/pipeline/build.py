@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.core.fileio import require_file, write_text_atomic
+from mlpack.core.progress import Progress
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.errors import BadInputError, ConfigError, ExitCode, MlpackError
 
@@ -255,7 +256,6 @@ class _Cache:
         write_text_atomic(self.path, json.dumps(self.state, indent=2, default=str))
 
 
-Progress = Callable[[str, float], None]
 
 
 def build(

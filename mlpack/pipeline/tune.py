@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -22,6 +21,7 @@ from typing import Any
 from mlpack.budget.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.core.fileio import atomic_path
+from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
@@ -129,7 +129,6 @@ class TuneResult:
         }
 
 
-Progress = Callable[[str, float], None]
 
 
 def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[CandidateSpec]:
