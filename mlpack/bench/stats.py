@@ -71,12 +71,79 @@ def statistic(values: Any, name: str, axis: int | None = None) -> Any:
     return np.percentile(values, float(name.lstrip("p")), axis=axis, method="linear")
 
 
-def student_t_quantile(df: int, probability: float, *, draws: int = 400_000) -> float:
-    """A quantile of Student's t distribution, from numpy's seeded t sampler (numpy has no ppf,
-    and scipy is too heavy a dependency for one number). Accurate to about 0.01."""
-    import numpy as np
+def student_t_quantile(df: int, probability: float) -> float:
+    """The ``probability`` quantile of Student's t distribution with ``df`` degrees of freedom.
 
-    return float(np.quantile(np.random.default_rng(12345).standard_t(df, size=draws), probability))
+    Exact to about 1e-9 (the t CDF through the regularized incomplete beta function, inverted
+    by bisection): a sampled estimate moved verdicts near a limit, and scipy is too heavy a
+    dependency for the runtime-only install.
+
+    Args:
+        df: degrees of freedom, at least 1.
+        probability: the lower-tail probability, strictly between 0 and 1; a two-sided interval
+            at confidence ``c`` uses ``(1 + c) / 2``.
+    """
+    import math
+
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    if not 0 < probability < 1:
+        raise ValueError(f"probability must be strictly between 0 and 1, got {probability}")
+    if probability < 0.5:
+        return -student_t_quantile(df, 1 - probability)
+    if df == 1:  # Cauchy: a closed form, and the tails the bisection would need to reach are huge
+        return math.tan(math.pi * (probability - 0.5))
+    low, high = 0.0, 1.0
+    while _student_t_cdf(high, df) < probability:
+        low, high = high, high * 2
+    for _ in range(200):
+        middle = (low + high) / 2
+        if _student_t_cdf(middle, df) < probability:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-12 * max(1.0, high):
+            break
+    return (low + high) / 2
+
+
+def _student_t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for t >= 0."""
+    return 1 - 0.5 * _regularized_incomplete_beta(df / (df + t * t), df / 2, 0.5)
+
+
+def _regularized_incomplete_beta(x: float, a: float, b: float) -> float:
+    """I_x(a, b) by its continued fraction (modified Lentz), on the side where it converges fast."""
+    import math
+
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x > (a + 1) / (a + b + 2):
+        return 1 - math.exp(log_front) * _beta_continued_fraction(1 - x, b, a) / b
+    return math.exp(log_front) * _beta_continued_fraction(x, a, b) / a
+
+
+def _beta_continued_fraction(x: float, a: float, b: float) -> float:
+    tiny, epsilon = 1e-300, 1e-15
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 100_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1) < epsilon:
+            break
+    return result
 
 
 def process_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
