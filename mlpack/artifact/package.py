@@ -29,7 +29,7 @@ from typing import Any
 
 from mlpack.artifact.archive import check_entries, safe_extract
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
-from mlpack.core.fileio import atomic_path, require_file
+from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.core.signature import Signature
 from mlpack.errors import ArchiveError, BadInputError, TamperError, VerificationError
 
@@ -48,14 +48,6 @@ _REQUIRED = {
     "provenance": dict,
     "manifest_sha256": str,
 }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _canonical(manifest: dict[str, Any]) -> bytes:

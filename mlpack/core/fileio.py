@@ -1,8 +1,9 @@
-"""Writing outputs so that a failed run never leaves a partial file behind."""
+"""Writing outputs so that a failed run never leaves a partial file behind, and hashing files."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +31,15 @@ def atomic_path(destination: Path) -> Iterator[Path]:
 def write_text_atomic(destination: Path, text: str) -> None:
     with atomic_path(destination) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content, read in blocks so that a large model never sits in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def require_file(path: Path, what: str = "file") -> Path:
