@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.sourceref import SourceKind, SourceRef
 from mlpack.errors import BadInputError, MissingDependencyError, UnsafePickleError
 
 if TYPE_CHECKING:
@@ -31,10 +32,7 @@ def import_torch() -> Any:
 
 def is_factory_reference(source: str) -> bool:
     """``pkg.mod:fn`` or ``path/file.py:fn`` (a plain file path has no ``:fn`` part)."""
-    if ":" not in source:
-        return False
-    target, _, attr = source.rpartition(":")
-    return bool(target) and attr.isidentifier()
+    return SourceRef.parse(source).is_factory
 
 
 def load_module(source: str, *, weights: Path | None = None, trust_pickle: bool = False) -> torch.nn.Module:
@@ -73,8 +71,9 @@ def _on_sys_path(folder: Path) -> Iterator[None]:
 
 
 def _from_factory(source: str) -> Any:
-    target, _, attr = source.rpartition(":")
-    if target.endswith(".py"):
+    ref = SourceRef.parse(source)
+    target, attr = ref.target, str(ref.attr)
+    if ref.kind is SourceKind.FILE:
         path = Path(target)
         if not path.is_file():
             raise BadInputError(f"model file not found: {path} (from '{source}').")
