@@ -8,23 +8,37 @@ goes on until both a minimum count and a minimum duration are reached for every 
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
+from mlpack.bench.protocol import (
+    Command,
+    Failed,
+    Finish,
+    Finished,
+    Init,
+    Loaded,
+    Profile,
+    Profiled,
+    Run,
+    Timed,
+    WorkerConfig,
+    from_json,
+    to_json,
+)
 from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.core.progress import Progress
-from mlpack.errors import BadInputError, DataError, InputSpecError, MlpackError, ModelLoadError
+from mlpack.errors import BadInputError, InternalError, ModelLoadError
 
 SCHEMA = "mlpack.bench.measure/1"
 BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
@@ -196,6 +210,25 @@ class _Config:
     threads: int | None
 
 
+@dataclass(frozen=True)
+class _Placement:
+    """How the workers run here: a device profile's threads and CPUs, as far as this machine allows."""
+
+    threads: tuple[int | None, ...]
+    cpus: tuple[int, ...] | None
+    device_record: dict[str, Any] | None
+    warnings: tuple[str, ...]  # noted on every measurement
+
+
+@dataclass
+class _Outcome:
+    """What one configuration's worker reported, gathered while the measurement goes on."""
+
+    loaded: Loaded
+    samples_ms: list[float] = field(default_factory=list)
+    block: int = 1  # timed runs per turn of the interleaving
+    profile: Profiled | None = None
+    peak_rss_mb: float = 0.0
 
 
 def benchmark(
@@ -206,94 +239,122 @@ def benchmark(
     on_device: bool = False,
     progress: Progress | None = None,
 ) -> BenchResult:
-    """Measure every model at every batch size and thread count, interleaved."""
-    from mlpack.core.onnxio import model_size_bytes
-    from mlpack.core.sysinfo import available_cpus, system_info
+    """Measure every model at every batch size and thread count, interleaved.
+
+    Args:
+        models: ONNX files to measure; the first is the one the others' ratios refer to.
+        settings: how long and how to measure, which batch sizes and thread counts to sweep,
+            and which inputs to feed.
+        device: a device profile whose threads and CPU set replace the defaults (threads named
+            in ``settings`` still win); its memory limit is checked against the peak.
+        on_device: this machine is the profile's device, so the result is no approximation.
+        progress: called with what is being done and the fraction done, for a progress bar.
+
+    Raises:
+        BadInputError: bad settings, no model, or a model file that does not exist.
+        ModelLoadError: a model that onnxruntime cannot load or run.
+        DataError: a ``settings.data`` file that does not fit a model.
+    """
+    from mlpack.core.sysinfo import system_info
 
     settings.validate()
     if not models:
         raise BadInputError("name at least one model to measure.")
     paths = [require_file(Path(m), "model file") for m in models]
-    names = _unique_names(paths)
-    threads = settings.threads
-    cpus: tuple[int, ...] | None = None
-    device_record = None
-    warnings: list[str] = []
-    if device is not None:
-        if settings.threads == (None,):
-            threads = (device.threads,)
-        if device.cpus:
-            usable = tuple(c for c in device.cpus if c in available_cpus())
-            if len(usable) < len(device.cpus):
-                warnings.append(f"profile {device.name} names CPUs {list(device.cpus)}; only {list(usable)} exist here")
-            cpus = usable or None
-        cores = len(cpus or available_cpus())
-        if device.threads > cores:
-            warnings.append(
-                f"profile {device.name} runs {device.threads} threads but only {cores} CPUs are "
-                "available here: threads share cores, so this approximates the device poorly"
-            )
-        device_record = {
-            **device.to_dict(),
-            "measured_on_device": on_device,
-            "note": (
-                "measured on the device itself"
-                if on_device
-                else f"an approximation: measured on this machine with the {device.name} profile's threads and CPU "
-                "set, not on the device itself"
-            ),
-        }
+    placement = _place(settings, device, on_device)
     configs = [
-        _Config(p, n, b, t) for p, n in zip(paths, names, strict=True) for b in settings.batch_sizes for t in threads
+        _Config(path, name, batch, threads)
+        for path, name in zip(paths, _unique_names(paths), strict=True)
+        for batch in settings.batch_sizes
+        for threads in placement.threads
     ]
     spinning = settings.spinning if settings.spinning is not None else len(configs) == 1
-    samples, workers_info = _measure(configs, settings, cpus, spinning, progress)
-    measurements = []
-    for config in configs:
-        info = workers_info[config]
-        stats = summarize(samples[config])
-        notes = list(warnings)
-        if stats.cv > NOISY_CV:
-            notes.append(
-                f"coefficient of variation {stats.cv:.0%} > {NOISY_CV:.0%}: the machine was noisy, "
-                "treat these figures with care (close other programs, pin --threads, run longer)"
-            )
-        peak = info["peak_rss_mb"]
-        if device is not None and device.memory_mb and peak > device.memory_mb:
-            notes.append(f"peak memory {peak:.0f} MB exceeds the {device.name} profile's {device.memory_mb:.0f} MB")
-        measurements.append(
-            Measurement(
-                model=str(config.model),
-                name=config.name,
-                size_bytes=model_size_bytes(config.model),
-                batch_size=config.batch_size,
-                threads=config.threads,
-                load_ms=info["load_ms"],
-                first_inference_ms=info["first_inference_ms"],
-                latency_ms=stats,
-                throughput_sps=config.batch_size * 1000.0 / stats.mean if stats.mean > 0 else 0.0,
-                timed_seconds=sum(samples[config]) / 1000.0,
-                samples_ms=tuple(samples[config]),
-                memory=Memory(info["baseline_rss_mb"], peak, max(peak - info["baseline_rss_mb"], 0.0)),
-                warnings=tuple(notes),
-                profile=info.get("profile"),
-            )
-        )
-    measurements = _with_ratios(measurements)
+    outcomes = _measure(configs, settings, placement.cpus, spinning, progress)
+    measurements = _with_ratios([_measurement(c, outcomes[c], placement.warnings, device) for c in configs])
     record = settings.to_dict() | {
         "spinning": spinning,
-        "threads": list(threads),
+        "threads": list(placement.threads),
         "interleaved": len(configs) > 1,
-        "cpus": list(cpus) if cpus else None,
+        "cpus": list(placement.cpus) if placement.cpus else None,
     }
     return BenchResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         system=system_info(),
         settings=record,
-        device=device_record,
+        device=placement.device_record,
         measurements=tuple(measurements),
         best_batch=_best_batches(measurements, settings.latency_budget_ms),
     )
+
+
+def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: bool) -> _Placement:
+    if device is None:
+        return _Placement(settings.threads, None, None, ())
+    from mlpack.core.sysinfo import available_cpus
+
+    threads = (device.threads,) if settings.threads == (None,) else settings.threads
+    warnings: list[str] = []
+    cpus: tuple[int, ...] | None = None
+    if device.cpus:
+        usable = tuple(c for c in device.cpus if c in available_cpus())
+        if len(usable) < len(device.cpus):
+            warnings.append(f"profile {device.name} names CPUs {list(device.cpus)}; only {list(usable)} exist here")
+        cpus = usable or None
+    cores = len(cpus or available_cpus())
+    if device.threads > cores:
+        warnings.append(
+            f"profile {device.name} runs {device.threads} threads but only {cores} CPUs are "
+            "available here: threads share cores, so this approximates the device poorly"
+        )
+    record = {
+        **device.to_dict(),
+        "measured_on_device": on_device,
+        "note": (
+            "measured on the device itself"
+            if on_device
+            else f"an approximation: measured on this machine with the {device.name} profile's threads and CPU "
+            "set, not on the device itself"
+        ),
+    }
+    return _Placement(threads, cpus, record, tuple(warnings))
+
+
+def _measurement(
+    config: _Config, outcome: _Outcome, warnings: Sequence[str], device: DeviceProfile | None
+) -> Measurement:
+    from mlpack.core.onnxio import model_size_bytes
+
+    samples = outcome.samples_ms
+    stats = summarize(samples)
+    baseline, peak = outcome.loaded.baseline_rss_mb, outcome.peak_rss_mb
+    return Measurement(
+        model=str(config.model),
+        name=config.name,
+        size_bytes=model_size_bytes(config.model),
+        batch_size=config.batch_size,
+        threads=config.threads,
+        load_ms=outcome.loaded.load_ms,
+        first_inference_ms=outcome.loaded.first_inference_ms,
+        latency_ms=stats,
+        throughput_sps=config.batch_size * 1000.0 / stats.mean if stats.mean > 0 else 0.0,
+        timed_seconds=sum(samples) / 1000.0,
+        samples_ms=tuple(samples),
+        memory=Memory(baseline, peak, max(peak - baseline, 0.0)),
+        warnings=(*warnings, *_measurement_notes(stats, peak, device)),
+        profile=outcome.profile.to_dict() if outcome.profile else None,
+    )
+
+
+def _measurement_notes(stats: LatencyStats, peak_mb: float, device: DeviceProfile | None) -> list[str]:
+    notes = []
+    if stats.cv > NOISY_CV:
+        notes.append(
+            f"coefficient of variation {stats.cv:.0%} > {NOISY_CV:.0%}: the machine was noisy, "
+            "treat these figures with care (close other programs, pin --threads, run longer)"
+        )
+    if device is not None and device.memory_mb and peak_mb > device.memory_mb:
+        notes.append(f"peak memory {peak_mb:.0f} MB exceeds the {device.name} profile's {device.memory_mb:.0f} MB")
+    return notes
 
 
 def _unique_names(paths: Sequence[Path]) -> list[str]:
@@ -336,7 +397,12 @@ def _best_batches(measurements: Sequence[Measurement], budget_ms: float | None) 
     return best
 
 
+_ReplyT = TypeVar("_ReplyT", Loaded, Timed, Profiled, Finished)
+
+
 class _WorkerProcess:
+    """The parent's end of one worker process: a typed method per command of the protocol."""
+
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlpack.bench.worker"],
@@ -346,28 +412,46 @@ class _WorkerProcess:
             text=True,
         )
 
-    def call(self, action: str, **arguments: Any) -> dict[str, Any]:
+    def init(self, config: WorkerConfig) -> Loaded:
+        return self._call(Init(config), Loaded)
+
+    def run(self, count: int) -> Timed:
+        return self._call(Run(count), Timed)
+
+    def profile(self, count: int, prefix: str) -> Profiled:
+        return self._call(Profile(count, prefix), Profiled)
+
+    def finish(self) -> Finished:
+        return self._call(Finish(), Finished)
+
+    def _call(self, command: Command, expected: type[_ReplyT]) -> _ReplyT:
         stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
         stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
         try:
-            stdin.write(json.dumps({"action": action, **arguments}) + "\n")
+            stdin.write(to_json(command) + "\n")
             stdin.flush()
             line = stdout.readline()
         except BrokenPipeError:
             line = ""
         if not line:
-            code = self.proc.wait()
-            if code < 0:
-                raise ModelLoadError(
-                    f"onnxruntime crashed ({signal.Signals(-code).name}) while measuring; "
-                    "this model cannot be run by onnxruntime on this CPU."
-                )
-            stderr = self.proc.stderr.read() if self.proc.stderr else ""
-            raise ModelLoadError(f"the measuring process stopped (exit {code}): {stderr.strip()[-300:]}")
-        reply: dict[str, Any] = json.loads(line)
-        if "error" in reply:
-            raise _error_from(reply)
+            raise self._stopped()
+        reply = from_json(line)
+        if isinstance(reply, Failed):
+            raise reply.to_error()
+        if not isinstance(reply, expected):
+            raise InternalError(f"the measuring process answered {type(command).__name__} with {type(reply).__name__}")
         return reply
+
+    def _stopped(self) -> ModelLoadError:
+        """Why the worker ended without replying: a crash in onnxruntime is the model's doing."""
+        code = self.proc.wait()
+        if code < 0:
+            return ModelLoadError(
+                f"onnxruntime crashed ({signal.Signals(-code).name}) while measuring; "
+                "this model cannot be run by onnxruntime on this CPU."
+            )
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return ModelLoadError(f"the measuring process stopped (exit {code}): {stderr.strip()[-300:]}")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -378,77 +462,99 @@ class _WorkerProcess:
                 stream.close()
 
 
-def _error_from(reply: dict[str, Any]) -> MlpackError:
-    kinds: dict[str, type[MlpackError]] = {
-        "ModelLoadError": ModelLoadError,
-        "InputSpecError": InputSpecError,
-        "DataError": DataError,
-    }
-    if reply.get("exit_code") == 2:
-        return kinds.get(reply["error_type"], BadInputError)(reply["error"])
-    return MlpackError(f"internal error in the measuring process: {reply['error']}")
-
-
 def _measure(
     configs: list[_Config],
     settings: BenchSettings,
     cpus: tuple[int, ...] | None,
     spinning: bool,
     progress: Progress | None,
-) -> tuple[dict[_Config, list[float]], dict[_Config, dict[str, Any]]]:
+) -> dict[_Config, _Outcome]:
+    """Start one worker per configuration, warm each up, time them in turns, then wind them up."""
     report = progress or (lambda what, done: None)
     workers: dict[_Config, _WorkerProcess] = {}
-    info: dict[_Config, dict[str, Any]] = {}
-    samples: dict[_Config, list[float]] = {c: [] for c in configs}
     try:
-        for config in configs:
-            report(f"loading {config.name} (batch {config.batch_size})", 0.0)
-            workers[config] = _WorkerProcess()
-            info[config] = workers[config].call(
-                "init",
-                config={
-                    "model": str(config.model),
-                    "batch_size": config.batch_size,
-                    "threads": config.threads,
-                    "cpus": list(cpus) if cpus else None,
-                    "execution_mode": settings.execution_mode.value,
-                    "graph_optimization": settings.graph_optimization.value,
-                    "spinning": spinning,
-                    "data": str(settings.data) if settings.data else None,
-                    "seed": settings.seed,
-                },
-            )
-        block: dict[_Config, int] = {}
-        for config in configs:
-            report(f"warming up {config.name}", 0.0)
-            warm = workers[config].call("run", count=max(settings.warmup, 1))["samples_ms"]
-            typical_ms = sorted(warm)[len(warm) // 2]
-            seconds = BLOCK_SECONDS if len(configs) > 1 else SOLO_BLOCK_SECONDS
-            block[config] = max(1, min(settings.runs, int(seconds * 1000 / max(typical_ms, 1e-3))))
-        pending = list(configs)
-        while pending:
-            for config in list(pending):
-                samples[config] += workers[config].call("run", count=block[config])["samples_ms"]
-                if len(samples[config]) >= settings.runs and sum(samples[config]) / 1000 >= settings.duration_s:
-                    pending.remove(config)
-            report("measuring", _fraction_done(samples, settings))
-        for config in configs:
-            if settings.profile:
-                report(f"profiling {config.name}", 1.0)
-                with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
-                    info[config]["profile"] = workers[config].call(
-                        "profile", count=PROFILE_RUNS, prefix=str(Path(tmp) / "ort")
-                    )
-            info[config].update(workers[config].call("finish"))
+        outcomes = _start(configs, settings, cpus, spinning, workers, report)
+        _warm_up(workers, outcomes, settings, report)
+        _time_in_turns(workers, outcomes, settings, report)
+        _wind_up(workers, outcomes, settings, report)
     finally:
         for worker in workers.values():
             worker.close()
-    return samples, info
+    return outcomes
 
 
-def _fraction_done(samples: dict[_Config, list[float]], settings: BenchSettings) -> float:
+def _start(
+    configs: list[_Config],
+    settings: BenchSettings,
+    cpus: tuple[int, ...] | None,
+    spinning: bool,
+    workers: dict[_Config, _WorkerProcess],
+    report: Progress,
+) -> dict[_Config, _Outcome]:
+    """Fills ``workers`` as it goes, so that the caller closes every process started before a failure."""
+    outcomes = {}
+    for config in configs:
+        report(f"loading {config.name} (batch {config.batch_size})", 0.0)
+        workers[config] = _WorkerProcess()
+        loaded = workers[config].init(
+            WorkerConfig(
+                model=config.model,
+                batch_size=config.batch_size,
+                threads=config.threads,
+                cpus=cpus,
+                execution_mode=settings.execution_mode,
+                graph_optimization=settings.graph_optimization,
+                spinning=spinning,
+                data=settings.data,
+                seed=settings.seed,
+            )
+        )
+        outcomes[config] = _Outcome(loaded)
+    return outcomes
+
+
+def _warm_up(
+    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
+) -> None:
+    """Untimed runs, whose typical latency sizes each configuration's turn of the interleaving."""
+    seconds = BLOCK_SECONDS if len(workers) > 1 else SOLO_BLOCK_SECONDS
+    for config, worker in workers.items():
+        report(f"warming up {config.name}", 0.0)
+        warm = worker.run(max(settings.warmup, 1)).samples_ms
+        typical_ms = sorted(warm)[len(warm) // 2]
+        outcomes[config].block = max(1, min(settings.runs, int(seconds * 1000 / max(typical_ms, 1e-3))))
+
+
+def _time_in_turns(
+    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
+) -> None:
+    """A block of timed runs per configuration in turn, until each has its minimum count and time."""
+    pending = list(workers)
+    while pending:
+        for config in list(pending):
+            samples = outcomes[config].samples_ms
+            samples += workers[config].run(outcomes[config].block).samples_ms
+            if len(samples) >= settings.runs and sum(samples) / 1000 >= settings.duration_s:
+                pending.remove(config)
+        report("measuring", _fraction_done(outcomes.values(), settings))
+
+
+def _wind_up(
+    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
+) -> None:
+    """The operator profile where asked, after the timing so it cannot disturb it; then the peak memory."""
+    for config, worker in workers.items():
+        if settings.profile:
+            report(f"profiling {config.name}", 1.0)
+            with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
+                outcomes[config].profile = worker.profile(PROFILE_RUNS, str(Path(tmp) / "ort"))
+        outcomes[config].peak_rss_mb = worker.finish().peak_rss_mb
+
+
+def _fraction_done(outcomes: Iterable[_Outcome], settings: BenchSettings) -> float:
     fractions = []
-    for values in samples.values():
+    for outcome in outcomes:
+        values = outcome.samples_ms
         by_count = len(values) / settings.runs
         by_time = (sum(values) / 1000) / settings.duration_s if settings.duration_s > 0 else 1.0
         fractions.append(min(by_count, by_time, 1.0))

@@ -1,8 +1,9 @@
 """The measuring process behind ``mlpack bench``: one model, one configuration, one process.
 
 A separate process per configuration keeps one model's allocations out of another's peak
-memory and mlpack's own imports out of every figure. The parent drives it with JSON lines on
-stdin and reads JSON lines on stdout; nothing else is printed there.
+memory and mlpack's own imports out of every figure. The parent drives it with the commands of
+:mod:`mlpack.bench.protocol`, one JSON line each on stdin, and reads one reply per command on
+stdout; nothing else is printed there.
 """
 
 from __future__ import annotations
@@ -12,8 +13,30 @@ import os
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
+from typing import IO, Any
+
+from mlpack.bench.protocol import (
+    Command,
+    Failed,
+    Finish,
+    Finished,
+    Init,
+    Loaded,
+    NodeTime,
+    OpTime,
+    Profile,
+    Profiled,
+    Reply,
+    Run,
+    Timed,
+    WorkerConfig,
+    from_json,
+    to_json,
+)
+from mlpack.errors import InternalError
+
+TOP_NODES = 10  # the profile names this many of the slowest nodes
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -35,9 +58,21 @@ class Worker:
     def __init__(self) -> None:
         self.session: Any = None
         self.feeds: dict[str, Any] = {}
-        self.config: dict[str, Any] = {}
+        self.config: WorkerConfig | None = None
 
-    def init(self, config: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, command: Command) -> Reply:
+        """The reply to one command."""
+        if isinstance(command, Init):
+            return self.init(command.config)
+        if self.session is None:
+            raise InternalError(f"the bench worker got {type(command).__name__} before Init")
+        if isinstance(command, Run):
+            return self.run(command.count)
+        if isinstance(command, Profile):
+            return self.profile(command.count, command.prefix)
+        return self.finish()
+
+    def init(self, config: WorkerConfig) -> Loaded:
         import numpy as np  # noqa: F401  (imported before the baseline, like onnxruntime)
         import onnxruntime  # noqa: F401
 
@@ -45,10 +80,9 @@ class Worker:
         from mlpack.core.signature import signature_of
 
         self.config = config
-        if config.get("cpus") and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, config["cpus"])
-        model_path = Path(config["model"])
-        specs = signature_of(load_model(model_path, check=False)).inputs
+        if config.cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, config.cpus)
+        specs = signature_of(load_model(config.model, check=False)).inputs
         self.feeds = _feeds(specs, config)
         baseline = rss_mb()
         started = time.perf_counter_ns()
@@ -57,27 +91,28 @@ class Worker:
         started = time.perf_counter_ns()
         run_session(self.session, self.feeds)
         first_ms = (time.perf_counter_ns() - started) / 1e6
-        return {
-            "load_ms": load_ms,
-            "first_inference_ms": first_ms,
-            "baseline_rss_mb": baseline,
-            "input_shapes": {k: list(v.shape) for k, v in self.feeds.items()},
-        }
+        return Loaded(
+            load_ms=load_ms,
+            first_inference_ms=first_ms,
+            baseline_rss_mb=baseline,
+            input_shapes={k: tuple(v.shape) for k, v in self.feeds.items()},
+        )
 
     def _session(self, profile_prefix: str | None = None) -> Any:
-        from mlpack.core.onnxio import create_session
+        from mlpack.core.onnxio import ExecutionMode, create_session
 
-        c = self.config
+        config = self.config
+        assert config is not None  # handle() lets nothing but Init through before a session exists
         return create_session(
-            Path(c["model"]),
-            threads=c.get("threads"),
-            sequential=c.get("execution_mode", "sequential") == "sequential",
-            graph_optimization=c.get("graph_optimization", "all"),
-            allow_spinning=c.get("spinning", True),
+            config.model,
+            threads=config.threads,
+            sequential=config.execution_mode is ExecutionMode.SEQUENTIAL,
+            graph_optimization=config.graph_optimization.value,
+            allow_spinning=config.spinning,
             profile_prefix=profile_prefix,
         )
 
-    def run(self, count: int) -> dict[str, Any]:
+    def run(self, count: int) -> Timed:
         """Time ``count`` inferences; only the inference call sits between the two clock reads."""
         run = self.session.run
         feeds = self.feeds
@@ -87,9 +122,9 @@ class Worker:
             started = clock()
             run(None, feeds)
             samples.append((clock() - started) / 1e6)
-        return {"samples_ms": samples}
+        return Timed(samples_ms=tuple(samples))
 
-    def profile(self, count: int, prefix: str) -> dict[str, Any]:
+    def profile(self, count: int, prefix: str) -> Profiled:
         """Per-operator times from onnxruntime's profiler, in a session separate from the timed one."""
         session = self._session(profile_prefix=prefix)
         for _ in range(count):
@@ -98,67 +133,81 @@ class Worker:
         with open(path, encoding="utf-8") as handle:
             events = json.load(handle)
         os.unlink(path)
-        by_op: dict[str, float] = defaultdict(float)
-        by_node: dict[str, float] = defaultdict(float)
-        node_op: dict[str, str] = {}
-        for event in events:
-            if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
-                continue
-            node = event["name"][: -len("_kernel_time")]
-            op = event.get("args", {}).get("op_name", "?")
-            by_op[op] += event.get("dur", 0)
-            by_node[node] += event.get("dur", 0)
-            node_op[node] = op
-        total = sum(by_op.values()) or 1.0
-        top = sorted(by_node.items(), key=lambda kv: -kv[1])[:10]
-        return {
-            "runs": count,
-            "total_ms_per_run": total / 1000 / count,
-            "op_types": [
-                {"op": op, "ms_per_run": us / 1000 / count, "share": us / total}
-                for op, us in sorted(by_op.items(), key=lambda kv: -kv[1])
-            ],
-            "nodes": [
-                {"node": n, "op": node_op[n], "ms_per_run": us / 1000 / count, "share": us / total} for n, us in top
-            ],
-        }
+        return _breakdown(events, count)
 
-    def finish(self) -> dict[str, Any]:
-        return {"peak_rss_mb": rss_mb("VmHWM")}
+    def finish(self) -> Finished:
+        return Finished(peak_rss_mb=rss_mb("VmHWM"))
 
 
-def _feeds(specs: Any, config: dict[str, Any]) -> dict[str, Any]:
+def _breakdown(events: list[dict[str, Any]], runs: int) -> Profiled:
+    """Kernel time per operator type and per node, from an onnxruntime profiler trace."""
+    by_op: dict[str, float] = defaultdict(float)
+    by_node: dict[str, float] = defaultdict(float)
+    node_op: dict[str, str] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        node = event["name"][: -len("_kernel_time")]
+        op = event.get("args", {}).get("op_name", "?")
+        by_op[op] += event.get("dur", 0)
+        by_node[node] += event.get("dur", 0)
+        node_op[node] = op
+    total = sum(by_op.values()) or 1.0
+    slowest = sorted(by_node.items(), key=lambda kv: -kv[1])[:TOP_NODES]
+    return Profiled(
+        runs=runs,
+        total_ms_per_run=total / 1000 / runs,
+        op_types=tuple(
+            OpTime(op=op, ms_per_run=us / 1000 / runs, share=us / total)
+            for op, us in sorted(by_op.items(), key=lambda kv: -kv[1])
+        ),
+        nodes=tuple(
+            NodeTime(node=n, op=node_op[n], ms_per_run=us / 1000 / runs, share=us / total) for n, us in slowest
+        ),
+    )
+
+
+def _feeds(specs: Any, config: WorkerConfig) -> dict[str, Any]:
     import numpy as np
 
     from mlpack.core.data import generate_inputs, load_dataset
 
-    batch = int(config["batch_size"])
-    if config.get("data"):
-        dataset = load_dataset(Path(config["data"]), specs)
-        rows = np.arange(batch) % dataset.num_samples
+    if config.data is not None:
+        dataset = load_dataset(config.data, specs)
+        rows = np.arange(config.batch_size) % dataset.num_samples
         return {name: np.ascontiguousarray(array[rows]) for name, array in dataset.inputs.items()}
-    return generate_inputs(specs, batch_size=batch, seed=int(config.get("seed", 0)))
+    return generate_inputs(specs, batch_size=config.batch_size, seed=config.seed)
+
+
+def serve(worker: Worker, lines: Iterable[str], out: IO[str]) -> None:
+    """Answer each command line with one reply line, until Finish (answered even if it fails).
+
+    Args:
+        worker: holds the session between commands.
+        lines: the commands, one JSON line each.
+        out: where the replies go.
+    """
+    for line in lines:
+        command: Command | None = None
+        reply: Reply
+        try:
+            message = from_json(line)
+            if not isinstance(message, (Init, Run, Profile, Finish)):
+                raise InternalError(f"the bench worker got a reply ({type(message).__name__}) as a command")
+            command = message
+            reply = worker.handle(command)
+        except Exception as exc:  # every failure goes back to the parent, which raises it
+            reply = Failed.from_exception(exc)
+        out.write(to_json(reply) + "\n")
+        out.flush()
+        if isinstance(command, Finish):
+            break
 
 
 def main() -> None:
-    from mlpack.errors import MlpackError
-
-    worker = Worker()
     out = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol
-    for line in sys.stdin:
-        command = json.loads(line)
-        try:
-            action = command.pop("action")
-            reply = getattr(worker, action)(**command)
-        except MlpackError as exc:
-            reply = {"error": str(exc), "error_type": type(exc).__name__, "exit_code": int(exc.exit_code)}
-        except Exception as exc:  # reported to the parent, which raises it as a bug
-            reply = {"error": f"{type(exc).__name__}: {exc}", "error_type": "internal", "exit_code": 4}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
-        if command.get("action") == "finish" or action == "finish":
-            break
+    serve(Worker(), sys.stdin, out)
 
 
 if __name__ == "__main__":
