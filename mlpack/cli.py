@@ -374,9 +374,9 @@ def compare(
     from mlpack.bench.compare import compare as run_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
-    _emit(result, "-" if as_json else None, "render_compare")
-    if result.failed:
-        raise typer.Exit(int(ExitCode.FAILED))
+    _emit(result, "-" if as_json else None, "render_compare")  # the JSON goes out for a failure too
+    if not result.ok:
+        raise typer.Exit(int(result.exit_code))
 
 
 @app.command()

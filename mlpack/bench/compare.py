@@ -10,7 +10,7 @@ from typing import Any
 
 from mlpack.bench.measure import SCHEMA, BenchResult, Measurement
 from mlpack.core.fileio import require_file
-from mlpack.errors import BadInputError, DataError
+from mlpack.errors import BadInputError, DataError, ExitCode
 
 PERCENTILE_CHOICES = ("p50", "p90", "p95", "p99", "mean")
 
@@ -43,8 +43,18 @@ class CompareResult:
     regressions: tuple[ComparedRow, ...]
 
     @property
+    def ok(self) -> bool:
+        """No entry is slower than the baseline by more than ``fail_if_slower_pct``."""
+        return not self.regressions
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+    @property
     def failed(self) -> bool:
-        return bool(self.regressions)
+        """``not ok``: the name the JSON field has always had."""
+        return not self.ok
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +65,7 @@ class CompareResult:
             "fail_if_slower_pct": self.fail_if_slower_pct,
             "regressions": [r.to_dict() for r in self.regressions],
             "failed": self.failed,
+            "ok": self.ok,
         }
 
 
@@ -85,7 +96,18 @@ def compare(
     paths: Sequence[Path], *, percentile: str = "p50", fail_if_slower_pct: float | None = None
 ) -> CompareResult:
     """Every result against the first. Entries pair by model, batch and threads; results of
-    different models with the same number of entries pair in order."""
+    different models with the same number of entries pair in order.
+
+    Args:
+        paths: two or more JSON files written by ``mlpack bench --json``; the first is the baseline.
+        percentile: which latency to compare: one of ``PERCENTILE_CHOICES`` (p50, p90, p95, p99, mean).
+        fail_if_slower_pct: an entry slower than its baseline by more than this many percent is a
+            regression and makes the result not ``ok`` (exit 1); None: nothing fails.
+
+    Raises:
+        BadInputError: fewer than two results, an unknown percentile or a negative percentage.
+        DataError: a file that is not a bench result, or one with nothing to pair with the baseline.
+    """
     if len(paths) < 2:
         raise BadInputError("compare needs at least two bench results.")
     if percentile not in PERCENTILE_CHOICES:
