@@ -11,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads these
-    from mlpack.artifact.package import PackResult, RunResult, VerifyResult, pack, run_package, verify  # noqa: F401
+    from mlpack.artifact.pack import PackResult, pack  # noqa: F401
+    from mlpack.artifact.run import RunResult, run_package  # noqa: F401
+    from mlpack.artifact.verify import VerifyResult, verify  # noqa: F401
     from mlpack.bench.compare import CompareResult, compare  # noqa: F401
     from mlpack.bench.measure import BenchResult, BenchSettings, benchmark  # noqa: F401
     from mlpack.budget.check import CheckResult, check  # noqa: F401
@@ -28,12 +30,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
 
 # name -> the module that defines it. Loaded on first use, then cached in this module.
 _LAZY = {
-    "PackResult": "mlpack.artifact.package",
-    "RunResult": "mlpack.artifact.package",
-    "VerifyResult": "mlpack.artifact.package",
-    "pack": "mlpack.artifact.package",
-    "run_package": "mlpack.artifact.package",
-    "verify": "mlpack.artifact.package",
+    "PackResult": "mlpack.artifact.pack",
+    "pack": "mlpack.artifact.pack",
+    "RunResult": "mlpack.artifact.run",
+    "run_package": "mlpack.artifact.run",
+    "VerifyResult": "mlpack.artifact.verify",
+    "verify": "mlpack.artifact.verify",
     "CompareResult": "mlpack.bench.compare",
     "compare": "mlpack.bench.compare",
     "BenchResult": "mlpack.bench.measure",

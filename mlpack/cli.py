@@ -248,7 +248,7 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
-    from mlpack.artifact.package import is_package, read_manifest
+    from mlpack.artifact.manifest import is_package, read_manifest
     from mlpack.core.modelinfo import inspect_model
 
     if model.is_file() and is_package(model):
@@ -528,7 +528,7 @@ def pack(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
-    from mlpack.artifact.package import pack as run_pack
+    from mlpack.artifact.pack import pack as run_pack
 
     result = run_pack(
         model,
@@ -562,21 +562,29 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
-    from mlpack.artifact.package import verify as run_verify
+    from mlpack.artifact.verify import verify as run_verify
 
     result = run_verify(package, run=run)
     if as_json:
         _print_json(result.to_dict())
-        return
-    console = _console()
-    console.print(
-        f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
-        "their hashes; the model loads and matches its signature"
-    )
-    if result.golden is not None:
+    elif result.ok:
+        _console().print(
+            f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
+            "their hashes; the model loads and matches its signature"
+        )
+    else:
+        from rich.markup import escape
+
+        named = f"{result.name} {result.version}" if result.name else str(result.package)
+        _console().print(
+            f"[bold red]verification failed[/] {escape(named)}: {escape(' '.join(result.problems))}", soft_wrap=True
+        )
+    if result.golden is not None and not as_json:
         from mlpack.report.terminal import comparison_table
 
-        console.print(comparison_table([result.golden], "Golden samples on this machine"))
+        _console().print(comparison_table([result.golden], "Golden samples on this machine"))
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
 
 
 @app.command(name="run")
@@ -589,7 +597,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Run a packaged model on inputs (checked against its signature first)."""
-    from mlpack.artifact.package import run_package
+    from mlpack.artifact.run import run_package
 
     result = run_package(package, inputs, output, batch_size=batch_size)
     if as_json:

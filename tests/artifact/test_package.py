@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpack.artifact.package import MANIFEST, pack, read_manifest, run_package, verify
+from mlpack.artifact.manifest import MANIFEST, read_manifest, seal
+from mlpack.artifact.pack import pack
+from mlpack.artifact.run import run_package
+from mlpack.artifact.verify import verify
 from mlpack.cli import app
-from mlpack.errors import ArchiveError, ExitCode, TamperError
+from mlpack.errors import ExitCode, TamperError
 from tests.conftest import runtime_only_env
 
 
@@ -51,8 +54,11 @@ def test_manifest_has_what_a_device_needs(package: Path) -> None:
 def test_verify_and_run_golden(package: Path, runner) -> None:
     result = verify(package, run=True)
     assert result.ok and result.golden is not None and result.golden.passed and result.files_checked == 4
+    assert result.exit_code == ExitCode.OK and result.problems == ()
     cli = runner.invoke(app, ["verify", str(package), "--run"])
     assert cli.exit_code == 0 and "verified" in cli.output
+    as_json = json.loads(runner.invoke(app, ["verify", str(package), "--json"]).stdout)
+    assert as_json["ok"] is True and as_json["exit_code"] == 0 and as_json["problems"] == []
 
 
 def _rewrite(package: Path, target: Path, change) -> Path:
@@ -76,10 +82,12 @@ def test_any_changed_byte_of_the_model_is_detected(package: Path, tmp_path: Path
         tmp_path / "t.mlpack",
         lambda name, data: _flip(data, offset % len(data)) if name == "model/mlp.onnx" else data,
     )
-    with pytest.raises(TamperError, match="model/mlp.onnx"):
-        verify(tampered)
+    verdict = verify(tampered)
+    assert not verdict.ok and verdict.exit_code == ExitCode.FAILED
+    assert verdict.problems == ("'model/mlp.onnx' changed after packing (SHA-256 mismatch).",)
     result = runner.invoke(app, ["verify", str(tampered)])
-    assert result.exit_code == ExitCode.FAILED and "model/mlp.onnx" in result.output
+    assert result.exit_code == ExitCode.FAILED and "verification failed" in result.output
+    assert "model/mlp.onnx" in result.output
 
 
 def test_a_changed_manifest_is_detected(package: Path, tmp_path: Path, runner) -> None:
@@ -91,8 +99,11 @@ def test_a_changed_manifest_is_detected(package: Path, tmp_path: Path, runner) -
     tampered = _rewrite(package, tmp_path / "t.mlpack", edit)
     result = runner.invoke(app, ["verify", str(tampered)])
     assert result.exit_code == ExitCode.FAILED and "manifest.json was modified" in result.output
+    assert "mlp 2.0.1" in result.output  # the verdict still names what the package claims to be
     flipped = _rewrite(package, tmp_path / "f.mlpack", lambda n, d: _flip(d, 40) if n == MANIFEST else d)
     assert runner.invoke(app, ["verify", str(flipped)]).exit_code == ExitCode.FAILED
+    with pytest.raises(TamperError, match="manifest.json was modified"):
+        read_manifest(tampered)  # inspect and run refuse it outright
 
 
 def test_bytes_changed_inside_the_zip_are_detected(package: Path, tmp_path: Path) -> None:
@@ -103,19 +114,75 @@ def test_bytes_changed_inside_the_zip_are_detected(package: Path, tmp_path: Path
     raw[info.header_offset + 30 + len(info.filename) + 50] ^= 0xFF
     damaged = tmp_path / "d.mlpack"
     damaged.write_bytes(bytes(raw))
-    with pytest.raises((TamperError, ArchiveError)):
-        verify(damaged)
+    result = verify(damaged)
+    assert not result.ok and result.exit_code == ExitCode.FAILED
+    assert len(result.problems) == 1 and "'model/mlp.onnx' is corrupt or was modified" in result.problems[0]
 
 
 def test_added_and_removed_files_are_detected(package: Path, tmp_path: Path) -> None:
     added = _rewrite(package, tmp_path / "a.mlpack", lambda n, d: d)
     with zipfile.ZipFile(added, "a") as archive:
         archive.writestr("files/extra.py", b"print('hi')")
-    with pytest.raises(TamperError, match="not in the manifest"):
-        verify(added)
+    assert verify(added).problems == ("'files/extra.py' is not in the manifest: it was added after packing.",)
     removed = _rewrite(package, tmp_path / "r.mlpack", lambda n, d: None if n == "files/labels.txt" else d)
-    with pytest.raises(TamperError, match="missing"):
-        verify(removed)
+    assert verify(removed).problems == ("'files/labels.txt' is listed in the manifest but missing.",)
+    both = _rewrite(added, tmp_path / "b.mlpack", lambda n, d: None if n == "files/labels.txt" else d)
+    assert len(verify(both).problems) == 2  # every entry is named, not only the first
+
+
+def test_verify_json_on_a_tampered_package(package: Path, tmp_path: Path, runner) -> None:
+    tampered = _rewrite(package, tmp_path / "t.mlpack", lambda n, d: b"new labels" if n == "files/labels.txt" else d)
+    result = runner.invoke(app, ["verify", str(tampered), "--run", "--json"])
+    assert result.exit_code == ExitCode.FAILED
+    verdict = json.loads(result.stdout)
+    assert verdict["ok"] is False and verdict["exit_code"] == 1 and verdict["golden"] is None
+    assert verdict["problems"] == ["'files/labels.txt' changed after packing (SHA-256 mismatch)."]
+    assert verdict["name"] == "mlp" and verdict["files_checked"] == 4
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, x=np.ones((1, 16), np.float32))
+    refused = runner.invoke(app, ["run", str(tampered), "-i", str(inputs), "-o", str(tmp_path / "out.npz")])
+    assert refused.exit_code == ExitCode.FAILED and "files/labels.txt" in refused.output
+    assert not (tmp_path / "out.npz").exists()
+
+
+def _resealed(package: Path, target: Path, change) -> Path:
+    """A consistent forgery: ``change(name, bytes)`` edits files, the manifest is rehashed to match."""
+    import hashlib
+
+    with zipfile.ZipFile(package) as src:
+        files = {name: change(name, src.read(name)) for name in src.namelist() if name != MANIFEST}
+        manifest = json.loads(src.read(MANIFEST))
+    for name, data in files.items():
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    manifest = seal({k: v for k, v in manifest.items() if k != "manifest_sha256"})
+    with zipfile.ZipFile(target, "w") as dst:
+        dst.writestr(MANIFEST, json.dumps(manifest))
+        for name, data in files.items():
+            dst.writestr(name, data)
+    return target
+
+
+def test_a_golden_mismatch_is_a_failed_verdict(package: Path, tmp_path: Path, runner) -> None:
+    import io
+
+    def shift_outputs(name: str, data: bytes) -> bytes:
+        if name != "golden/outputs.npz":
+            return data
+        with np.load(io.BytesIO(data)) as outputs:
+            shifted = {k: outputs[k] + 1.0 for k in outputs.files}
+        buffer = io.BytesIO()
+        np.savez(buffer, **shifted)
+        return buffer.getvalue()
+
+    forged = _resealed(package, tmp_path / "g.mlpack", shift_outputs)
+    assert verify(forged).ok  # without --run the files and the signature all agree
+    result = runner.invoke(app, ["verify", str(forged), "--run", "--json"])
+    assert result.exit_code == ExitCode.FAILED
+    verdict = json.loads(result.stdout)
+    assert verdict["ok"] is False and verdict["signature_ok"] is True and verdict["golden"]["passed"] is False
+    assert len(verdict["problems"]) == 1 and verdict["problems"][0].startswith("'golden/outputs.npz': ")
+    human = runner.invoke(app, ["verify", str(forged), "--run"])
+    assert human.exit_code == ExitCode.FAILED and "golden/outputs.npz" in human.output
 
 
 def _hostile(tmp_path: Path, build) -> Path:

@@ -1,0 +1,83 @@
+"""Opening a package: safe extraction into a temporary folder, every file checked against the manifest."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from mlpack.artifact.archive import safe_extract
+from mlpack.artifact.manifest import MANIFEST, load_manifest
+from mlpack.core.fileio import require_file
+from mlpack.core.signature import Signature
+from mlpack.errors import TamperError
+
+
+class OpenedPackage:
+    """A package extracted (safely) into a temporary folder, with what does not match its manifest.
+
+    ``problems`` lists each tampered entry (the manifest, or a file changed, added or missing);
+    the files are only extracted and checked when the manifest itself is intact. Use it as a
+    context manager: the folder is removed on exit.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = require_file(Path(path), "package")
+        self.manifest, self.problems = load_manifest(self.path)
+        self.files_checked = 0  # files compared with their hashes: none while the manifest is untrusted
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlpack-package-")
+        self.root = Path(self._tmp.name)
+        if self.problems:
+            return
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                safe_extract(archive, self.path, self.root)
+        except TamperError as exc:
+            # The archive layer names the package too; the problem list is about this package only.
+            self.problems = [exc.message.removeprefix(f"{self.path}: ")]
+        except BaseException:
+            self.close()
+            raise
+        else:
+            self.problems = file_problems(self.root, self.manifest["files"])
+            self.files_checked = len(self.manifest["files"])
+
+    def require_intact(self) -> None:
+        """Raise :class:`TamperError` naming every problem, for callers that only use intact packages."""
+        if self.problems:
+            raise TamperError(f"{self.path}: " + " ".join(self.problems))
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / self.manifest["model"]["path"]
+
+    @property
+    def signature(self) -> Signature:
+        return Signature.from_dict(self.manifest["model"]["signature"])
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def __enter__(self) -> OpenedPackage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def file_problems(root: Path, listed: dict[str, Any]) -> list[str]:
+    """Each file under ``root`` added, missing or changed against the manifest's ``files``, by name."""
+    # Imported here: package.py re-exports this module's users, and sha256_file is moving to core.fileio.
+    from mlpack.artifact.package import sha256_file
+
+    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    added = sorted(present - set(listed))
+    problems = [f"'{extra}' is not in the manifest: it was added after packing." for extra in added]
+    for name, entry in sorted(listed.items()):
+        file = root / name
+        if not file.is_file():
+            problems.append(f"'{name}' is listed in the manifest but missing.")
+        elif not isinstance(entry, dict) or sha256_file(file) != entry.get("sha256"):
+            problems.append(f"'{name}' changed after packing (SHA-256 mismatch).")
+    return problems

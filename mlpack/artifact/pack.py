@@ -1,0 +1,268 @@
+"""``mlpack pack``: one .mlpack file with the model, its manifest, golden samples and the user's files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.artifact.manifest import FORMAT, GOLDEN_INPUTS, GOLDEN_OUTPUTS, GOLDEN_TOLERANCE, MANIFEST, seal
+from mlpack.core.fileio import atomic_path, require_file
+from mlpack.errors import BadInputError
+
+if TYPE_CHECKING:
+    import onnx
+
+    from mlpack.core.signature import Signature
+
+# What goes into the zip, by archive path: a file on disk, or bytes made while packing.
+Entries = dict[str, Path | bytes]
+
+
+@dataclass(frozen=True)
+class PackResult:
+    output: Path
+    manifest: dict[str, Any]
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": str(self.output), "size_bytes": self.size_bytes, "manifest": self.manifest}
+
+
+def pack(
+    model: Path,
+    output: Path,
+    *,
+    name: str | None = None,
+    version: str = "0.1.0",
+    include: tuple[Path, ...] = (),
+    preprocessing: dict[str, Any] | None = None,
+    optimization: dict[str, Any] | None = None,
+    report: Path | None = None,
+    golden: int = 4,
+    golden_data: Path | None = None,
+    model_card: dict[str, Any] | None = None,
+) -> PackResult:
+    """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file.
+
+    Args:
+        model: the ONNX model; its external data files, if any, are packed beside it.
+        output: where to write the package; written atomically, nothing is left on failure.
+        name: the model's name in the manifest (default: the model file's stem).
+        version: the model's version in the manifest.
+        include: extra files a device needs (labels, tokenizer files), stored under ``files/``.
+        preprocessing: metadata on how to prepare inputs (mean, layout...), stored as given.
+        optimization: what was done to the model (quantisation settings...), stored as given.
+        report: a check report (``mlpack check --json FILE``) whose verdicts and metrics are kept.
+        golden: how many golden samples to store with the outputs the model gives for them
+            (0 for none; ``verify --run`` compares against them on the device).
+        golden_data: an .npz to take the golden inputs from (default: generated from the signature).
+        model_card: model-card fields (intended_use, limitations...); metrics come from ``report``.
+
+    Raises:
+        BadInputError: a missing model, included file or report, a report that is not a check
+            report, or a negative ``golden`` (exit 2).
+    """
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+
+    model = require_file(Path(model), "model file")
+    onnx_model = load_model(model)
+    signature = signature_of(onnx_model)
+    if golden < 0:
+        raise BadInputError(f"--golden must be zero or more, got {golden}.")
+    for extra in include:
+        require_file(Path(extra), "included file")
+    check = _read_report(report) if report else None
+
+    entries = _file_entries(model, include)
+    if golden:
+        entries.update(_golden_entries(model, signature, golden, golden_data))
+    manifest = _manifest(
+        model,
+        onnx_model,
+        signature,
+        entries,
+        name=name or model.stem,
+        version=version,
+        preprocessing=preprocessing or {},
+        optimization=optimization or {},
+        check=check,
+        golden=golden,
+        model_card=_model_card(model_card or {}, check),
+    )
+    _write_archive(Path(output), manifest, entries)
+    return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
+
+
+def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
+    from mlpack.core.onnxio import external_data_files
+
+    entries: Entries = {f"model/{model.name}": model}
+    for data_file in external_data_files(model):
+        entries[f"model/{data_file.name}"] = data_file
+    for extra in include:
+        entries[f"files/{Path(extra).name}"] = Path(extra)
+    return entries
+
+
+def _golden_entries(model: Path, signature: Signature, count: int, data: Path | None) -> Entries:
+    """``count`` inputs (from ``data`` or generated) and the outputs this model gives for them."""
+    from mlpack.core.data import generate_inputs, load_dataset
+    from mlpack.core.onnxio import create_session, run_session
+
+    if data is not None:
+        feeds = load_dataset(data, signature.inputs).batch(0, count)
+    else:
+        feeds = generate_inputs(signature.inputs, batch_size=count, seed=0)
+    outputs = run_session(create_session(model), feeds)
+    return {
+        GOLDEN_INPUTS: npz_bytes(feeds),
+        GOLDEN_OUTPUTS: npz_bytes({o.name: v for o, v in zip(signature.outputs, outputs, strict=True)}),
+    }
+
+
+def _manifest(
+    model: Path,
+    onnx_model: onnx.ModelProto,
+    signature: Signature,
+    entries: Entries,
+    *,
+    name: str,
+    version: str,
+    preprocessing: dict[str, Any],
+    optimization: dict[str, Any],
+    check: dict[str, Any] | None,
+    golden: int,
+    model_card: dict[str, Any],
+) -> dict[str, Any]:
+    opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    golden_section = {
+        "count": golden,
+        "inputs": GOLDEN_INPUTS,
+        "outputs": GOLDEN_OUTPUTS,
+        "tolerance": GOLDEN_TOLERANCE.to_dict(),
+    }
+    return seal(
+        {
+            "format": FORMAT,
+            "name": name,
+            "version": version,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "files": {path: {"sha256": _digest(content), "size": _size(content)} for path, content in entries.items()},
+            "model": {
+                "path": f"model/{model.name}",
+                "signature": signature.to_dict(),
+                "opset": opset,
+                "producer": f"{onnx_model.producer_name} {onnx_model.producer_version}".strip(),
+                "size_bytes": sum(_size(c) for p, c in entries.items() if p.startswith("model/")),
+            },
+            "preprocessing": preprocessing,
+            "optimization": optimization,
+            "check": check,
+            "golden": golden_section if golden else None,
+            "model_card": model_card,
+            "provenance": _provenance(model),
+        }
+    )
+
+
+def _write_archive(output: Path, manifest: dict[str, Any], entries: Entries) -> None:
+    with atomic_path(output) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str))
+            for path, content in entries.items():
+                if isinstance(content, bytes):
+                    archive.writestr(path, content)
+                else:
+                    archive.write(content, path)
+
+
+def _digest(content: Path | bytes) -> str:
+    # Imported here: sha256_file is moving to core.fileio, and package.py re-exports this module.
+    from mlpack.artifact.package import sha256_file
+
+    return hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else sha256_file(content)
+
+
+def _size(content: Path | bytes) -> int:
+    return len(content) if isinstance(content, bytes) else content.stat().st_size
+
+
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """The arrays as an uncompressed .npz file, in memory (golden samples, run outputs)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _read_report(path: Path) -> dict[str, Any]:
+    path = require_file(Path(path), "check report")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path} is not a JSON check report: {exc}") from exc
+    if not isinstance(report, dict) or report.get("schema") != "mlpack.check/1":
+        raise BadInputError(f"{path} is not an mlpack check report; write one with mlpack check --json FILE.")
+    return {
+        k: report.get(k)
+        for k in ("schema", "created", "summary", "exit_code", "device", "budgets", "verdicts", "quality")
+    }
+
+
+def _model_card(card: dict[str, Any], check: dict[str, Any] | None) -> dict[str, Any]:
+    """Intended use and limits from the user; metrics per slice from the check report where there is one."""
+    quality = (check or {}).get("quality") or {}
+    filled = {
+        "intended_use": card.get("intended_use", ""),
+        "limitations": card.get("limitations", ""),
+        "metrics": quality.get("metrics", {}),
+        "metrics_per_slice": quality.get("per_slice", {}),
+        "slice_gap": quality.get("slice_gap", {}),
+    }
+    filled.update({k: v for k, v in card.items() if k not in filled})
+    return filled
+
+
+def _provenance(model: Path) -> dict[str, Any]:
+    from importlib import metadata
+
+    from mlpack.core.version import mlpack_version
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)  # without importing: torch may be absent or slow
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "mlpack": mlpack_version(),
+        "onnx": version("onnx"),
+        "onnxruntime": version("onnxruntime"),
+        "torch": version("torch"),
+        "git_commit": _git_commit(model.parent),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=5, check=False
+    ).stdout.strip()
+    return done.stdout.strip() + ("-dirty" if dirty else "")

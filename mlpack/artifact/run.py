@@ -1,0 +1,54 @@
+"""``mlpack run``: inference from an intact package, inputs checked against its signature first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.artifact.opened import OpenedPackage
+from mlpack.artifact.pack import npz_bytes
+from mlpack.core.fileio import atomic_path
+from mlpack.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: Path
+    samples: int
+    outputs: dict[str, list[int]]  # name -> shape
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": str(self.output), "samples": self.samples, "outputs": self.outputs}
+
+
+def run_package(package: Path, inputs: Path, output: Path, *, batch_size: int = 256) -> RunResult:
+    """Run the packaged model on ``inputs`` and write its outputs, refusing a tampered package.
+
+    Args:
+        package: the ``.mlpack`` file.
+        inputs: an .npz with one array per model input, named by input (``labels`` and
+            ``slices`` arrays are ignored); checked against the packaged signature first.
+        output: where to write the outputs, one array per model output, as .npz (atomically).
+        batch_size: samples per inference call.
+
+    Raises:
+        TamperError: the package was changed after packing (exit 1): use ``verify`` for the details.
+        BadInputError: inputs that do not fit the signature, a ``batch_size`` below 1, or a
+            package that is not a zip or holds unsafe entries (exit 2).
+    """
+    from mlpack.core.data import Dataset, match_inputs, read_npz
+    from mlpack.core.runner import predict
+
+    if batch_size < 1:
+        raise BadInputError(f"--batch-size must be at least 1, got {batch_size}.")
+    with OpenedPackage(package) as opened:
+        opened.require_intact()
+        arrays = {k: v for k, v in read_npz(inputs).items() if k not in ("labels", "slices")}
+        feeds = match_inputs(arrays, opened.signature.inputs, source=str(inputs))
+        dataset = Dataset(inputs=feeds)
+        results = predict(opened.model_path, dataset, batch_size=batch_size)
+        named = {o.name: r for o, r in zip(opened.signature.outputs, results, strict=True)}
+    with atomic_path(Path(output)) as tmp:
+        tmp.write_bytes(npz_bytes(named))
+    return RunResult(Path(output), dataset.num_samples, {k: list(v.shape) for k, v in named.items()})

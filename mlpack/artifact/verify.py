@@ -1,0 +1,129 @@
+"""``mlpack verify``: is this package what was packed, and does this machine compute what it did?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.artifact.manifest import GOLDEN_TOLERANCE
+from mlpack.artifact.opened import OpenedPackage
+from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.errors import BadInputError, ExitCode
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The verdict on one package. ``problems`` names each tampered entry or failed check."""
+
+    package: Path
+    name: str | None  # None where the manifest could not be read at all
+    version: str | None
+    files_checked: int  # files compared with their hashes (0 when the manifest itself was changed)
+    signature_ok: bool  # False where the files were tampered with and the model was not loaded
+    golden: Comparison | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.signature_ok and (self.golden is None or self.golden.passed)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else ExitCode.FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": str(self.package),
+            "name": self.name,
+            "version": self.version,
+            "files_checked": self.files_checked,
+            "signature_ok": self.signature_ok,
+            "golden": self.golden.to_dict() if self.golden else None,
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+            "problems": list(self.problems),
+        }
+
+
+def verify(package: Path, *, run: bool = False) -> VerifyResult:
+    """Check a package's manifest, every file's hash and the model's signature; optionally its outputs.
+
+    A package that was changed after packing, or whose golden outputs this machine does not
+    reproduce, is a verdict, not an error: the result has ``ok`` false, ``exit_code`` 1 and a
+    problem naming each entry.
+
+    Args:
+        package: the ``.mlpack`` file.
+        run: also run the golden samples stored in the package on this machine and compare the
+            outputs with those recorded when it was packed, within the stored tolerance.
+
+    Raises:
+        ArchiveError: ``package`` is not a zip, holds unsafe entries (absolute paths, '..',
+            links, duplicates, a bomb) or was written in another package format (exit 2).
+        BadInputError: ``run`` was asked of a package packed without golden samples, or the
+            model cannot be loaded (exit 2).
+    """
+    with OpenedPackage(package) as opened:
+        if opened.problems:
+            return _verdict(opened, signature_ok=False, problems=opened.problems)
+        signature_problem = _signature_problem(opened)
+        if signature_problem:
+            return _verdict(opened, signature_ok=False, problems=[signature_problem])
+        golden = _run_golden(opened) if run else None
+    problems = []
+    if golden is not None and not golden.passed:
+        problems.append(
+            f"'{opened.manifest['golden']['outputs']}': this machine computes other outputs than the packed "
+            f"model did on its golden samples: {golden.failure_text()} (tolerance {golden.tolerance.describe()})."
+        )
+    return _verdict(opened, signature_ok=True, golden=golden, problems=problems)
+
+
+def _verdict(
+    opened: OpenedPackage, *, signature_ok: bool, problems: list[str], golden: Comparison | None = None
+) -> VerifyResult:
+    def text(key: str) -> str | None:
+        value = opened.manifest.get(key)
+        return value if isinstance(value, str) else None
+
+    return VerifyResult(
+        Path(opened.path), text("name"), text("version"), opened.files_checked, signature_ok, golden, tuple(problems)
+    )
+
+
+def _signature_problem(opened: OpenedPackage) -> str | None:
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+
+    actual = signature_of(load_model(opened.model_path))
+    if actual == opened.signature:
+        return None
+    return (
+        f"'{opened.manifest['model']['path']}': the model's signature {actual.to_dict()} does not match "
+        f"the manifest's {opened.manifest['model']['signature']}."
+    )
+
+
+def _run_golden(opened: OpenedPackage) -> Comparison:
+    import numpy as np
+
+    from mlpack.core.onnxio import create_session, run_session
+
+    golden = opened.manifest.get("golden")
+    if not golden:
+        raise BadInputError(f"{opened.path} has no golden samples to run (packed with --golden 0).")
+    with (
+        np.load(opened.root / golden["inputs"], allow_pickle=False) as inputs,
+        np.load(opened.root / golden["outputs"], allow_pickle=False) as outputs,
+    ):
+        feeds = {name: inputs[name] for name in inputs.files}
+        expected = [outputs[o.name] for o in opened.signature.outputs]
+    actual = run_session(create_session(opened.model_path), feeds)
+    return compare_outputs(
+        expected,
+        actual,
+        names=[o.name for o in opened.signature.outputs],
+        tolerance=Tolerance(**golden.get("tolerance", GOLDEN_TOLERANCE.to_dict())),
+        label=f"{golden['count']} golden samples",
+    )
