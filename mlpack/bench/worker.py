@@ -64,13 +64,13 @@ class Worker:
         """The reply to one command."""
         if isinstance(command, Init):
             return self.init(command.config)
+        if isinstance(command, Finish):
+            return self.finish()
         if self.session is None:
             raise InternalError(f"the bench worker got {type(command).__name__} before Init")
         if isinstance(command, Run):
             return self.run(command.count)
-        if isinstance(command, Profile):
-            return self.profile(command.count, command.prefix)
-        return self.finish()
+        return self.profile(command.count, command.prefix)
 
     def init(self, config: WorkerConfig) -> Loaded:
         import numpy as np  # noqa: F401  (imported before the baseline, like onnxruntime)

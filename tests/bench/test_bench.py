@@ -231,14 +231,21 @@ def test_compare_ratios_and_fail_if_slower(runner, tmp_path: Path) -> None:
     b = _fake_result(tmp_path / "b.json", {"m.onnx": 12.0}, device="rpi4")
     result = compare([a, b], percentile="p50", fail_if_slower_pct=10)
     assert [r.ratio for r in result.rows] == [pytest.approx(1.2)]
-    assert result.failed
-    assert compare([a, b], fail_if_slower_pct=25).failed is False
+    assert not result.ok and result.exit_code == ExitCode.FAILED
+    assert result.to_dict()["ok"] is False and result.to_dict()["failed"] is True
+    within = compare([a, b], fail_if_slower_pct=25)
+    assert within.ok and within.exit_code == ExitCode.OK
+    assert within.to_dict()["ok"] is True and within.to_dict()["failed"] is False
     failing = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "10"])
     assert failing.exit_code == ExitCode.FAILED and "1.200x" in failing.output
     passing = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "25", "--percentile", "p95"])
     assert passing.exit_code == 0
     as_json = runner.invoke(app, ["compare", str(a), str(b), "--json"])
     assert json.loads(as_json.stdout)["rows"][0]["ratio"] == pytest.approx(1.2)
+    failing_json = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "10", "--json"])
+    assert failing_json.exit_code == ExitCode.FAILED
+    report = json.loads(failing_json.stdout)  # JSON and nothing else, for a failure too
+    assert report["ok"] is False and report["failed"] is True and len(report["regressions"]) == 1
 
 
 def test_compare_pairs_different_models_in_order(tmp_path: Path) -> None:
