@@ -622,8 +622,8 @@ def build(
 
     with _progress() as update:
         result = run_build(config, out=out, force=force, progress=update)
-    _emit(result, "-" if as_json else None, "render_build")
-    if result.exit_code:
+    _emit(result, "-" if as_json else None, "render_build")  # the JSON of a failed build too, then its code
+    if not result.ok:
         raise typer.Exit(int(result.exit_code))
 
 
@@ -639,9 +639,10 @@ def init(
 ) -> None:
     """Write a commented starter mlpack.toml."""
     from mlpack.core.inputspec import parse_input_spec
-    from mlpack.pipeline.build import init as run_init
+    from mlpack.pipeline.init import DEFAULT_INPUTS
+    from mlpack.pipeline.init import init as run_init
 
-    specs = tuple(input_specs or ("x:1x3x224x224",))
+    specs = tuple(input_specs or DEFAULT_INPUTS)
     for spec in specs:
         parse_input_spec(spec)  # a typo is caught now, not at the first build
     path = run_init(output, source=source, inputs=specs, force=force)
