@@ -1,51 +1,27 @@
 """Latency, throughput and memory with onnxruntime on the CPU: honest, comparable, cheap.
 
-Each configuration (model × batch size × thread count) runs in its own worker process
-(:mod:`mlpack.bench.worker`). Configurations are timed interleaved, a block of runs each in
-turn, so that a drift of the machine hits them alike; warm-up runs come first, and timing
-goes on until both a minimum count and a minimum duration are reached for every one.
+Each configuration (model × batch size × thread count) runs in its own worker process, and
+configurations are timed interleaved (:mod:`mlpack.bench.interleave`); this module decides what
+to measure, under which device profile, and turns what the workers report into results.
 """
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any
 
-from mlpack.bench.protocol import (
-    Command,
-    Failed,
-    Finish,
-    Finished,
-    Init,
-    Loaded,
-    Profile,
-    Profiled,
-    Run,
-    Timed,
-    WorkerConfig,
-    from_json,
-    to_json,
-)
+from mlpack.bench.interleave import Configuration, Outcome, measure_interleaved
 from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.core.progress import Progress
-from mlpack.errors import BadInputError, InternalError, ModelLoadError
+from mlpack.errors import BadInputError
 
 SCHEMA = "mlpack.bench.measure/1"
-BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
-# Alone, a configuration needs no interleaving: longer blocks only keep the progress bar moving,
-# and leave fewer pauses in which onnxruntime's threads go to sleep and must be woken.
-SOLO_BLOCK_SECONDS = 0.5
-PROFILE_RUNS = 20
 
 
 @dataclass(frozen=True)
@@ -203,14 +179,6 @@ class BenchResult:
 
 
 @dataclass(frozen=True)
-class _Config:
-    model: Path
-    name: str
-    batch_size: int
-    threads: int | None
-
-
-@dataclass(frozen=True)
 class _Placement:
     """How the workers run here: a device profile's threads and CPUs, as far as this machine allows."""
 
@@ -218,17 +186,6 @@ class _Placement:
     cpus: tuple[int, ...] | None
     device_record: dict[str, Any] | None
     warnings: tuple[str, ...]  # noted on every measurement
-
-
-@dataclass
-class _Outcome:
-    """What one configuration's worker reported, gathered while the measurement goes on."""
-
-    loaded: Loaded
-    samples_ms: list[float] = field(default_factory=list)
-    block: int = 1  # timed runs per turn of the interleaving
-    profile: Profiled | None = None
-    peak_rss_mb: float = 0.0
 
 
 def benchmark(
@@ -263,13 +220,13 @@ def benchmark(
     paths = [require_file(Path(m), "model file") for m in models]
     placement = _place(settings, device, on_device)
     configs = [
-        _Config(path, name, batch, threads)
+        Configuration(path, name, batch, threads)
         for path, name in zip(paths, _unique_names(paths), strict=True)
         for batch in settings.batch_sizes
         for threads in placement.threads
     ]
     spinning = settings.spinning if settings.spinning is not None else len(configs) == 1
-    outcomes = _measure(configs, settings, placement.cpus, spinning, progress)
+    outcomes = measure_interleaved(configs, settings, cpus=placement.cpus, spinning=spinning, progress=progress)
     measurements = _with_ratios([_measurement(c, outcomes[c], placement.warnings, device) for c in configs])
     record = settings.to_dict() | {
         "spinning": spinning,
@@ -320,7 +277,7 @@ def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: boo
 
 
 def _measurement(
-    config: _Config, outcome: _Outcome, warnings: Sequence[str], device: DeviceProfile | None
+    config: Configuration, outcome: Outcome, warnings: Sequence[str], device: DeviceProfile | None
 ) -> Measurement:
     from mlpack.core.onnxio import model_size_bytes
 
@@ -395,167 +352,3 @@ def _best_batches(measurements: Sequence[Measurement], budget_ms: float | None) 
         if m.latency_ms.p95 <= budget_ms and (best[key] is None or m.batch_size > (best[key] or 0)):
             best[key] = m.batch_size
     return best
-
-
-_ReplyT = TypeVar("_ReplyT", Loaded, Timed, Profiled, Finished)
-
-
-class _WorkerProcess:
-    """The parent's end of one worker process: a typed method per command of the protocol."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlpack.bench.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def init(self, config: WorkerConfig) -> Loaded:
-        return self._call(Init(config), Loaded)
-
-    def run(self, count: int) -> Timed:
-        return self._call(Run(count), Timed)
-
-    def profile(self, count: int, prefix: str) -> Profiled:
-        return self._call(Profile(count, prefix), Profiled)
-
-    def finish(self) -> Finished:
-        return self._call(Finish(), Finished)
-
-    def _call(self, command: Command, expected: type[_ReplyT]) -> _ReplyT:
-        stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
-        stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
-        try:
-            stdin.write(to_json(command) + "\n")
-            stdin.flush()
-            line = stdout.readline()
-        except BrokenPipeError:
-            line = ""
-        if not line:
-            raise self._stopped()
-        reply = from_json(line)
-        if isinstance(reply, Failed):
-            raise reply.to_error()
-        if not isinstance(reply, expected):
-            raise InternalError(f"the measuring process answered {type(command).__name__} with {type(reply).__name__}")
-        return reply
-
-    def _stopped(self) -> ModelLoadError:
-        """Why the worker ended without replying: a crash in onnxruntime is the model's doing."""
-        code = self.proc.wait()
-        if code < 0:
-            return ModelLoadError(
-                f"onnxruntime crashed ({signal.Signals(-code).name}) while measuring; "
-                "this model cannot be run by onnxruntime on this CPU."
-            )
-        stderr = self.proc.stderr.read() if self.proc.stderr else ""
-        return ModelLoadError(f"the measuring process stopped (exit {code}): {stderr.strip()[-300:]}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-
-
-def _measure(
-    configs: list[_Config],
-    settings: BenchSettings,
-    cpus: tuple[int, ...] | None,
-    spinning: bool,
-    progress: Progress | None,
-) -> dict[_Config, _Outcome]:
-    """Start one worker per configuration, warm each up, time them in turns, then wind them up."""
-    report = progress or (lambda what, done: None)
-    workers: dict[_Config, _WorkerProcess] = {}
-    try:
-        outcomes = _start(configs, settings, cpus, spinning, workers, report)
-        _warm_up(workers, outcomes, settings, report)
-        _time_in_turns(workers, outcomes, settings, report)
-        _wind_up(workers, outcomes, settings, report)
-    finally:
-        for worker in workers.values():
-            worker.close()
-    return outcomes
-
-
-def _start(
-    configs: list[_Config],
-    settings: BenchSettings,
-    cpus: tuple[int, ...] | None,
-    spinning: bool,
-    workers: dict[_Config, _WorkerProcess],
-    report: Progress,
-) -> dict[_Config, _Outcome]:
-    """Fills ``workers`` as it goes, so that the caller closes every process started before a failure."""
-    outcomes = {}
-    for config in configs:
-        report(f"loading {config.name} (batch {config.batch_size})", 0.0)
-        workers[config] = _WorkerProcess()
-        loaded = workers[config].init(
-            WorkerConfig(
-                model=config.model,
-                batch_size=config.batch_size,
-                threads=config.threads,
-                cpus=cpus,
-                execution_mode=settings.execution_mode,
-                graph_optimization=settings.graph_optimization,
-                spinning=spinning,
-                data=settings.data,
-                seed=settings.seed,
-            )
-        )
-        outcomes[config] = _Outcome(loaded)
-    return outcomes
-
-
-def _warm_up(
-    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
-) -> None:
-    """Untimed runs, whose typical latency sizes each configuration's turn of the interleaving."""
-    seconds = BLOCK_SECONDS if len(workers) > 1 else SOLO_BLOCK_SECONDS
-    for config, worker in workers.items():
-        report(f"warming up {config.name}", 0.0)
-        warm = worker.run(max(settings.warmup, 1)).samples_ms
-        typical_ms = sorted(warm)[len(warm) // 2]
-        outcomes[config].block = max(1, min(settings.runs, int(seconds * 1000 / max(typical_ms, 1e-3))))
-
-
-def _time_in_turns(
-    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
-) -> None:
-    """A block of timed runs per configuration in turn, until each has its minimum count and time."""
-    pending = list(workers)
-    while pending:
-        for config in list(pending):
-            samples = outcomes[config].samples_ms
-            samples += workers[config].run(outcomes[config].block).samples_ms
-            if len(samples) >= settings.runs and sum(samples) / 1000 >= settings.duration_s:
-                pending.remove(config)
-        report("measuring", _fraction_done(outcomes.values(), settings))
-
-
-def _wind_up(
-    workers: dict[_Config, _WorkerProcess], outcomes: dict[_Config, _Outcome], settings: BenchSettings, report: Progress
-) -> None:
-    """The operator profile where asked, after the timing so it cannot disturb it; then the peak memory."""
-    for config, worker in workers.items():
-        if settings.profile:
-            report(f"profiling {config.name}", 1.0)
-            with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
-                outcomes[config].profile = worker.profile(PROFILE_RUNS, str(Path(tmp) / "ort"))
-        outcomes[config].peak_rss_mb = worker.finish().peak_rss_mb
-
-
-def _fraction_done(outcomes: Iterable[_Outcome], settings: BenchSettings) -> float:
-    fractions = []
-    for outcome in outcomes:
-        values = outcome.samples_ms
-        by_count = len(values) / settings.runs
-        by_time = (sum(values) / 1000) / settings.duration_s if settings.duration_s > 0 else 1.0
-        fractions.append(min(by_count, by_time, 1.0))
-    return min(fractions) if fractions else 1.0

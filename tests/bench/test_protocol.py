@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mlpack.bench import protocol
-from mlpack.bench.measure import BenchSettings, _WorkerProcess, benchmark
+from mlpack.bench.interleave import WorkerProcess
+from mlpack.bench.measure import BenchSettings, benchmark
 from mlpack.bench.protocol import (
     Failed,
     Finish,
@@ -171,7 +172,7 @@ def test_a_model_that_cannot_be_loaded_in_the_worker_is_a_model_load_error(runne
 
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"garbage" * 10)
-    worker = _WorkerProcess()
+    worker = WorkerProcess()
     try:
         with pytest.raises(ModelLoadError) as raised:
             worker.init(WorkerConfig(model=corrupt, batch_size=1))
@@ -194,7 +195,7 @@ def test_data_that_does_not_fit_comes_back_as_an_input_spec_error(gemm_mlp: Path
 
 
 def test_the_worker_process_speaks_the_typed_protocol(gemm_mlp: Path) -> None:
-    worker = _WorkerProcess()
+    worker = WorkerProcess()
     try:
         with pytest.raises(InternalError, match="before Init"):
             worker.run(1)

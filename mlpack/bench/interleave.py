@@ -1,0 +1,249 @@
+"""The parent's side of measuring: one worker process per configuration, driven in turns.
+
+Each configuration (model x batch size x thread count) runs in its own worker process
+(:mod:`mlpack.bench.worker`), spoken to through :mod:`mlpack.bench.protocol`. Configurations are
+timed interleaved, a block of runs each in turn, so that a drift of the machine hits them alike;
+warm-up runs come first, and timing goes on until both a minimum count and a minimum duration
+are reached for every one.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, TypeVar
+
+from mlpack.bench.protocol import (
+    Command,
+    Failed,
+    Finish,
+    Finished,
+    Init,
+    Loaded,
+    Profile,
+    Profiled,
+    Run,
+    Timed,
+    WorkerConfig,
+    from_json,
+    to_json,
+)
+from mlpack.core.progress import Progress
+from mlpack.errors import InternalError, ModelLoadError
+
+if TYPE_CHECKING:  # measure imports this module; the settings type is only named here
+    from mlpack.bench.measure import BenchSettings
+
+BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
+# Alone, a configuration needs no interleaving: longer blocks only keep the progress bar moving,
+# and leave fewer pauses in which onnxruntime's threads go to sleep and must be woken.
+SOLO_BLOCK_SECONDS = 0.5
+PROFILE_RUNS = 20
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One thing measured: a model at one batch size and thread count."""
+
+    model: Path
+    name: str
+    batch_size: int
+    threads: int | None
+
+
+@dataclass
+class Outcome:
+    """What one configuration's worker reported, gathered while the measurement goes on."""
+
+    loaded: Loaded
+    samples_ms: list[float] = field(default_factory=list)
+    block: int = 1  # timed runs per turn of the interleaving
+    profile: Profiled | None = None
+    peak_rss_mb: float = 0.0
+
+
+_ReplyT = TypeVar("_ReplyT", Loaded, Timed, Profiled, Finished)
+
+
+class WorkerProcess:
+    """The parent's end of one worker process: a typed method per command of the protocol."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlpack.bench.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def init(self, config: WorkerConfig) -> Loaded:
+        return self._call(Init(config), Loaded)
+
+    def run(self, count: int) -> Timed:
+        return self._call(Run(count), Timed)
+
+    def profile(self, count: int, prefix: str) -> Profiled:
+        return self._call(Profile(count, prefix), Profiled)
+
+    def finish(self) -> Finished:
+        return self._call(Finish(), Finished)
+
+    def _call(self, command: Command, expected: type[_ReplyT]) -> _ReplyT:
+        stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
+        stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
+        try:
+            stdin.write(to_json(command) + "\n")
+            stdin.flush()
+            line = stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            raise self._stopped()
+        reply = from_json(line)
+        if isinstance(reply, Failed):
+            raise reply.to_error()
+        if not isinstance(reply, expected):
+            raise InternalError(f"the measuring process answered {type(command).__name__} with {type(reply).__name__}")
+        return reply
+
+    def _stopped(self) -> ModelLoadError:
+        """Why the worker ended without replying: a crash in onnxruntime is the model's doing."""
+        code = self.proc.wait()
+        if code < 0:
+            return ModelLoadError(
+                f"onnxruntime crashed ({signal.Signals(-code).name}) while measuring; "
+                "this model cannot be run by onnxruntime on this CPU."
+            )
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return ModelLoadError(f"the measuring process stopped (exit {code}): {stderr.strip()[-300:]}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+def measure_interleaved(
+    configs: list[Configuration],
+    settings: BenchSettings,
+    *,
+    cpus: tuple[int, ...] | None,
+    spinning: bool,
+    progress: Progress | None,
+) -> dict[Configuration, Outcome]:
+    """Start one worker per configuration, warm each up, time them in turns, then wind them up.
+
+    Args:
+        configs: what to measure, one worker process each.
+        settings: minimum runs and time, warm-up, inputs, session options and whether to profile.
+        cpus: pin every worker to these CPUs; None: wherever the OS likes.
+        spinning: let onnxruntime's threads spin between runs (fast alone, a thief when interleaved).
+        progress: called with what is being done and the fraction done.
+    """
+    report = progress or (lambda what, done: None)
+    workers: dict[Configuration, WorkerProcess] = {}
+    try:
+        outcomes = _start(configs, settings, cpus, spinning, workers, report)
+        _warm_up(workers, outcomes, settings, report)
+        _time_in_turns(workers, outcomes, settings, report)
+        _wind_up(workers, outcomes, settings, report)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return outcomes
+
+
+def _start(
+    configs: list[Configuration],
+    settings: BenchSettings,
+    cpus: tuple[int, ...] | None,
+    spinning: bool,
+    workers: dict[Configuration, WorkerProcess],
+    report: Progress,
+) -> dict[Configuration, Outcome]:
+    """Fills ``workers`` as it goes, so that the caller closes every process started before a failure."""
+    outcomes = {}
+    for config in configs:
+        report(f"loading {config.name} (batch {config.batch_size})", 0.0)
+        workers[config] = WorkerProcess()
+        loaded = workers[config].init(
+            WorkerConfig(
+                model=config.model,
+                batch_size=config.batch_size,
+                threads=config.threads,
+                cpus=cpus,
+                execution_mode=settings.execution_mode,
+                graph_optimization=settings.graph_optimization,
+                spinning=spinning,
+                data=settings.data,
+                seed=settings.seed,
+            )
+        )
+        outcomes[config] = Outcome(loaded)
+    return outcomes
+
+
+def _warm_up(
+    workers: dict[Configuration, WorkerProcess],
+    outcomes: dict[Configuration, Outcome],
+    settings: BenchSettings,
+    report: Progress,
+) -> None:
+    """Untimed runs, whose typical latency sizes each configuration's turn of the interleaving."""
+    seconds = BLOCK_SECONDS if len(workers) > 1 else SOLO_BLOCK_SECONDS
+    for config, worker in workers.items():
+        report(f"warming up {config.name}", 0.0)
+        warm = worker.run(max(settings.warmup, 1)).samples_ms
+        typical_ms = sorted(warm)[len(warm) // 2]
+        outcomes[config].block = max(1, min(settings.runs, int(seconds * 1000 / max(typical_ms, 1e-3))))
+
+
+def _time_in_turns(
+    workers: dict[Configuration, WorkerProcess],
+    outcomes: dict[Configuration, Outcome],
+    settings: BenchSettings,
+    report: Progress,
+) -> None:
+    """A block of timed runs per configuration in turn, until each has its minimum count and time."""
+    pending = list(workers)
+    while pending:
+        for config in list(pending):
+            samples = outcomes[config].samples_ms
+            samples += workers[config].run(outcomes[config].block).samples_ms
+            if len(samples) >= settings.runs and sum(samples) / 1000 >= settings.duration_s:
+                pending.remove(config)
+        report("measuring", _fraction_done(outcomes.values(), settings))
+
+
+def _wind_up(
+    workers: dict[Configuration, WorkerProcess],
+    outcomes: dict[Configuration, Outcome],
+    settings: BenchSettings,
+    report: Progress,
+) -> None:
+    """The operator profile where asked, after the timing so it cannot disturb it; then the peak memory."""
+    for config, worker in workers.items():
+        if settings.profile:
+            report(f"profiling {config.name}", 1.0)
+            with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
+                outcomes[config].profile = worker.profile(PROFILE_RUNS, str(Path(tmp) / "ort"))
+        outcomes[config].peak_rss_mb = worker.finish().peak_rss_mb
+
+
+def _fraction_done(outcomes: Iterable[Outcome], settings: BenchSettings) -> float:
+    fractions = []
+    for outcome in outcomes:
+        values = outcome.samples_ms
+        by_count = len(values) / settings.runs
+        by_time = (sum(values) / 1000) / settings.duration_s if settings.duration_s > 0 else 1.0
+        fractions.append(min(by_count, by_time, 1.0))
+    return min(fractions) if fractions else 1.0
