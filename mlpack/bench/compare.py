@@ -70,6 +70,15 @@ class CompareResult:
 
 
 def load_result(path: Path) -> BenchResult:
+    """A bench result read back from its JSON.
+
+    Args:
+        path: a file written by ``mlpack bench --json``.
+
+    Raises:
+        BadInputError: the file does not exist.
+        DataError: the file is not JSON, not a bench result, or an incomplete one.
+    """
     path = require_file(Path(path), "bench result")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
