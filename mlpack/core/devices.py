@@ -108,3 +108,32 @@ def get_device(name: str, path: Path | None = None) -> DeviceProfile:
         source = f" (built in, or in {path})" if path else " (built in; add your own with --devices FILE)"
         raise ConfigError(f"unknown device profile '{name}'; known{source}: {', '.join(sorted(devices))}.")
     return devices[name]
+
+
+def resolve_device(
+    name: str | None, from_budget_file: dict[str, DeviceProfile], devices_file: Path | None = None
+) -> DeviceProfile | None:
+    """The profile a budget check or a tuning run measures with.
+
+    Args:
+        name: the device the user named (``--device``), or None to measure on this machine as is.
+        from_budget_file: the ``[device.NAME]`` profiles of the budget file; they win over the
+            built-in profiles and over ``devices_file``, because the budgets were written for them.
+        devices_file: a TOML file of extra ``[device.NAME]`` profiles (``--devices``), or None.
+    """
+    if name is None:
+        return None
+    if name in from_budget_file:
+        return from_budget_file[name]
+    return get_device(name, devices_file)
+
+
+def device_record(profile: DeviceProfile | None) -> dict[str, Any] | None:
+    """The profile as results record it, saying that it was approximated on this machine."""
+    if profile is None:
+        return None
+    return {
+        **profile.to_dict(),
+        "note": f"measured on this machine with the {profile.name} profile's threads and "
+        "CPU set: an approximation of the device",
+    }
