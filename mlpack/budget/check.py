@@ -1,63 +1,41 @@
 """``mlpack check``: measure what the budgets need, and give one verdict per budget.
 
 Latency verdicts must not flake on a noisy CI machine: a percentile fails only when its
-bootstrap confidence interval lies wholly above the limit and passes only when it lies wholly
-below; in between, the model is measured again (samples pooled) and, if it is still too close
-to call, the verdict is "inconclusive" (exit 3) instead of a guess.
+confidence interval lies wholly above the limit and passes only when it lies wholly below; in
+between, the model is measured again (samples pooled) and, if it is still too close to call,
+the verdict is "inconclusive" (exit 3) instead of a guess. The verdicts themselves are judged
+in ``mlpack.budget.verdicts``, the same place ``tune`` judges its candidates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
-from mlpack.core.devices import DeviceProfile, get_device
+from mlpack.budget.verdicts import (
+    Status,
+    Verdict,
+    interval_latency_verdicts,
+    quality_verdicts,
+    resource_figures,
+    resource_verdicts,
+    size_verdicts,
+)
+from mlpack.core.devices import DeviceProfile, device_record, resolve_device
 from mlpack.core.metrics import QualityReport
 from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, DataError, ExitCode
 
+if TYPE_CHECKING:
+    from mlpack.bench.measure import BenchSettings, Measurement
+
 SCHEMA = "mlpack.check/1"
 # Latency is timed in several fresh processes per round: the spread between processes is the
-# noise a CI verdict must survive (see mlpack.stats.hierarchical_estimates).
+# noise a CI verdict must survive (see mlpack.bench.stats.process_interval).
 PROCESSES_PER_ROUND = 3
-
-
-class Status(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    budget: str  # e.g. "max_latency_ms.p95", "min.top3_accuracy"
-    measured: float | None
-    limit: float
-    unit: str
-    status: Status
-    margin: float | None  # headroom: positive means inside the budget, in the budget's unit
-    warn_only: bool = False
-    detail: str = ""
-
-    @property
-    def blocking(self) -> bool:
-        return self.status is not Status.PASS and not self.warn_only
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "measured": self.measured,
-            "limit": self.limit,
-            "unit": self.unit,
-            "status": self.status.value,
-            "margin": self.margin,
-            "warn_only": self.warn_only,
-            "detail": self.detail,
-        }
 
 
 @dataclass(frozen=True)
@@ -78,6 +56,11 @@ class CheckResult:
     confidence: float
     remeasured: int
     schema: str = SCHEMA
+
+    @property
+    def ok(self) -> bool:
+        """True when every blocking budget passed (warnings may still be reported)."""
+        return self.exit_code is ExitCode.OK
 
     @property
     def exit_code(self) -> ExitCode:
@@ -116,6 +99,7 @@ class CheckResult:
             "data": self.data,
             "device": self.device,
             "budgets": self.budgets.to_dict(),
+            "ok": self.ok,
             "exit_code": int(self.exit_code),
             "summary": self.summary,
             "verdicts": [v.to_dict() for v in self.verdicts],
@@ -127,8 +111,6 @@ class CheckResult:
             "confidence": self.confidence,
             "remeasured": self.remeasured,
         }
-
-
 
 
 def check(
@@ -147,37 +129,48 @@ def check(
     max_remeasure: int = 2,
     progress: Progress | None = None,
 ) -> CheckResult:
-    from mlpack.core.onnxio import load_model, model_size_bytes
-    from mlpack.core.signature import signature_of
+    """Measure what the budgets need and give one verdict per budget.
 
-    if not 0.5 <= confidence < 1:
-        raise BadInputError(f"--confidence must be in [0.5, 1), got {confidence}.")
-    if max_remeasure < 0:
-        raise BadInputError("--max-remeasure cannot be negative.")
+    A broken budget is a result (``ok`` False, ``exit_code`` 1), not an exception; bad input
+    (a missing file, a budget that needs data it was not given) raises an ``MlpackError``.
+
+    Args:
+        model: the ONNX model to check.
+        budgets: the budget file (TOML): ``[budget]``, ``[budget.DEVICE]``, ``[device.NAME]``.
+        device: a device profile whose budget overrides, threads and CPU set apply; None checks
+            the default budgets on this machine as is.
+        devices_file: extra ``[device.NAME]`` profiles (TOML), after the budget file's own.
+        reference: the model to compare with, for ``max_accuracy_drop`` and reference metrics
+            (``agreement``, ``max_abs_error``, ``mean_cosine``).
+        baseline: the previous model, timed interleaved with ``model`` for ``max_slowdown``.
+        data: evaluation data (.npz: inputs, plus ``labels`` and ``slices`` where budgets need them).
+        runs: minimum timed runs per measuring process.
+        duration_s: minimum timed seconds per measuring process.
+        warmup: untimed runs before timing, per process.
+        confidence: confidence of the latency intervals, in [0.5, 1).
+        max_remeasure: how many extra rounds of processes to measure while a latency verdict is
+            too close to call; after that it stays inconclusive (exit 3).
+        progress: called with (what, fraction done) while measuring; None is silent.
+    """
+    from mlpack.bench.measure import BenchSettings
+
+    _check_options(confidence=confidence, max_remeasure=max_remeasure)
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
     model = Path(model)
-    signature = signature_of(load_model(model))
-    size = model_size_bytes(model)
-    verdicts: list[Verdict] = []
-    if resolved.max_size_mb is not None:
-        verdicts.append(upper_verdict("max_size_mb", size / 1024**2, resolved.max_size_mb, "MB", resolved))
-
+    size, input_specs = _open_model(model)
+    verdicts = size_verdicts(size, resolved)
     quality = reference_quality = None
     if data is not None and (resolved.needs_data or reference is not None):
-        quality, reference_quality = _evaluate(model, reference, data, signature.inputs, resolved)
-        verdicts.extend(quality_verdicts(quality, resolved))
-
-    latency = system = None
-    remeasured = 0
+        quality, reference_quality = _evaluate(model, reference, data, input_specs, resolved)
+        verdicts += quality_verdicts(quality, resolved)
+    timing = None
     if resolved.needs_timing:
-        timing, remeasured = _timing_verdicts(
-            model, baseline, resolved, profile, runs, duration_s, warmup, confidence, max_remeasure, progress
-        )
-        verdicts.extend(timing["verdicts"])
-        latency, system = timing["latency"], timing["system"]
+        settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup)
+        timing = _time(model, baseline, resolved, profile, settings, confidence, max_remeasure, progress)
+        verdicts += timing.verdicts
     if not verdicts:
         raise BadInputError(f"{budgets} sets no budget that applies here; nothing was checked.")
     return CheckResult(
@@ -192,31 +185,26 @@ def check(
         size_bytes=size,
         quality=quality,
         reference_quality=reference_quality,
-        latency=latency,
-        system=system,
+        latency=timing.latency if timing else None,
+        system=timing.system if timing else None,
         confidence=confidence,
-        remeasured=remeasured,
+        remeasured=timing.remeasured if timing else 0,
     )
 
 
-def resolve_device(
-    name: str | None, from_budget_file: dict[str, DeviceProfile], devices_file: Path | None
-) -> DeviceProfile | None:
-    if name is None:
-        return None
-    if name in from_budget_file:
-        return from_budget_file[name]
-    return get_device(name, devices_file)
+def _check_options(*, confidence: float, max_remeasure: int) -> None:
+    if not 0.5 <= confidence < 1:
+        raise BadInputError(f"--confidence must be in [0.5, 1), got {confidence}.")
+    if max_remeasure < 0:
+        raise BadInputError("--max-remeasure cannot be negative.")
 
 
-def device_record(profile: DeviceProfile | None) -> dict[str, Any] | None:
-    if profile is None:
-        return None
-    return {
-        **profile.to_dict(),
-        "note": f"measured on this machine with the {profile.name} profile's threads and "
-        "CPU set: an approximation of the device",
-    }
+def _open_model(model: Path) -> tuple[int, Any]:
+    """The file size and input specs; loading first makes a corrupt model bad input, whatever is checked."""
+    from mlpack.core.onnxio import load_model, model_size_bytes
+    from mlpack.core.signature import signature_of
+
+    return model_size_bytes(model), signature_of(load_model(model)).inputs
 
 
 def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: Path | None, data: Path | None) -> None:
@@ -257,185 +245,85 @@ def _evaluate(
     return quality, reference_quality
 
 
-def upper_verdict(
-    name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
-) -> Verdict:
-    status = Status.PASS if measured <= limit else Status.FAIL
-    return Verdict(
-        name, measured, limit, unit, status, limit - measured, (warn_key or name) in budgets.warn_only, detail
-    )
+@dataclass(frozen=True)
+class _Timing:
+    verdicts: list[Verdict]
+    latency: dict[str, Any]  # the pooled measurement summary, per model
+    system: dict[str, Any]
+    remeasured: int  # rounds measured beyond the first
 
 
-def lower_verdict(
-    name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
-) -> Verdict:
-    status = Status.PASS if measured >= limit else Status.FAIL
-    return Verdict(
-        name, measured, limit, unit, status, measured - limit, (warn_key or name) in budgets.warn_only, detail
-    )
+@dataclass
+class _Processes:
+    """Every measuring process so far, pooled over the rounds."""
+
+    own: list[Measurement]  # the model alone, one per process
+    pairs: list[tuple[Measurement, Measurement]]  # (model, baseline), interleaved in one process
 
 
-def quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
-    verdicts = []
-    metrics = quality.metrics
-
-    def metric(name: str, budget: str) -> float:
-        if name not in metrics:
-            raise DataError(
-                f"budget {budget} names the metric '{name}', which this model and data do not give; "
-                f"available: {', '.join(sorted(metrics))}."
-            )
-        return metrics[name]
-
-    if budgets.min_accuracy is not None:
-        verdicts.append(
-            lower_verdict(
-                "min_accuracy",
-                metric("accuracy", "min_accuracy"),
-                budgets.min_accuracy,
-                "ratio",
-                budgets,
-                f"top-1 over {quality.num_samples} samples",
-            )
-        )
-    for name, limit in budgets.min_metrics.items():
-        verdicts.append(lower_verdict(f"min.{name}", metric(name, f"min.{name}"), limit, "", budgets, warn_key="min"))
-    for name, limit in budgets.max_metrics.items():
-        verdicts.append(upper_verdict(f"max.{name}", metric(name, f"max.{name}"), limit, "", budgets, warn_key="max"))
-    if budgets.max_accuracy_drop is not None:
-        drop = metric("accuracy_drop", "max_accuracy_drop")
-        verdicts.append(
-            upper_verdict(
-                "max_accuracy_drop",
-                drop,
-                budgets.max_accuracy_drop,
-                "ratio",
-                budgets,
-                f"reference {metrics['reference_accuracy']:.4f} -> {metrics['accuracy']:.4f}",
-            )
-        )
-    if budgets.max_slice_gap is not None:
-        gap_metric = "accuracy" if quality.task == "classification" else "mae"
-        if gap_metric not in quality.slice_gap:
-            raise DataError("max_slice_gap needs labels and at least one slice with samples.")
-        per_slice = {s: m[gap_metric] for s, m in quality.per_slice.items()}
-        worst = (
-            min(per_slice, key=per_slice.__getitem__)
-            if gap_metric == "accuracy"
-            else max(per_slice, key=per_slice.__getitem__)
-        )
-        verdicts.append(
-            upper_verdict(
-                "max_slice_gap",
-                quality.slice_gap[gap_metric],
-                budgets.max_slice_gap,
-                "ratio",
-                budgets,
-                f"{gap_metric} per slice: "
-                + ", ".join(f"{s}={v:.4f}" for s, v in per_slice.items())
-                + f"; worst slice {worst}",
-            )
-        )
-    return verdicts
-
-
-def _timing_verdicts(
+def _time(
     model: Path,
     baseline: Path | None,
     budgets: Budgets,
     profile: DeviceProfile | None,
-    runs: int,
-    duration_s: float,
-    warmup: int,
+    settings: BenchSettings,
     confidence: float,
     max_remeasure: int,
     progress: Progress | None,
-) -> tuple[dict[str, Any], int]:
+) -> _Timing:
     """Latency in rounds of PROCESSES_PER_ROUND fresh processes, adding a round while a verdict is
-    too close to call.
+    too close to call; then the start-up and memory verdicts over every process."""
+    from mlpack.core.sysinfo import system_info
 
-    Absolute budgets time the model alone in each process, as it runs in production (thread
+    processes = _Processes(own=[], pairs=[])
+    rounds = 0
+    while True:
+        rounds += 1
+        _measure_round(processes, model, baseline, budgets, profile, settings, progress)
+        groups = [m.samples_ms for m in processes.own]
+        verdicts = interval_latency_verdicts(groups, processes.pairs, budgets, confidence)
+        if rounds > max_remeasure or not any(v.status is Status.INCONCLUSIVE for v in verdicts):
+            break
+    # With only a slowdown budget, the model's own figures come from the interleaved processes.
+    own = processes.own or [m for m, _ in processes.pairs]
+    verdicts += resource_verdicts(resource_figures(own), budgets)
+    latency = {"processes": len(own), "model": _summary(own)}
+    if processes.pairs:
+        latency["interleaved_model"] = _summary([m for m, _ in processes.pairs])
+        latency["interleaved_baseline"] = _summary([b for _, b in processes.pairs])
+    return _Timing(verdicts=verdicts, latency=latency, system=system_info(), remeasured=rounds - 1)
+
+
+def _measure_round(
+    processes: _Processes,
+    model: Path,
+    baseline: Path | None,
+    budgets: Budgets,
+    profile: DeviceProfile | None,
+    settings: BenchSettings,
+    progress: Progress | None,
+) -> None:
+    """Absolute budgets time the model alone in each process, as it runs in production (thread
     spinning on). The slowdown budget times the model and the baseline interleaved in pairs of
     processes (spinning off, so neither steals cores from the other): the ratio is fair even
     where absolute times drift.
     """
-    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.measure import benchmark
 
-    settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup)
-    own: list[Any] = []
-    pairs: list[tuple[Any, Any]] = []
-    rounds = 0
-    while True:
-        rounds += 1
-        for _ in range(PROCESSES_PER_ROUND):
-            if (
-                budgets.max_latency_ms
-                or budgets.max_first_inference_ms is not None
-                or (budgets.max_load_ms is not None or budgets.max_peak_memory_mb is not None)
-            ):
-                own.extend(benchmark([model], settings=settings, device=profile, progress=progress).measurements)
-            if budgets.max_slowdown is not None and baseline is not None:
-                model_run, baseline_run = benchmark(
-                    [model, Path(baseline)], settings=settings, device=profile, progress=progress
-                ).measurements
-                pairs.append((model_run, baseline_run))
-        verdicts = _latency_verdicts([m.samples_ms for m in own], pairs, budgets, confidence)
-        if rounds > max_remeasure or not any(v.status is Status.INCONCLUSIVE for v in verdicts):
-            break
-    own = own or [m for m, _ in pairs]
-    first_inference = _median([m.first_inference_ms for m in own])
-    if budgets.max_first_inference_ms is not None:
-        verdicts.append(
-            upper_verdict(
-                "max_first_inference_ms",
-                first_inference,
-                budgets.max_first_inference_ms,
-                "ms",
-                budgets,
-                f"median over {len(own)} processes of one cold run after session creation",
-            )
-        )
-    load = _median([m.load_ms for m in own])
-    if budgets.max_load_ms is not None:
-        verdicts.append(
-            upper_verdict(
-                "max_load_ms",
-                load,
-                budgets.max_load_ms,
-                "ms",
-                budgets,
-                f"session creation, median over {len(own)} processes",
-            )
-        )
-    peak = max(m.memory.model_peak_mb for m in own)
-    if budgets.max_peak_memory_mb is not None:
-        verdicts.append(
-            upper_verdict(
-                "max_peak_memory_mb",
-                peak,
-                budgets.max_peak_memory_mb,
-                "MB",
-                budgets,
-                "the model's peak above a process with onnxruntime loaded, worst of "
-                f"{len(own)} processes (whole process: {max(m.memory.peak_rss_mb for m in own):.1f} MB)",
-            )
-        )
-    latency = {"processes": len(own), "model": _summary(own)}
-    if pairs:
-        latency["interleaved_model"] = _summary([m for m, _ in pairs])
-        latency["interleaved_baseline"] = _summary([b for _, b in pairs])
-    from mlpack.core.sysinfo import system_info
-
-    return {"verdicts": verdicts, "latency": latency, "system": system_info()}, rounds - 1
+    alone = bool(budgets.max_latency_ms) or any(
+        v is not None for v in (budgets.max_first_inference_ms, budgets.max_load_ms, budgets.max_peak_memory_mb)
+    )
+    for _ in range(PROCESSES_PER_ROUND):
+        if alone:
+            processes.own.extend(benchmark([model], settings=settings, device=profile, progress=progress).measurements)
+        if budgets.max_slowdown is not None and baseline is not None:
+            model_run, baseline_run = benchmark(
+                [model, Path(baseline)], settings=settings, device=profile, progress=progress
+            ).measurements
+            processes.pairs.append((model_run, baseline_run))
 
 
-def _median(values: list[float]) -> float:
-    import statistics
-
-    return float(statistics.median(values))
-
-
-def _summary(measurements: list[Any]) -> dict[str, Any]:
+def _summary(measurements: list[Measurement]) -> dict[str, Any]:
     from mlpack.bench.stats import summarize
 
     pooled = [s for m in measurements for s in m.samples_ms]
@@ -448,64 +336,3 @@ def _summary(measurements: list[Any]) -> dict[str, Any]:
         "first_inference_ms": [m.first_inference_ms for m in measurements],
         "model_peak_mb": [m.memory.model_peak_mb for m in measurements],
     }
-
-
-def _latency_verdicts(
-    groups: list[tuple[float, ...]], pairs: list[tuple[Any, Any]], budgets: Budgets, confidence: float
-) -> list[Verdict]:
-    """One value per process (its percentile), and a t interval over the processes.
-
-    Intervals are taken on the log scale: latency noise is multiplicative (a slower process is
-    slower by a factor), and an interval on the raw scale can reach below zero, which would
-    keep a hopeless budget "inconclusive".
-    """
-    import math
-
-    from mlpack.bench.stats import process_interval, statistic
-
-    verdicts = []
-    for percentile, limit in budgets.max_latency_ms.items():
-        logs = [math.log(max(float(statistic(g, percentile)), 1e-9)) for g in groups]
-        log_mean, log_low, log_high = process_interval(logs, confidence)
-        estimate, low, high = math.exp(log_mean), math.exp(log_low), math.exp(log_high)
-        verdicts.append(
-            Verdict(
-                f"max_latency_ms.{percentile}",
-                estimate,
-                limit,
-                "ms",
-                _three_way(low, high, limit),
-                limit - estimate,
-                "max_latency_ms" in budgets.warn_only,
-                f"geometric mean of {len(groups)} processes' {percentile}; "
-                f"{confidence:.0%} CI [{low:.3f}, {high:.3f}] ms",
-            )
-        )
-    if budgets.max_slowdown is not None:
-        percentile = budgets.slowdown_percentile
-        # Ratios are averaged on the log scale: 2x slower and 2x faster must cancel out.
-        logs = [math.log(statistic(m.samples_ms, percentile) / statistic(b.samples_ms, percentile)) for m, b in pairs]
-        log_mean, log_low, log_high = process_interval(logs, confidence)
-        ratio, low, high = math.exp(log_mean), math.exp(log_low), math.exp(log_high)
-        verdicts.append(
-            Verdict(
-                f"max_slowdown.{percentile}",
-                ratio,
-                budgets.max_slowdown,
-                "x",
-                _three_way(low, high, budgets.max_slowdown),
-                budgets.max_slowdown - ratio,
-                "max_slowdown" in budgets.warn_only,
-                f"geometric mean of {percentile} ratios over {len(pairs)} interleaved process pairs; "
-                f"{confidence:.0%} CI [{low:.3f}, {high:.3f}]",
-            )
-        )
-    return verdicts
-
-
-def _three_way(low: float, high: float, limit: float) -> Status:
-    if high <= limit:
-        return Status.PASS
-    if low > limit:
-        return Status.FAIL
-    return Status.INCONCLUSIVE

@@ -18,8 +18,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from mlpack.budget.check import Verdict, device_record, quality_verdicts, resolve_device, upper_verdict
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
+from mlpack.budget.verdicts import (
+    Verdict,
+    point_latency_verdicts,
+    quality_verdicts,
+    resource_figures,
+    resource_verdicts,
+    size_verdicts,
+)
+from mlpack.core.devices import DeviceProfile, device_record, resolve_device
 from mlpack.core.fileio import atomic_path
 from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, ExitCode, MlpackError
@@ -107,8 +115,13 @@ class TuneResult:
     schema: str = SCHEMA
 
     @property
+    def ok(self) -> bool:
+        """True when a candidate met every budget and was written out."""
+        return self.chosen is not None
+
+    @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.chosen else ExitCode.FAILED
+        return ExitCode.OK if self.ok else ExitCode.FAILED
 
     def to_dict(self) -> dict[str, Any]:
         fp32 = next((c.size_bytes for c in self.candidates if c.spec.name == "fp32"), None)
@@ -124,11 +137,10 @@ class TuneResult:
             "int8_acceleration": self.int8_acceleration,
             "seconds": self.seconds,
             "timed_out": self.timed_out,
+            "ok": self.ok,
             "exit_code": int(self.exit_code),
             "candidates": [c.to_dict(fp32) for c in self.candidates],
         }
-
-
 
 
 def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[CandidateSpec]:
@@ -174,53 +186,51 @@ def tune(
     duration_s: float = 0.5,
     progress: Progress | None = None,
 ) -> TuneResult:
-    from mlpack.core.data import load_dataset
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
+    """Build candidates, measure and score them, and write the best one that meets every budget.
+
+    No candidate within the budgets is a result (``ok`` False, ``exit_code`` 1, nothing written),
+    not an exception; bad input raises an ``MlpackError``.
+
+    Args:
+        model: the FP32 ONNX model to tune; it is also the reference for accuracy drops.
+        output: where to write the chosen candidate (written atomically, only if one is chosen).
+        budgets: the budget file (TOML); ``max_slowdown`` is refused here (it needs ``check``).
+        data: evaluation data (.npz: inputs, ``labels``, optional ``slices``) to score candidates.
+        calibration: calibration data (.npz) for static INT8; None leaves static INT8 out.
+        device: a device profile whose budget overrides, threads and CPU set apply; None measures
+            on this machine as is.
+        devices_file: extra ``[device.NAME]`` profiles (TOML), after the budget file's own.
+        objective: what "best" means among the candidates that fit: lowest p95 latency or smallest file.
+        max_time_s: time box for the whole search; building stops at BUILD_SHARE of it and what was
+            built is still measured and judged.
+        runs: minimum timed runs per candidate.
+        duration_s: minimum timed seconds per candidate.
+        progress: called with (what, fraction done); None is silent.
+    """
     from mlpack.core.sysinfo import int8_acceleration
-    from mlpack.quant.calibration import inspect_calibration
 
     started = time.perf_counter()
-    report = progress or (lambda what, done: None)
+    report = progress or _silent
     if max_time_s <= 0:
         raise BadInputError(f"--max-time must be positive, got {max_time_s}.")
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
-    specs_in = signature_of(load_model(model)).inputs
-    dataset = load_dataset(data, specs_in, need_labels=resolved.needs_labels)
-    if resolved.max_slice_gap is not None and dataset.slices is None:
-        raise BadInputError(f"max_slice_gap needs a 'slices' array in {data}.")
-    if calibration is not None:
-        inspect_calibration(calibration, specs_in)
-    if resolved.max_slowdown is not None:
-        raise BadInputError(
-            "tune compares candidates with the FP32 model; max_slowdown needs mlpack check "
-            "--baseline instead. Remove it from the budgets used for tuning."
-        )
-
+    dataset = _load_data(model, data, calibration, resolved)
     candidates = [Candidate(spec) for spec in candidate_specs(calibration, resolved)]
-    timed_out = False
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
-        for index, candidate in enumerate(candidates):
-            if time.perf_counter() - started > max_time_s * BUILD_SHARE:
-                timed_out = True
-                candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
-                continue
-            report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
-            _build(candidate, model, Path(workdir), data, resolved)
+        build_until = started + max_time_s * BUILD_SHARE
+        timed_out = _build_in_time(candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report)
         built = [c for c in candidates if c.status == "built"]
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
             _score(built, Path(model), dataset, resolved)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
-            _measure(built, profile, runs, duration_s, resolved, progress)
+            _measure(built, profile, runs, duration_s, resolved)
             _mark_pareto(built)
         chosen = _choose(built, objective)
         if chosen is not None:
-            assert chosen.path is not None
-            with atomic_path(Path(output)) as tmp:
-                shutil.copyfile(chosen.path, tmp)
+            _write_chosen(chosen, Path(output))
     report("done", 1.0)
     return TuneResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -235,6 +245,59 @@ def tune(
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
     )
+
+
+def _silent(what: str, done: float) -> None:
+    pass
+
+
+def _load_data(model: Path, data: Path, calibration: Path | None, budgets: Budgets) -> Any:
+    """The evaluation dataset, after checking that the data and budgets can tune this model."""
+    from mlpack.core.data import load_dataset
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+    from mlpack.quant.calibration import inspect_calibration
+
+    specs_in = signature_of(load_model(model)).inputs
+    dataset = load_dataset(data, specs_in, need_labels=budgets.needs_labels)
+    if budgets.max_slice_gap is not None and dataset.slices is None:
+        raise BadInputError(f"max_slice_gap needs a 'slices' array in {data}.")
+    if calibration is not None:
+        inspect_calibration(calibration, specs_in)
+    if budgets.max_slowdown is not None:
+        raise BadInputError(
+            "tune compares candidates with the FP32 model; max_slowdown needs mlpack check "
+            "--baseline instead. Remove it from the budgets used for tuning."
+        )
+    return dataset
+
+
+def _build_in_time(
+    candidates: list[Candidate],
+    model: Path,
+    workdir: Path,
+    data: Path,
+    budgets: Budgets,
+    build_until: float,
+    max_time_s: float,
+    report: Progress,
+) -> bool:
+    """Build candidates in order until the build share of the time box is spent; True if it was."""
+    timed_out = False
+    for index, candidate in enumerate(candidates):
+        if time.perf_counter() > build_until:
+            timed_out = True
+            candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
+            continue
+        report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
+        _build(candidate, model, workdir, data, budgets)
+    return timed_out
+
+
+def _write_chosen(chosen: Candidate, output: Path) -> None:
+    assert chosen.path is not None
+    with atomic_path(output) as tmp:
+        shutil.copyfile(chosen.path, tmp)
 
 
 def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets: Budgets) -> None:
@@ -275,16 +338,11 @@ def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets) 
         outputs = predict(candidate.path, dataset)[0]
         quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
-        candidate.verdicts = quality_verdicts(quality, budgets)
-        if budgets.max_size_mb is not None:
-            candidate.verdicts.insert(
-                0,
-                upper_verdict("max_size_mb", (candidate.size_bytes or 0) / 1024**2, budgets.max_size_mb, "MB", budgets),
-            )
+        candidate.verdicts = size_verdicts(candidate.size_bytes or 0, budgets) + quality_verdicts(quality, budgets)
 
 
 def _measure(
-    built: list[Candidate], profile: Any, runs: int, duration_s: float, budgets: Budgets, progress: Progress | None
+    built: list[Candidate], profile: DeviceProfile | None, runs: int, duration_s: float, budgets: Budgets
 ) -> None:
     """All candidates in one interleaved run, so their ratios to FP32 share the machine's state.
 
@@ -307,35 +365,8 @@ def _measure(
             candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
             quantized = candidate.spec.quantize in (QuantMode.DYNAMIC, QuantMode.STATIC)
             candidate.slower_than_fp32 = quantized and candidate.latency_ratio > SLOWER_THAN_FP32
-        for percentile, limit in budgets.max_latency_ms.items():
-            value = lat.percentile(percentile)
-            candidate.verdicts.append(
-                upper_verdict(
-                    f"max_latency_ms.{percentile}",
-                    value,
-                    limit,
-                    "ms",
-                    budgets,
-                    "point estimate from the interleaved run",
-                    warn_key="max_latency_ms",
-                )
-            )
-        if budgets.max_first_inference_ms is not None:
-            candidate.verdicts.append(
-                upper_verdict(
-                    "max_first_inference_ms", measured.first_inference_ms, budgets.max_first_inference_ms, "ms", budgets
-                )
-            )
-        if budgets.max_load_ms is not None:
-            candidate.verdicts.append(
-                upper_verdict("max_load_ms", measured.load_ms, budgets.max_load_ms, "ms", budgets)
-            )
-        if budgets.max_peak_memory_mb is not None:
-            candidate.verdicts.append(
-                upper_verdict(
-                    "max_peak_memory_mb", measured.memory.model_peak_mb, budgets.max_peak_memory_mb, "MB", budgets
-                )
-            )
+        candidate.verdicts += point_latency_verdicts(lat, budgets, "the interleaved run")
+        candidate.verdicts += resource_verdicts(resource_figures([measured]), budgets)
 
 
 def _score_key(c: Candidate) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlpack.budget.check import Verdict
+    from mlpack.budget.verdicts import Verdict
 
 
 def value_text(value: float | None, unit: str) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from mlpack.budget.check import CheckResult, Status, check
+from mlpack.budget.check import CheckResult, check
+from mlpack.budget.verdicts import Status
 from mlpack.cli import app
 from mlpack.errors import DataError, ExitCode
 from tests.conftest import make_gemm_mlp
