@@ -124,6 +124,13 @@ class BudgetFile:
 
 
 def load_budget_file(path: Path) -> BudgetFile:
+    """Read and validate a budget file; a mistake raises a ``ConfigError`` naming its file:line.
+
+    Args:
+        path: the TOML file: ``[budget]`` defaults, ``[budget.DEVICE]`` overrides and
+            ``[device.NAME]`` profiles. Limits are numbers in the key's unit or quantity strings
+            (``"12 MB"``, ``"40 ms"``, ``"95%"``).
+    """
     doc = read_toml(path)
     unknown = [k for k in doc.data if k not in ("budget", "device")]
     if unknown:
@@ -148,7 +155,14 @@ def load_budget_file(path: Path) -> BudgetFile:
 
 
 def resolve(budget_file: BudgetFile, device: str | None) -> Budgets:
-    """The defaults, with the device's overrides replacing whole keys."""
+    """The budgets that apply to one device: the defaults, with the device's overrides replacing
+    whole keys (an override's ``max_latency_ms`` replaces the default table, it does not merge).
+
+    Args:
+        budget_file: a file read by ``load_budget_file``.
+        device: the device whose ``[budget.DEVICE]`` overrides apply; None (or a device without
+            overrides) gets the defaults.
+    """
     values = dict(budget_file.defaults)
     if device is not None and device in budget_file.overrides:
         values.update(budget_file.overrides[device])
