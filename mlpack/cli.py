@@ -439,7 +439,7 @@ def check(
     if junit:
         write_text_atomic(junit, check_junit(result))
     _emit(result, json_out, "render_check")
-    if result.exit_code:
+    if not result.ok:
         raise typer.Exit(int(result.exit_code))
 
 
@@ -486,7 +486,7 @@ def tune(
             progress=update,
         )
     _emit(result, json_out, "render_tune")
-    if result.exit_code:
+    if not result.ok:
         raise typer.Exit(int(result.exit_code))
 
 
