@@ -9,7 +9,7 @@ from typing import Any
 
 from mlpack.artifact.archive import safe_extract
 from mlpack.artifact.manifest import MANIFEST, load_manifest
-from mlpack.core.fileio import require_file
+from mlpack.core.fileio import require_file, sha256_file
 from mlpack.core.signature import Signature
 from mlpack.errors import TamperError
 
@@ -68,9 +68,6 @@ class OpenedPackage:
 
 def file_problems(root: Path, listed: dict[str, Any]) -> list[str]:
     """Each file under ``root`` added, missing or changed against the manifest's ``files``, by name."""
-    # Imported here: package.py re-exports this module's users, and sha256_file is moving to core.fileio.
-    from mlpack.artifact.package import sha256_file
-
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
     added = sorted(present - set(listed))
     problems = [f"'{extra}' is not in the manifest: it was added after packing." for extra in added]

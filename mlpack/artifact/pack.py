@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.artifact.manifest import FORMAT, GOLDEN_INPUTS, GOLDEN_OUTPUTS, GOLDEN_TOLERANCE, MANIFEST, seal
-from mlpack.core.fileio import atomic_path, require_file
+from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -185,9 +185,6 @@ def _write_archive(output: Path, manifest: dict[str, Any], entries: Entries) -> 
 
 
 def _digest(content: Path | bytes) -> str:
-    # Imported here: sha256_file is moving to core.fileio, and package.py re-exports this module.
-    from mlpack.artifact.package import sha256_file
-
     return hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else sha256_file(content)
 
 
