@@ -195,6 +195,13 @@ def optimize(
         Path | None,
         typer.Option("--eval", help="Accuracy-aware: evaluation .npz (labels, or agreement with FP32 without them)."),
     ] = None,
+    block_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Weights at rest: INT8 scales per block of this many values (0: per output channel; "
+            "default: per tensor, per-channel unless blocks of 32 are much closer)."
+        ),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help=".npz inputs to verify on (default: generated).")] = None,
     atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode).")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol.")] = 1e-3,
@@ -217,6 +224,8 @@ def optimize(
     ops = tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None
     if calibration_batch < 1:
         raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
+    if block_size is not None and block_size < 0:
+        raise BadInputError(f"--block-size must be 0 (per channel) or a positive block length, got {block_size}.")
     settings = QuantizeSettings(
         per_channel=per_channel,
         op_types=ops,
@@ -226,6 +235,7 @@ def optimize(
         quant_format=quant_format,
         activation_type=activation_type,
         weight_type=weight_type,
+        block_size=block_size,
     )
     result = run_optimize(
         model,

@@ -16,7 +16,8 @@ from typing import Any
 
 from mlpack.core.quiet import silenced
 from mlpack.errors import BadInputError, VerificationError
-from mlpack.quant.registry import QUANTIZERS, QuantFormat, QuantizeLog, QuantizeSettings, QuantMode
+from mlpack.quant.passes import ModelPass, PassContext, PassLog
+from mlpack.quant.registry import QuantFormat, QuantizeSettings
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
 EVAL_ACTIVATION_SAMPLES = 128  # enough to rank tensors; collecting activations is memory-hungry
@@ -106,21 +107,21 @@ def accuracy_aware_quantize(
     eval_data: Path,
     max_drop: float,
     workdir: Path,
-    log: QuantizeLog,
+    log: PassLog,
 ) -> AccuracyAwareReport:
     """Quantise ``src`` (static INT8) into ``dst`` with an accuracy drop of at most ``max_drop``."""
-    from mlpack.quant.quantize import preprocess
+    from mlpack.quant.preprocess import preprocess
+    from mlpack.quant.static import quantize_static
 
     if max_drop < 0:
         raise BadInputError(f"--max-accuracy-drop must be non-negative, got {max_drop}.")
     score = _Scorer(src, eval_data)
     prepared = preprocess(src, workdir / "aa-pre.onnx", log)  # node names below refer to this graph
     settings = replace(settings, calibration_cache=workdir / "ranges.json")
-    quantizer = QUANTIZERS[QuantMode.STATIC].run
 
     def build(excluded: tuple[str, ...], path: Path, fmt: QuantFormat | None = None) -> float:
-        round_log = QuantizeLog()
-        quantizer(
+        round_log = PassLog()
+        quantize_static(
             prepared,
             path,
             replace(settings, exclude_nodes=excluded, quant_format=fmt or settings.quant_format),
@@ -229,3 +230,25 @@ def _dedupe(kept: list[KeptInFloat]) -> list[KeptInFloat]:
     for k in kept:
         seen.setdefault(k.node, k)
     return list(seen.values())
+
+
+class AccuracyAwareStatic(ModelPass):
+    """Static INT8 held to an accuracy budget on evaluation data instead of an output tolerance."""
+
+    name = "accuracy-aware static INT8"
+
+    def __init__(self, *, eval_data: Path, max_drop: float) -> None:
+        self.eval_data, self.max_drop = eval_data, max_drop
+        self.report: AccuracyAwareReport | None = None
+
+    def call(self, model: Path, output: Path, context: PassContext) -> bool:
+        self.report = accuracy_aware_quantize(
+            model,
+            output,
+            settings=context.settings,
+            eval_data=self.eval_data,
+            max_drop=self.max_drop,
+            workdir=context.workdir,
+            log=context.log,
+        )
+        return True

@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.core.data import generate_inputs, load_dataset
-from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.fidelity import Comparison, Tolerance
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
-from mlpack.core.probe import probe_model
-from mlpack.core.signature import signature_of
-from mlpack.errors import BadInputError, VerificationError
-from mlpack.quant import quantize as _quantizers  # noqa: F401  (fills the registry)
-from mlpack.quant.accuracy import AccuracyAwareReport, accuracy_aware_quantize
+from mlpack.core.signature import Signature, signature_of
+from mlpack.errors import BadInputError
+from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
-from mlpack.quant.registry import QUANTIZERS, QuantizeLog, QuantizeSettings, QuantMode, default_tolerance
-from mlpack.quant.simplify import simplify as simplify_graph
+from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
+from mlpack.quant.registry import QuantizeSettings, QuantMode, default_tolerance, quantizers
+from mlpack.quant.simplify import Simplify
 
 VERIFY_BATCH = 8
 VERIFY_SAMPLES = 256  # at most, from calibration data
@@ -38,6 +37,7 @@ class OptimizeResult:
     verified_on: str  # what the outputs were compared on
     seconds: float
     accuracy: AccuracyAwareReport | None = None  # when quantised accuracy-aware
+    tensors: tuple[dict[str, Any], ...] = ()  # per-tensor representation and why (auto)
 
     @property
     def size_ratio(self) -> float:
@@ -58,6 +58,7 @@ class OptimizeResult:
             "verified_on": self.verified_on,
             "seconds": self.seconds,
             "accuracy_aware": self.accuracy.to_dict() if self.accuracy else None,
+            "tensors": list(self.tensors),
         }
 
 
@@ -74,98 +75,93 @@ def optimize(
     max_accuracy_drop: float | None = None,
     eval_data: Path | None = None,
 ) -> OptimizeResult:
-    """Write a smaller/faster version of ``source`` to ``output``, or raise and write nothing."""
+    """Write a smaller/faster version of ``source`` to ``output``, or raise and write nothing.
+
+    Args:
+        source: the ONNX model to optimise.
+        output: where to write the result (must differ from ``source``).
+        simplify: simplify the graph with onnxsim first.
+        quantize: the quantisation mode (``QuantMode``; ``auto`` chooses per tensor).
+        settings: the quantisers' settings (per-channel, op types, calibration, block sizes...).
+        tolerance: the fail-closed output check; default: the mode's own.
+        data: an .npz of inputs to verify on; default: calibration samples for static INT8, else
+            generated inputs.
+        seed: the seed for generated inputs.
+        max_accuracy_drop: static INT8 only: keep the most sensitive nodes in float until the
+            accuracy drop on ``eval_data`` is within this.
+        eval_data: the evaluation .npz for ``max_accuracy_drop``.
+    """
     started = time.perf_counter()
     source, output = Path(source), Path(output)
+    _check_arguments(source, output, quantize, max_accuracy_drop, eval_data)
+    accuracy_aware = max_accuracy_drop is not None
+    # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
+    tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
+    signature = signature_of(load_model(source))
+    reference = _reference(source, signature, quantize, settings, data, seed)
+    passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
+    log = PassLog()
+    with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
+        context = PassContext(Path(workdir), settings, reference, tolerance, log, source)
+        final, comparison = run_passes(source, passes, context)
+        save_model(load_model(final, check=False), output)
+    accuracy = next((p.report for p in passes if isinstance(p, AccuracyAwareStatic)), None)
+    return OptimizeResult(
+        source=source,
+        output=output,
+        quantize=quantize,
+        simplified=any(isinstance(p, Simplify) and p.applied for p in passes),
+        steps=tuple(log.steps),
+        warnings=tuple(log.warnings),
+        size_before=model_size_bytes(source),
+        size_after=model_size_bytes(output),
+        comparison=comparison,
+        verified_on=reference.label,
+        seconds=time.perf_counter() - started,
+        accuracy=accuracy,
+        tensors=tuple(log.tensors),
+    )
+
+
+def _check_arguments(
+    source: Path, output: Path, quantize: QuantMode, max_accuracy_drop: float | None, eval_data: Path | None
+) -> None:
     if source.resolve() == output.resolve():
         raise BadInputError("the output must differ from the source model; pick another -o path.")
-    accuracy_aware = max_accuracy_drop is not None
-    if accuracy_aware:
+    if max_accuracy_drop is not None:
         if quantize is not QuantMode.STATIC:
             raise BadInputError("accuracy-aware quantisation (--max-accuracy-drop) works with --quantize static.")
         if eval_data is None:
             raise BadInputError("--max-accuracy-drop needs --eval val.npz to measure the drop on.")
-    # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
-    tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
-    model = load_model(source)
-    signature = signature_of(model)
-    reference_session = create_session(source)
+
+
+def _plan(
+    simplify: bool, quantize: QuantMode, max_accuracy_drop: float | None, eval_data: Path | None
+) -> list[ModelPass]:
+    passes: list[ModelPass] = [Simplify()] if simplify else []
+    if max_accuracy_drop is not None:
+        assert eval_data is not None
+        passes.append(AccuracyAwareStatic(eval_data=eval_data, max_drop=max_accuracy_drop))
+    elif quantize is not QuantMode.NONE:
+        passes.append(quantizers()[quantize].make())
+    return passes
+
+
+def _reference(
+    source: Path, signature: Signature, quantize: QuantMode, settings: QuantizeSettings, data: Path | None, seed: int
+) -> Reference:
+    """The inputs every pass is verified on, and the source model's outputs on them."""
     if data is None and quantize is QuantMode.STATIC and settings.calibration is not None:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
         inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
         feeds = next(iter_batches(settings.calibration, signature.inputs, batch_size=VERIFY_SAMPLES))
-        verified_on = f"{next(iter(feeds.values())).shape[0]} calibration samples from {settings.calibration}"
+        label = f"{next(iter(feeds.values())).shape[0]} calibration samples from {settings.calibration}"
     elif data is not None:
         feeds = load_dataset(data, signature.inputs).inputs
-        verified_on = f"{next(iter(feeds.values())).shape[0]} samples from {data}"
+        label = f"{next(iter(feeds.values())).shape[0]} samples from {data}"
     else:
         feeds = generate_inputs(signature.inputs, batch_size=VERIFY_BATCH, seed=seed)
-        verified_on = f"{VERIFY_BATCH} generated samples (seed {seed})"
-    reference = run_session(reference_session, feeds)
-    steps: list[str] = []
-    warnings: list[str] = []
-
-    with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
-        current = Path(workdir) / "current.onnx"
-        simplified = False
-        accuracy = None
-        if simplify:
-            model, outcome = simplify_graph(model)
-            simplified = outcome.applied
-            if outcome.warning:
-                warnings.append(outcome.warning)
-            else:
-                steps.append(f"simplified with onnxsim: {outcome.nodes_before} -> {outcome.nodes_after} nodes")
-        save_model(model, current)
-        if quantize is not QuantMode.NONE:
-            log = QuantizeLog()
-            quantized = Path(workdir) / "quantized.onnx"
-            if accuracy_aware:
-                assert eval_data is not None and max_accuracy_drop is not None
-                accuracy = accuracy_aware_quantize(
-                    current,
-                    quantized,
-                    settings=settings,
-                    eval_data=eval_data,
-                    max_drop=max_accuracy_drop,
-                    workdir=Path(workdir),
-                    log=log,
-                )
-            else:
-                QUANTIZERS[quantize].run(current, quantized, settings, log)
-            steps.extend(log.steps)
-            warnings.extend(log.warnings)
-            current = quantized
-        candidate = load_model(current)
-        probe_model(current, what=f"the {quantize.value} model")
-        session = create_session(current)
-        comparison = compare_outputs(
-            reference,
-            run_session(session, feeds),
-            names=[o.name for o in signature.outputs],
-            tolerance=tolerance,
-            label=verified_on,
-        )
-        if not comparison.passed:
-            raise VerificationError(
-                f"the optimised model's outputs differ from {source.name}'s beyond tolerance "
-                f"({tolerance.describe()}): {comparison.failure_text()}; no file written.",
-                hint="Try --no-per-channel/--op-types to quantise less, another --quantize mode, "
-                "or state a looser tolerance with --min-cosine/--atol.",
-            )
-        save_model(candidate, output)
-    return OptimizeResult(
-        source=source,
-        output=output,
-        quantize=quantize,
-        simplified=simplified,
-        steps=tuple(steps),
-        warnings=tuple(warnings),
-        size_before=model_size_bytes(source),
-        size_after=model_size_bytes(output),
-        comparison=comparison,
-        verified_on=verified_on,
-        seconds=time.perf_counter() - started,
-        accuracy=accuracy,
-    )
+        label = f"{VERIFY_BATCH} generated samples (seed {seed})"
+    outputs = run_session(create_session(source), feeds)
+    return Reference(feeds, tuple(outputs), tuple(o.name for o in signature.outputs), label)

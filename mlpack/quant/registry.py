@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlpack.core.fidelity import Tolerance
+
+if TYPE_CHECKING:
+    from mlpack.quant.passes import ModelPass
 
 
 class QuantMode(str, Enum):
@@ -15,6 +19,9 @@ class QuantMode(str, Enum):
     DYNAMIC = "dynamic"  # INT8 weights, activations quantised at run time
     STATIC = "static"  # INT8 weights and activations, ranges calibrated on data
     FP16 = "fp16"  # FP16 weights and compute, float32 inputs and outputs
+    WEIGHTS = "weights"  # INT8 weights at rest, restored to FP32 when the session loads: smaller, as fast
+    INT4 = "int4"  # 4-bit block-wise MatMul weights (MatMulNBits), the other weights at rest
+    AUTO = "auto"  # per tensor, the smallest representation that keeps the outputs and is not slower
 
 
 class CalibrationMethod(str, Enum):
@@ -48,38 +55,44 @@ class QuantizeSettings:
     quant_format: QuantFormat = QuantFormat.QDQ
     activation_type: IntType = IntType.U8
     weight_type: IntType = IntType.S8
-
-
-@dataclass
-class QuantizeLog:
-    """What a quantiser did beyond the obvious, for the report: degraded steps, skipped ops."""
-
-    steps: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-Quantizer = Callable[[Path, Path, QuantizeSettings, QuantizeLog], None]
+    # weights at rest (weights, int4, auto; embedding tables in dynamic mode)
+    block_size: int | None = None  # None: per tensor, per-channel unless blocks are much closer; 0: per-channel
+    min_weight_elements: int = 1024  # smaller tensors are not worth their restore nodes
+    int4_block_size: int = 32
+    embeddings_at_rest: bool = True  # dynamic mode: Gather tables stored as INT8 at rest
 
 
 @dataclass(frozen=True)
 class QuantizerEntry:
     mode: QuantMode
-    run: Quantizer
+    make: Callable[[], ModelPass]  # the pass that quantises in this mode
     tolerance: Tolerance  # the default fail-closed check for this mode's outputs
     description: str
 
 
-QUANTIZERS: dict[QuantMode, QuantizerEntry] = {}
+PassFactory = Callable[[], "ModelPass"]
+_QUANTIZERS: dict[QuantMode, QuantizerEntry] = {}
 
 
-def register_quantizer(mode: QuantMode, *, tolerance: Tolerance, description: str) -> Callable[[Quantizer], Quantizer]:
-    def decorate(fn: Quantizer) -> Quantizer:
-        if mode in QUANTIZERS:
+def register_quantizer(
+    mode: QuantMode, *, tolerance: Tolerance, description: str
+) -> Callable[[PassFactory], PassFactory]:
+    """Class decorator: the pass that implements ``--quantize MODE``."""
+
+    def decorate(cls: PassFactory) -> PassFactory:
+        if mode in _QUANTIZERS:
             raise RuntimeError(f"quantiser for {mode.value} registered twice")
-        QUANTIZERS[mode] = QuantizerEntry(mode, fn, tolerance, description)
-        return fn
+        _QUANTIZERS[mode] = QuantizerEntry(mode, cls, tolerance, description)
+        return cls
 
     return decorate
+
+
+def quantizers() -> dict[QuantMode, QuantizerEntry]:
+    """Every registered quantiser; importing their modules fills the registry."""
+    import mlpack.quant.quantizers  # noqa: F401
+
+    return dict(_QUANTIZERS)
 
 
 # Simplification alone must be numerically exact up to float re-association.
@@ -87,6 +100,7 @@ LOSSLESS_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-3, min_cosine=0.9999)
 
 
 def default_tolerance(mode: QuantMode) -> Tolerance:
+    """The fail-closed check a mode is held to unless the user states another."""
     if mode is QuantMode.NONE:
         return LOSSLESS_TOLERANCE
-    return QUANTIZERS[mode].tolerance
+    return quantizers()[mode].tolerance

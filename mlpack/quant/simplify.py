@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpack.core.quiet import silenced
+from mlpack.quant.passes import ModelPass, PassContext
 
 if TYPE_CHECKING:
     import onnx
@@ -40,3 +42,22 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, SimplifyOutcome]:
             False, before, before, "onnxsim could not validate its result; graph kept unsimplified"
         )
     return simplified, SimplifyOutcome(True, before, len(simplified.graph.node))
+
+
+class Simplify(ModelPass):
+    """onnxsim as a pass: on any onnxsim failure the graph is kept and a warning says why."""
+
+    name = "simplification"
+    applied = False
+
+    def call(self, model: Path, output: Path, context: PassContext) -> bool:
+        from mlpack.core.onnxio import load_model, save_model
+
+        simplified, outcome = simplify(load_model(model, check=False))
+        if outcome.warning:
+            context.log.warnings.append(outcome.warning)
+            return False
+        context.log.steps.append(f"simplified with onnxsim: {outcome.nodes_before} -> {outcome.nodes_after} nodes")
+        save_model(simplified, output)
+        self.applied = True
+        return True

@@ -1,0 +1,223 @@
+"""``--quantize auto``: the smallest artifact that keeps the outputs and is not slower.
+
+1. INT8 compute (dynamic INT8 on MatMul, or on Conv) only for the op kinds where it measured
+   faster than FP32 on this CPU, in one interleaved run; every other large weight INT8 at rest.
+2. While the output check fails, the weights whose nodes lose the most SQNR move one rung up a
+   ladder of finer representations (INT8 compute -> per-channel at rest -> blocks of 32 -> blocks
+   of 16 -> FP16 -> FP32), 1, 2, 4... weights per round.
+3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
+   is dropped (weights at rest run at FP32 speed); still slower, and FP32 is kept.
+Every tensor's final representation, and why, goes into the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mlpack.core.fidelity import Tolerance
+from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
+from mlpack.quant.passes import ModelPass, PassContext, describe
+from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
+from mlpack.quant.weights import apply_choices, initial_choice, weight_values
+
+MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
+MIN_SPEEDUP = 0.95  # INT8 compute for an op kind only if it measured at least 5% faster
+MAX_ROUNDS = 12
+# The kinds INT8 compute is tried for (onnxruntime's dynamic kernels), with the weight role each reads.
+COMPUTE_KINDS = {"MatMul": ("MatMul weight", "Gemm weight"), "Conv": ("Conv weight",)}
+# The ladder a weight climbs when the outputs drift, from small to faithful.
+LADDER: tuple[tuple[Representation, int | None], ...] = (
+    (Representation.INT8_CHANNEL, None),
+    (Representation.INT8_BLOCK, 32),
+    (Representation.INT8_BLOCK, 16),
+    (Representation.FP16, None),
+    (Representation.FP32, None),
+)
+
+
+@dataclass
+class _Plan:
+    """The current state of the search: which weights compute in INT8, how the rest are stored."""
+
+    compute: dict[str, str]  # weight -> the op kind that computes it in INT8
+    stored: dict[str, Choice]  # weight -> its representation at rest
+
+    def rung(self, name: str) -> int:
+        if name in self.compute:
+            return -1
+        choice = self.stored[name]
+        key = (choice.representation, choice.block if choice.representation is Representation.INT8_BLOCK else None)
+        return next((i for i, step in enumerate(LADDER) if step == key), 0)
+
+
+@register_quantizer(
+    QuantMode.AUTO,
+    tolerance=Tolerance(atol=None, min_cosine=0.99),
+    description="per tensor: INT8 compute where measured faster, INT8 at rest elsewhere, finer where the "
+    "outputs need it; never more than 5% slower than FP32",
+)
+class Auto(ModelPass):
+    name = "auto"
+
+    def call(self, model: Path, output: Path, context: PassContext) -> bool:
+        from mlpack.core.onnxio import load_model
+
+        loaded = load_model(model, check=False)
+        values = weight_values(loaded)
+        weights = {w.name: w for w in find_weights(loaded, min_elements=context.settings.min_weight_elements)}
+        if not weights:
+            context.log.warnings.append("auto: no float weight large enough to shrink; the model is kept as it is")
+            return False
+        stored = {n: initial_choice(w, values[n], context.settings) for n, w in weights.items()}
+        compute = _faster_int8_kinds(model, weights, context)
+        plan = _Plan({n: k for n, w in weights.items() for k in compute if w.role in COMPUTE_KINDS[k]}, stored)
+        candidate = _refine(model, plan, weights, values, context)
+        if candidate is None:
+            return False
+        candidate = _hold_latency(model, candidate, plan, weights, values, context)
+        if candidate is None:
+            return False
+        candidate.replace(output)
+        _report(plan, weights, context)
+        return True
+
+
+def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
+    """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
+    from mlpack.core.timing import p50_ratios
+    from mlpack.errors import MlpackError
+    from mlpack.quant.dynamic import quantize_dynamic
+    from mlpack.quant.passes import PassLog
+
+    faster = []
+    feeds = _one_sample(context.reference.feeds)
+    for kind, roles in COMPUTE_KINDS.items():
+        if not any(w.role in roles for w in weights.values()):
+            continue
+        trial = context.workdir / f"auto-int8-{kind}.onnx"
+        try:
+            op_types = (kind, "Gemm") if kind == "MatMul" else (kind,)
+            quantize_dynamic(model, trial, replace(context.settings, op_types=op_types), PassLog())
+            ratio = p50_ratios([model, trial], feeds)[1]
+        except MlpackError as exc:
+            context.log.warnings.append(f"auto: INT8 {kind} could not be tried: {exc}")
+            continue
+        verdict = "faster: INT8 compute" if ratio <= MIN_SPEEDUP else "not faster: weights at rest"
+        context.log.steps.append(f"auto: INT8 {kind} measured {ratio:.2f}x FP32 latency here ({verdict})")
+        if ratio <= MIN_SPEEDUP:
+            faster.append(kind)
+    return faster
+
+
+def _one_sample(feeds: dict[str, Any]) -> dict[str, Any]:
+    """Latency is compared at batch 1, the batch most edge deployments run."""
+    return {name: value[:1] if getattr(value, "ndim", 0) else value for name, value in feeds.items()}
+
+
+def _build(model: Path, plan: _Plan, context: PassContext, index: int) -> Path:
+    """INT8 compute for the planned nodes, then every other weight stored at rest."""
+    from mlpack.quant.dynamic import quantize_dynamic
+    from mlpack.quant.passes import PassLog
+
+    path = context.workdir / f"auto-{index}.onnx"
+    current = model
+    kinds = sorted(set(plan.compute.values()))
+    if kinds:
+        op_types = tuple(kinds) + (("Gemm",) if "MatMul" in kinds else ())
+        excluded = _nodes_reading(model, set(plan.stored) - set(plan.compute))
+        settings = replace(context.settings, op_types=op_types, exclude_nodes=tuple(excluded))
+        quantize_dynamic(current, path, settings, PassLog())
+        current = path
+    apply_choices(current, path, [plan.stored[n] for n in plan.stored if n not in plan.compute])
+    return path
+
+
+def _nodes_reading(model: Path, names: set[str]) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    return [n.name for n in graph.node if n.name and any(i in names for i in n.input)]
+
+
+def _refine(
+    model: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
+) -> Path | None:
+    """Move the most sensitive weights to finer forms until the outputs hold; None if nothing holds."""
+    from mlpack.quant.sensitivity import weight_degradation
+
+    for index in range(MAX_ROUNDS + 1):
+        candidate = _build(model, plan, context, index)
+        comparison = context.reference.compare(candidate, context.tolerance)
+        if comparison.passed:
+            if index:
+                context.log.steps.append(f"auto: outputs hold after {index} refinement round(s)")
+            return candidate
+        movable = [n for n in weights if plan.rung(n) < len(LADDER) - 1]
+        if not movable:
+            break
+        scores = weight_degradation(model, candidate, context.reference.feeds, set(movable), context.workdir)
+        ranked = sorted(movable, key=lambda n: -scores.get(n, float("-inf")))
+        for name in ranked[: 2**index]:
+            _promote(plan, name, weights[name], values[name], context.settings, scores.get(name))
+    context.log.warnings.append("auto: no representation kept the outputs within tolerance; nothing was shrunk")
+    return None
+
+
+def _promote(
+    plan: _Plan, name: str, weight: Weight, values: Any, settings: QuantizeSettings, loss: float | None
+) -> None:
+    measured = loss is not None and loss > -1e9
+    why = f"outputs drifted; its node lost {loss:.1f} dB SQNR" if measured else "outputs drifted"
+    if name in plan.compute:
+        del plan.compute[name]
+        plan.stored[name] = replace(initial_choice(weight, values, settings), reason=f"INT8 compute dropped: {why}")
+        return
+    representation, block = LADDER[min(plan.rung(name) + 1, len(LADDER) - 1)]
+    plan.stored[name] = Choice(weight, representation, block, reason=why)
+
+
+def _hold_latency(
+    model: Path, candidate: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
+) -> Path | None:
+    """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
+    from mlpack.core.timing import p50_ratios
+
+    feeds = _one_sample(context.reference.feeds)
+    for _ in range(3):
+        ratio = p50_ratios([model, candidate], feeds)[1]
+        context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")
+        if ratio <= MAX_SLOWDOWN:
+            return candidate
+        if plan.compute:
+            for name in list(plan.compute):
+                _promote(plan, name, weights[name], values[name], context.settings, None)
+                plan.stored[name] = replace(plan.stored[name], reason="INT8 compute made the whole model slower")
+            rebuilt = _refine(model, plan, weights, values, context)
+            if rebuilt is None:
+                return None
+            candidate = rebuilt
+    context.log.warnings.append(
+        f"auto: the shrunk model measured more than {MAX_SLOWDOWN:.2f}x FP32 three times; FP32 is kept"
+    )
+    return None
+
+
+def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext) -> None:
+    counts: dict[str, int] = {}
+    for name, weight in weights.items():
+        if name in plan.compute:
+            entry = {
+                "tensor": name,
+                "role": weight.role,
+                "shape": list(weight.shape),
+                "representation": f"int8-compute ({plan.compute[name]})",
+                "block": None,
+                "reason": f"INT8 {plan.compute[name]} measured faster than FP32 here",
+            }
+        else:
+            entry = plan.stored[name].to_dict()
+        counts[str(entry["representation"])] = counts.get(str(entry["representation"]), 0) + 1
+        context.log.tensors.append(entry)
+    context.log.steps.append(f"auto: {describe(counts)} tensors")

@@ -1,0 +1,129 @@
+"""Passes: every step that changes a model states what it needs, does one thing, and proves it.
+
+In the spirit of onnx-ir's pass infrastructure (``requires``, ``call``, ``ensures``, a result
+that says whether the model changed). ``ensures`` is not optional: the pass runner probes every
+model a pass writes in a child process (a native crash becomes an error) and compares its outputs
+with the *source* model's on the same inputs, so error cannot build up unseen from pass to pass.
+A pass whose output fails the comparison raises VerificationError and nothing is written.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.errors import VerificationError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlpack.quant.registry import QuantizeSettings
+
+
+@dataclass
+class PassLog:
+    """What passes did beyond the obvious, for the report: degraded steps, skipped ops."""
+
+    steps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    tensors: list[dict[str, Any]] = field(default_factory=list)  # per-tensor representation and why
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The source model's outputs on the verification inputs: what every pass is held to."""
+
+    feeds: dict[str, np.ndarray]
+    outputs: tuple[np.ndarray, ...]
+    names: tuple[str, ...]
+    label: str  # what the inputs are, for the report ("8 generated samples (seed 0)")
+
+    def compare(self, model: Path, tolerance: Tolerance) -> Comparison:
+        from mlpack.core.onnxio import create_session, run_session
+
+        produced = run_session(create_session(model), self.feeds)
+        return compare_outputs(self.outputs, produced, names=self.names, tolerance=tolerance, label=self.label)
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """What every pass may use: a scratch folder, the settings, the reference and the log."""
+
+    workdir: Path
+    settings: QuantizeSettings
+    reference: Reference
+    tolerance: Tolerance  # the run's fail-closed check
+    log: PassLog
+    source: Path  # the model the run started from (the reference's model)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    model: Path
+    modified: bool
+    comparison: Comparison | None = None  # None when the pass changed nothing
+
+
+class ModelPass(ABC):
+    """One step that rewrites an ONNX file into another."""
+
+    name: str = "pass"
+
+    def requires(self, model: Path, context: PassContext) -> None:  # noqa: B027  (optional hook)
+        """Raise an MlpackError if ``model`` is not something this pass can work on."""
+
+    @abstractmethod
+    def call(self, model: Path, output: Path, context: PassContext) -> bool:
+        """Write the transformed model to ``output``; return whether anything changed."""
+
+    def ensures(self, model: Path, context: PassContext) -> Comparison:
+        """The fail-closed check: the new model loads, runs, and computes what the source did."""
+        from mlpack.core.probe import probe_model
+
+        probe_model(model, what=f"the model after {self.name}")
+        comparison = context.reference.compare(model, context.tolerance)
+        if not comparison.passed:
+            raise VerificationError(
+                f"after {self.name}, the outputs differ from {context.source.name}'s beyond tolerance "
+                f"({context.tolerance.describe()}) on {comparison.label}: {comparison.failure_text()}; "
+                "no file written.",
+                hint="Try --quantize auto (it keeps what it cannot shrink safely), another --quantize mode, "
+                "or state a looser tolerance with --min-cosine/--atol.",
+            )
+        return comparison
+
+    def __call__(self, model: Path, context: PassContext) -> PassResult:
+        self.requires(model, context)
+        output = context.workdir / f"{_slug(self.name)}-{id(self)}.onnx"
+        if not self.call(model, output, context):
+            return PassResult(model, modified=False)
+        return PassResult(output, modified=True, comparison=self.ensures(output, context))
+
+
+def run_passes(model: Path, passes: list[ModelPass], context: PassContext) -> tuple[Path, Comparison]:
+    """Apply ``passes`` in order; return the final model and its comparison with the source."""
+    comparison: Comparison | None = None
+    for step in passes:
+        result = step(model, context)
+        if result.modified:
+            model, comparison = result.model, result.comparison
+    if comparison is None:  # nothing changed: still prove the copy computes what the source does
+        from mlpack.core.probe import probe_model
+
+        probe_model(model, what="the model")
+        comparison = context.reference.compare(model, context.tolerance)
+    return model, comparison
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower())
+
+
+def describe(value: Any) -> str:
+    """A short human form of a count-by-kind mapping, for step lines."""
+    if isinstance(value, dict):
+        return ", ".join(f"{count} {kind}" for kind, count in sorted(value.items())) or "nothing"
+    return str(value)
