@@ -21,7 +21,7 @@ from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.progress import Progress
 from mlpack.errors import BudgetError, ExitCode, InternalError, MlpackError
 from mlpack.pipeline.cache import StageCache
-from mlpack.pipeline.config import BuildConfig, CheckConfig, load_build_config
+from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
 
 
 @dataclass
@@ -256,7 +256,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
 def _tune_check(run: _Run) -> CheckConfig:
     check = run.config.check
     if check is None:  # load_build_config refuses a tune without [check]
-        raise InternalError('quantize = "tune" reached the build without a [check] section.')
+        raise InternalError(f'quantize = "{TUNE}" reached the build without a [check] section.')
     return check
 
 
@@ -266,7 +266,7 @@ def _tune(run: _Run) -> dict[str, Any]:
     settings, check = run.config.optimize, _tune_check(run)
     data = settings.data or check.data
     if data is None:  # load_build_config refuses a tune without data
-        raise InternalError('quantize = "tune" reached the build without data to tune on.')
+        raise InternalError(f'quantize = "{TUNE}" reached the build without data to tune on.')
     result = tune(
         run.fp32,
         run.model,
@@ -280,7 +280,7 @@ def _tune(run: _Run) -> dict[str, Any]:
     if result.chosen is None:
         raise BudgetError("tune found no candidate that meets the budgets; see mlpack tune for the full table.")
     return {
-        "quantize": "tune",
+        "quantize": TUNE,
         "chosen": result.chosen,
         "size_after": run.model.stat().st_size,
         "candidates": len(result.candidates),

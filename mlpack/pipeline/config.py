@@ -84,7 +84,7 @@ class CheckConfig:
     budgets: Path
     device: str | None = _api_default(run_check, "device")
     data: Path | None = None
-    reference: bool = True  # compare with the exported FP32 model, when optimisation changed it
+    reference: bool = True  # also run the exported FP32 model, for accuracy drop and agreement
     runs: int = _api_default(run_check, "runs")
     duration_s: float = _api_default(run_check, "duration_s")  # the key is ``duration``
 
