@@ -240,7 +240,17 @@ def test_json_to_stdout_is_only_json(case: dict[str, Path], runner) -> None:
     budgets = _budgets(case["folder"], "max_size_mb = 1\n")
     result = runner.invoke(app, ["check", str(case["model"]), "--budget", str(budgets), "--json", "-"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["summary"] == "all 1 budgets hold"
+    payload = json.loads(result.stdout)
+    assert payload["summary"] == "all 1 budgets hold" and payload["ok"] is True
+
+
+def test_json_to_stdout_for_a_broken_budget(case: dict[str, Path], runner) -> None:
+    budgets = _budgets(case["folder"], 'max_size_mb = "1 KB"\n')
+    result = runner.invoke(app, ["check", str(case["model"]), "--budget", str(budgets), "--json", "-"])
+    assert result.exit_code == ExitCode.FAILED
+    payload = json.loads(result.stdout)  # only JSON on stdout, failure or not
+    assert payload["ok"] is False and payload["exit_code"] == ExitCode.FAILED
+    assert payload["verdicts"][0]["status"] == "fail"
 
 
 @pytest.mark.parametrize(

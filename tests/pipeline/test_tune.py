@@ -39,6 +39,7 @@ def test_tune_picks_an_int8_model_on_digits(digits: dict[str, Path], runner, tmp
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(report.read_text())
+    assert payload["ok"] is True and payload["exit_code"] == 0
     assert payload["chosen"].startswith(("static-int8", "dynamic-int8"))
     assert out.exists() and out.stat().st_size == min(
         c["size_bytes"] for c in payload["candidates"] if c["meets_budgets"]
@@ -77,7 +78,8 @@ def test_tune_with_no_fitting_candidate_says_what_broke(digits: dict[str, Path],
         ],
     )
     assert result.exit_code == ExitCode.FAILED
-    payload = json.loads(result.stdout)
+    payload = json.loads(result.stdout)  # the JSON is printed for a failure too
+    assert payload["ok"] is False and payload["exit_code"] == ExitCode.FAILED
     assert payload["chosen"] is None and not out.exists()
     assert all("max_size_mb" in c["broken_budgets"] for c in payload["candidates"] if c["status"] == "built")
 
@@ -122,3 +124,55 @@ def test_tune_bad_input(digits: dict[str, Path], runner, tmp_path: Path) -> None
         ],
     )
     assert result.exit_code == ExitCode.BAD_INPUT and "labels" in result.output
+
+
+def _fixed_measurements(monkeypatch, *, first_inference_ms: float, load_ms: float, model_peak_mb: float) -> None:
+    """Every benchmark call measures the same figures for every model, in check and in tune."""
+    import mlpack.bench.measure
+    from mlpack.bench.measure import BenchResult, Measurement, Memory
+    from mlpack.bench.stats import summarize
+
+    samples = (1.0, 1.1, 1.2, 1.0)
+
+    def fake(models, *, settings, device=None, progress=None, on_device=False):
+        memory = Memory(100.0, 100.0 + model_peak_mb, model_peak_mb)
+        measured = tuple(
+            Measurement(
+                str(m), "m", 1, 1, None, load_ms, first_inference_ms, summarize(samples), 1.0, 0.1, samples, memory
+            )
+            for m in models
+        )
+        return BenchResult("now", {}, {}, None, measured)
+
+    monkeypatch.setattr(mlpack.bench.measure, "benchmark", fake)
+
+
+def test_check_and_tune_give_the_same_resource_verdicts(digits: dict[str, Path], monkeypatch, tmp_path: Path) -> None:
+    import mlpack.pipeline.tune
+    from mlpack.budget.check import check
+    from mlpack.budget.verdicts import Status
+    from mlpack.pipeline.tune import CandidateSpec, tune
+    from mlpack.quant.registry import QuantMode
+
+    _fixed_measurements(monkeypatch, first_inference_ms=40.0, load_ms=12.0, model_peak_mb=30.0)
+    monkeypatch.setattr(mlpack.pipeline.tune, "candidate_specs", lambda *a: [CandidateSpec("fp32", QuantMode.NONE)])
+    budgets = tmp_path / "b.toml"
+    budgets.write_text(
+        "[budget]\nmax_first_inference_ms = 50\nmax_load_ms = 10\nmax_peak_memory_mb = 20\n"
+        'warn_only = ["max_peak_memory_mb"]\n'
+    )
+    fast = {"runs": 5, "duration_s": 0.0}
+    checked = check(digits["fp32"], budgets=budgets, warmup=1, max_remeasure=0, **fast)
+    tuned = tune(digits["fp32"], tmp_path / "o.onnx", budgets=budgets, data=digits["heldout"], **fast)
+    (fp32,) = tuned.candidates
+
+    def judged(verdicts) -> dict[str, tuple]:
+        # The detail says how many processes measured it, which differs by design.
+        return {v.budget: (v.measured, v.limit, v.unit, v.status, v.margin, v.warn_only) for v in verdicts}
+
+    expected = {"max_first_inference_ms", "max_load_ms", "max_peak_memory_mb"}
+    assert set(judged(checked.verdicts)) == expected
+    assert judged(checked.verdicts) == judged(fp32.verdicts)
+    assert judged(checked.verdicts)["max_load_ms"][3] is Status.FAIL
+    assert not checked.ok and not tuned.ok  # the load budget breaks either way
+    assert checked.exit_code == tuned.exit_code == ExitCode.FAILED
