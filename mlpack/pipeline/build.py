@@ -328,7 +328,7 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
 
 
 def _pack(run: _Run) -> StageReport:
-    from mlpack.artifact.package import pack
+    from mlpack.artifact.pack import pack
 
     settings, model = run.config.pack, run.config.model
     files = [run.model, *_present(run.check_report, settings.golden_data), *settings.include]

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlpack.artifact.package import pack as run_pack
+from mlpack.artifact.pack import pack as run_pack
 from mlpack.budget.check import check as run_check
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlpack.artifact.package import verify
+from mlpack.artifact.verify import verify
 from mlpack.cli import app
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.sourceref import SourceKind, SourceRef
