@@ -61,8 +61,18 @@ class Verdict:
 def upper_verdict(
     name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
 ) -> Verdict:
-    """Pass when ``measured`` is at most ``limit``; ``warn_key`` is the key ``warn_only`` names,
-    when it differs from ``name`` (``max_latency_ms`` for ``max_latency_ms.p95``)."""
+    """Pass when ``measured`` is at most ``limit``.
+
+    Args:
+        name: the budget as reports name it, e.g. ``max_size_mb`` or ``max_latency_ms.p95``.
+        measured: the measured figure, in ``unit``.
+        limit: the budget's limit, in ``unit``.
+        unit: "MB", "ms", "ratio", "x", or "" for a named metric.
+        budgets: the resolved budgets, for their ``warn_only`` keys.
+        detail: how the figure was measured, for people reading the report.
+        warn_key: the key ``warn_only`` names when it differs from ``name`` (``max_latency_ms``
+            for ``max_latency_ms.p95``).
+    """
     status = Status.PASS if measured <= limit else Status.FAIL
     return Verdict(
         name, measured, limit, unit, status, limit - measured, (warn_key or name) in budgets.warn_only, detail
@@ -72,7 +82,7 @@ def upper_verdict(
 def lower_verdict(
     name: str, measured: float, limit: float, unit: str, budgets: Budgets, detail: str = "", warn_key: str | None = None
 ) -> Verdict:
-    """Pass when ``measured`` is at least ``limit``."""
+    """Pass when ``measured`` is at least ``limit``; the arguments are ``upper_verdict``'s."""
     status = Status.PASS if measured >= limit else Status.FAIL
     return Verdict(
         name, measured, limit, unit, status, measured - limit, (warn_key or name) in budgets.warn_only, detail
@@ -222,7 +232,13 @@ def resource_verdicts(figures: ResourceFigures, budgets: Budgets) -> list[Verdic
 
 def point_latency_verdicts(latency: LatencyStats, budgets: Budgets, source: str) -> list[Verdict]:
     """Latency budgets judged on one run's percentiles: good for ranking candidates, not for a CI
-    verdict (``interval_latency_verdicts`` is that)."""
+    verdict (``interval_latency_verdicts`` is that).
+
+    Args:
+        latency: the run's latency statistics.
+        budgets: the resolved budgets.
+        source: which run the figures come from, for the verdict's detail.
+    """
     return [
         upper_verdict(
             f"max_latency_ms.{percentile}",
@@ -246,6 +262,12 @@ def interval_latency_verdicts(
     Intervals are taken on the log scale: latency noise is multiplicative (a slower process is
     slower by a factor), and an interval on the raw scale can reach below zero, which would
     keep a hopeless budget "inconclusive".
+
+    Args:
+        groups: each process's latency samples (ms), the model timed alone.
+        pairs: (model, baseline) measurements timed interleaved in one process, for ``max_slowdown``.
+        budgets: the resolved budgets.
+        confidence: the intervals' confidence, in [0.5, 1).
     """
     verdicts = []
     for percentile, limit in budgets.max_latency_ms.items():

@@ -144,7 +144,12 @@ class TuneResult:
 
 
 def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[CandidateSpec]:
-    """Most promising first, so a short time box still tries what usually wins."""
+    """The candidates to build, most promising first, so a short time box still tries what usually wins.
+
+    Args:
+        calibration: calibration data (.npz); without it, no static INT8 candidate.
+        budgets: the resolved budgets; an accuracy-aware candidate joins when ``max_accuracy_drop`` is set.
+    """
     static = QuantizeSettings(calibration=calibration)
     specs = [CandidateSpec("fp32", QuantMode.NONE), CandidateSpec("dynamic-int8", QuantMode.DYNAMIC)]
     if calibration is not None:
