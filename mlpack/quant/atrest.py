@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,7 @@ class Choice:
     block: int | None = None
     reason: str = ""
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "tensor": self.weight.name,
             "role": self.weight.role,
@@ -200,7 +200,9 @@ def store_at_rest(model: onnx.ModelProto, choices: list[Choice]) -> dict[str, in
     from onnx import numpy_helper
 
     by_name = {c.weight.name: c for c in choices if c.representation is not Representation.FP32}
-    kept, new_nodes, counts = [], [], {}
+    kept: list[onnx.TensorProto] = []
+    new_nodes: list[onnx.NodeProto] = []
+    counts: dict[str, int] = {}
     for init in model.graph.initializer:
         choice = by_name.get(init.name)
         if choice is None:

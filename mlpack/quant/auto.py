@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.core.fidelity import Tolerance
+from mlpack.errors import VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
 from mlpack.quant.passes import ModelPass, PassContext, describe
 from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
@@ -74,11 +75,7 @@ class Auto(ModelPass):
         compute = _faster_int8_kinds(model, weights, context)
         plan = _Plan({n: k for n, w in weights.items() for k in compute if w.role in COMPUTE_KINDS[k]}, stored)
         candidate = _refine(model, plan, weights, values, context)
-        if candidate is None:
-            return False
         candidate = _hold_latency(model, candidate, plan, weights, values, context)
-        if candidate is None:
-            return False
         candidate.replace(output)
         _report(plan, weights, context)
         return True
@@ -143,11 +140,14 @@ def _nodes_reading(model: Path, names: set[str]) -> list[str]:
 
 def _refine(
     model: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
-) -> Path | None:
-    """Move the most sensitive weights to finer forms until the outputs hold; None if nothing holds."""
+) -> Path:
+    """Move the most sensitive weights to finer forms until the outputs hold; fail closed if none do."""
     from mlpack.quant.sensitivity import weight_degradation
 
+    comparison = None
     for index in range(MAX_ROUNDS + 1):
+        if not plan.compute and all(c.representation is Representation.FP32 for c in plan.stored.values()):
+            break  # back at FP32: nothing shrinks within the tolerance
         candidate = _build(model, plan, context, index)
         comparison = context.reference.compare(candidate, context.tolerance)
         if comparison.passed:
@@ -161,8 +161,13 @@ def _refine(
         ranked = sorted(movable, key=lambda n: -scores.get(n, float("-inf")))
         for name in ranked[: 2**index]:
             _promote(plan, name, weights[name], values[name], context.settings, scores.get(name))
-    context.log.warnings.append("auto: no representation kept the outputs within tolerance; nothing was shrunk")
-    return None
+    raise VerificationError(
+        f"auto: no representation smaller than FP32 keeps the outputs of {context.source.name} within tolerance "
+        f"({context.tolerance.describe()})"
+        + (f"; last try: {comparison.failure_text()}" if comparison is not None else "")
+        + "; no file written.",
+        hint="Pass --data with real inputs (generated ones can judge harshly) or state the tolerance you need.",
+    )
 
 
 def _promote(
@@ -180,7 +185,7 @@ def _promote(
 
 def _hold_latency(
     model: Path, candidate: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
-) -> Path | None:
+) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
     from mlpack.core.timing import p50_ratios
 
@@ -189,26 +194,25 @@ def _hold_latency(
         ratio = p50_ratios([model, candidate], feeds)[1]
         context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")
         if ratio <= MAX_SLOWDOWN:
+            context.log.latency_ratio = ratio
             return candidate
         if plan.compute:
             for name in list(plan.compute):
                 _promote(plan, name, weights[name], values[name], context.settings, None)
                 plan.stored[name] = replace(plan.stored[name], reason="INT8 compute made the whole model slower")
-            rebuilt = _refine(model, plan, weights, values, context)
-            if rebuilt is None:
-                return None
-            candidate = rebuilt
-    context.log.warnings.append(
-        f"auto: the shrunk model measured more than {MAX_SLOWDOWN:.2f}x FP32 three times; FP32 is kept"
+            candidate = _refine(model, plan, weights, values, context)
+    raise VerificationError(
+        f"auto: the shrunk model measured more than {MAX_SLOWDOWN:.2f}x FP32's latency three times in a row; "
+        "no file written.",
+        hint="Use --quantize weights for a smaller file at (usually) FP32 speed, or --quantize none.",
     )
-    return None
 
 
 def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext) -> None:
     counts: dict[str, int] = {}
     for name, weight in weights.items():
         if name in plan.compute:
-            entry = {
+            entry: dict[str, Any] = {
                 "tensor": name,
                 "role": weight.role,
                 "shape": list(weight.shape),

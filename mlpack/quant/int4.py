@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
+from mlpack.quant.gemm import gemm_to_matmul_add
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
 
@@ -22,6 +23,9 @@ def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog
     from mlpack.core.onnxio import load_model, save_model
 
     model = load_model(src, check=False)
+    rewritten = gemm_to_matmul_add(model)  # MatMulNBits replaces MatMul only; torch's Linear is often Gemm
+    if rewritten:
+        log.steps.append(f"{rewritten} Gemm rewritten as MatMul+Add for the 4-bit kernels")
     with silenced():
         quantizer = MatMulNBitsQuantizer(
             model,

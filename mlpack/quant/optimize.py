@@ -38,6 +38,7 @@ class OptimizeResult:
     seconds: float
     accuracy: AccuracyAwareReport | None = None  # when quantised accuracy-aware
     tensors: tuple[dict[str, Any], ...] = ()  # per-tensor representation and why (auto)
+    latency_ratio: float | None = None  # auto: p50 against FP32, measured interleaved at batch 1
 
     @property
     def size_ratio(self) -> float:
@@ -59,6 +60,7 @@ class OptimizeResult:
             "seconds": self.seconds,
             "accuracy_aware": self.accuracy.to_dict() if self.accuracy else None,
             "tensors": list(self.tensors),
+            "latency_ratio": self.latency_ratio,
         }
 
 
@@ -120,6 +122,7 @@ def optimize(
         seconds=time.perf_counter() - started,
         accuracy=accuracy,
         tensors=tuple(log.tensors),
+        latency_ratio=log.latency_ratio,
     )
 
 

@@ -30,6 +30,7 @@ class PassLog:
     steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tensors: list[dict[str, Any]] = field(default_factory=list)  # per-tensor representation and why
+    latency_ratio: float | None = None  # p50 against the pass's input, where a pass measured it
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Importing this module fills the quantiser registry: one module per ``--quantize`` mode."""
 
-from mlpack.quant import auto, dynamic, fp16, int4, static, weights
-
-__all__ = ["auto", "dynamic", "fp16", "int4", "static", "weights"]
+import mlpack.quant.auto
+import mlpack.quant.dynamic
+import mlpack.quant.fp16
+import mlpack.quant.int4
+import mlpack.quant.static
+import mlpack.quant.weights  # noqa: F401

@@ -87,6 +87,10 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
     console.print(
         comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
     )
+    if result.tensors:
+        console.print(tensor_table(result.tensors))
+    if result.latency_ratio is not None:
+        console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved here, batch 1)")
     if result.accuracy is not None:
         report = result.accuracy
         console.print(
@@ -99,6 +103,31 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
         for k in report.kept_in_float:
             kept.add_row(escape(k.node), escape(k.op_type), f"{k.sqnr_db:.1f}")
         console.print(kept)
+
+
+TENSOR_ROWS = 25
+
+
+def tensor_table(tensors: tuple[dict[str, Any], ...]) -> Table:
+    """Each weight's representation and why, the largest first."""
+    table = Table(title="Weights: how each is stored, and why", title_justify="left")
+    for column in ("tensor", "role", "shape", "representation", "why"):
+        table.add_column(column)
+    ordered = sorted(tensors, key=lambda t: -_elements(t["shape"]))
+    for entry in ordered[:TENSOR_ROWS]:
+        rep = entry["representation"] + (f" /{entry['block']}" if entry.get("block") else "")
+        shape = "x".join(map(str, entry["shape"]))
+        table.add_row(escape(entry["tensor"]), escape(entry["role"]), shape, rep, escape(entry["reason"]))
+    if len(ordered) > TENSOR_ROWS:
+        table.add_row(f"... {len(ordered) - TENSOR_ROWS} more (see --json)", "", "", "", "")
+    return table
+
+
+def _elements(shape: list[int]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
 
 
 def render_inspect(console: Console, info: ModelInfo) -> None:
