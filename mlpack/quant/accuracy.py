@@ -132,24 +132,15 @@ def accuracy_aware_quantize(
     full = workdir / "aa-full.onnx"
     full_score = build((), full)
     rounds = [(0, score.reference_score - full_score)]
-    best_path, best_score, kept = full, full_score, []
+    best_path, best_score = full, full_score
+    kept: list[KeptInFloat] = []
     if score.reference_score - full_score > max_drop:
         ranking = _rank_nodes(
             prepared, full if settings.quant_format is QuantFormat.QDQ else None, settings, eval_data, build, workdir
         )
-        step, taken = 1, 0
-        while taken < len(ranking) and len(rounds) <= MAX_ROUNDS:
-            taken = min(len(ranking), taken + step)
-            candidate_kept = ranking[:taken]
-            excluded = tuple(dict.fromkeys(k.node for k in candidate_kept))
-            path = workdir / f"aa-round{len(rounds)}.onnx"
-            current = build(excluded, path)
-            rounds.append((len(excluded), score.reference_score - current))
-            if current > best_score:
-                best_path, best_score, kept = path, current, candidate_kept
-            if score.reference_score - current <= max_drop:
-                break
-            step *= 2  # a few at a time, then faster when a few are not enough
+        best_path, best_score, kept = _keep_worst_in_float(
+            ranking, build, score.reference_score, max_drop, rounds, workdir, (full, full_score)
+        )
     report = AccuracyAwareReport(
         metric=score.metric,
         reference_score=score.reference_score,
@@ -172,6 +163,34 @@ def accuracy_aware_quantize(
         f"{report.final_drop:.4f} with {len(report.kept_in_float)} nodes kept in float (budget {max_drop:.4f})"
     )
     return report
+
+
+def _keep_worst_in_float(
+    ranking: list[KeptInFloat],
+    build: Any,
+    reference_score: float,
+    max_drop: float,
+    rounds: list[tuple[int, float]],
+    workdir: Path,
+    best: tuple[Path, float],
+) -> tuple[Path, float, list[KeptInFloat]]:
+    """Keep 1, 2, 4... of the most degrading nodes in float until the drop fits; the best round wins."""
+    best_path, best_score = best
+    kept: list[KeptInFloat] = []
+    step, taken = 1, 0
+    while taken < len(ranking) and len(rounds) <= MAX_ROUNDS:
+        taken = min(len(ranking), taken + step)
+        candidate_kept = ranking[:taken]
+        excluded = tuple(dict.fromkeys(k.node for k in candidate_kept))
+        path = workdir / f"aa-round{len(rounds)}.onnx"
+        current = build(excluded, path)
+        rounds.append((len(excluded), reference_score - current))
+        if current > best_score:
+            best_path, best_score, kept = path, current, candidate_kept
+        if reference_score - current <= max_drop:
+            break
+        step *= 2  # a few at a time, then faster when a few are not enough
+    return best_path, best_score, kept
 
 
 def _rank_nodes(

@@ -1,0 +1,62 @@
+"""Every choice the CLI offers maps to an implementation (an enum member nothing handles is a bug)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import mlpack.cli
+from mlpack.cli import app
+from mlpack.core.onnxio import ExecutionMode, GraphOptimization, create_session
+from mlpack.pipeline.tune import Objective, _choose
+from mlpack.quant.registry import QuantMode, default_tolerance, quantizers
+from mlpack.report import terminal
+
+
+def test_every_quantize_mode_has_a_quantiser() -> None:
+    registered = quantizers()
+    assert set(registered) == set(QuantMode) - {QuantMode.NONE}
+    for mode, entry in registered.items():
+        assert entry.mode is mode and entry.description
+        assert entry.make().name  # each builds a pass with a name for its messages
+        assert default_tolerance(mode) is entry.tolerance
+
+
+def test_the_cli_offers_every_quantize_mode(runner) -> None:
+    shown = runner.invoke(app, ["optimize", "--help"]).output
+    for mode in QuantMode:
+        assert mode.value in shown
+
+
+@pytest.mark.parametrize("level", list(GraphOptimization))
+@pytest.mark.parametrize("mode", list(ExecutionMode))
+def test_every_session_choice_is_understood(gemm_mlp: Path, level: GraphOptimization, mode: ExecutionMode) -> None:
+    session = create_session(
+        gemm_mlp, graph_optimization=level.value, sequential=mode is ExecutionMode.SEQUENTIAL
+    )
+    assert session.get_inputs()
+
+
+@pytest.mark.parametrize("objective", list(Objective))
+def test_every_tune_objective_is_handled(objective: Objective) -> None:
+    assert _choose([], objective) is None
+
+
+def test_every_renderer_the_cli_names_exists() -> None:
+    source = Path(mlpack.cli.__file__).read_text()
+    names = set(re.findall(r'"(render_\w+)"', source))
+    assert names, "the CLI names its renderers by string"
+    for name in names:
+        assert callable(getattr(terminal, name, None)), name
+
+
+def test_every_build_quantize_choice_is_accepted(tmp_path: Path) -> None:
+    from mlpack.pipeline.config import load_build_config
+
+    for choice in [*(m.value for m in QuantMode), "tune"]:
+        config = tmp_path / f"{choice}.toml"
+        extra = '\n[check]\nbudgets = "b.toml"\ndata = "d.npz"\n' if choice == "tune" else ""
+        config.write_text(f'[model]\nsource = "m.onnx"\n\n[optimize]\nquantize = "{choice}"\n{extra}')
+        load_build_config(config)
