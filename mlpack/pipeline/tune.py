@@ -151,10 +151,15 @@ def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[Candidat
         budgets: the resolved budgets; an accuracy-aware candidate joins when ``max_accuracy_drop`` is set.
     """
     static = QuantizeSettings(calibration=calibration)
-    specs = [CandidateSpec("fp32", QuantMode.NONE), CandidateSpec("dynamic-int8", QuantMode.DYNAMIC)]
+    specs = [
+        CandidateSpec("fp32", QuantMode.NONE),
+        CandidateSpec("auto", QuantMode.AUTO),
+        CandidateSpec("dynamic-int8", QuantMode.DYNAMIC),
+        CandidateSpec("weights-int8", QuantMode.WEIGHTS),
+    ]
     if calibration is not None:
         specs.append(CandidateSpec("static-int8-minmax", QuantMode.STATIC, static))
-    specs.append(CandidateSpec("fp16", QuantMode.FP16))
+    specs += [CandidateSpec("int4", QuantMode.INT4), CandidateSpec("fp16", QuantMode.FP16)]
     if calibration is not None:
         specs += [
             CandidateSpec(
