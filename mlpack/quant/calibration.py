@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.core.data import RESERVED_KEYS, check_array
 from mlpack.core.fileio import require_file
+from mlpack.core.npzstream import NpyStream as _NpyStream
+from mlpack.core.npzstream import map_members as _map_inputs
+from mlpack.core.npzstream import npz_members as _members
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import DataError, InputSpecError
 
@@ -22,39 +25,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_BATCH = 32
-
-
-class _NpyStream:
-    """Rows of one array inside an .npz, read in blocks without loading the whole array."""
-
-    def __init__(self, archive: zipfile.ZipFile, member: str) -> None:
-        import numpy as np
-        from numpy.lib import format as npy
-
-        self.handle = archive.open(member)
-        version = npy.read_magic(self.handle)
-        if version == (1, 0):
-            shape, fortran, dtype = npy.read_array_header_1_0(self.handle)
-        else:
-            shape, fortran, dtype = npy.read_array_header_2_0(self.handle)
-        if fortran or dtype.hasobject:
-            raise DataError(f"calibration array '{member}' must be a plain C-ordered numeric array.")
-        self.shape: tuple[int, ...] = shape
-        self.dtype: np.dtype = dtype
-        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
-
-    def read(self, rows: int) -> np.ndarray:
-        import numpy as np
-
-        data = self.handle.read(rows * self.row_bytes)
-        count = len(data) // self.row_bytes if self.row_bytes else rows
-        return np.frombuffer(
-            data, dtype=self.dtype, count=count * int(np.prod(self.shape[1:], dtype=np.int64))
-        ).reshape((count, *self.shape[1:]))
-
-
-def _members(archive: zipfile.ZipFile) -> dict[str, str]:
-    return {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
 
 
 def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
@@ -80,15 +50,6 @@ def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
     if samples == 0:
         raise DataError(f"{path} is empty: calibration needs at least one sample (a few hundred is typical).")
     return samples
-
-
-def _map_inputs(members: dict[str, str], specs: tuple[TensorSpec, ...], path: Path) -> dict[str, str]:
-    if len(specs) == 1 and len(members) == 1:
-        return {specs[0].name: next(iter(members.values()))}
-    missing = [s.name for s in specs if s.name not in members]
-    if missing:
-        raise InputSpecError(f"{path} lacks arrays for the model inputs {missing}; it has {sorted(members)}.")
-    return {s.name: members[s.name] for s in specs}
 
 
 def iter_batches(
