@@ -121,6 +121,18 @@ def model_size_bytes(path: Path) -> int:
     return path.stat().st_size + sum(f.stat().st_size for f in external_data_files(path) if f.exists())
 
 
+# onnxruntime logs a failed run at ERROR level on stderr (in colour) before raising the same
+# message as an exception; mlpack reports the exception in one line, so only FATAL gets through.
+_FATAL_ONLY = 4
+
+
+def quiet_native_logs() -> None:
+    """Keep onnxruntime's own log lines (the process-wide logger's too) off the terminal."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(_FATAL_ONLY)
+
+
 def create_session(
     model: Path | bytes,
     *,
@@ -134,8 +146,9 @@ def create_session(
     """An onnxruntime CPU session; a model that onnxruntime refuses becomes a ModelLoadError."""
     import onnxruntime as ort
 
+    quiet_native_logs()
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = _FATAL_ONLY
     if threads is not None:
         options.intra_op_num_threads = threads
     if inter_op_threads is not None:

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import batch_symbol, data_batch_axes
 from mlpack.core.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
@@ -201,54 +202,71 @@ def _forward_parameter_names(module: Any) -> list[str]:
 def _input_specs(
     module: Any, given: Sequence[TensorSpec], example_inputs: Path | None, dynamic_batch: bool
 ) -> tuple[TensorSpec, ...]:
-    """The inputs to export, with the batch dimension made symbolic unless asked not to."""
-    import numpy as np
+    """The inputs to export, with the batch dimension made symbolic unless asked not to.
 
+    ``--input`` specs that name their dimensions say where the batch is; specs taken from the
+    example arrays alone put it where the arrays' sizes say (axis 0 of the first input).
+    """
     if given:
-        specs = list(given)
-    else:
-        assert example_inputs is not None
-        arrays = read_npz(example_inputs)
-        for reserved in ("labels", "slices"):
-            arrays.pop(reserved, None)
-        if not arrays:
-            raise InputSpecError(f"{example_inputs} holds no input arrays.")
-        order = [n for n in _forward_parameter_names(module) if n in arrays] or list(arrays)
-        specs = [TensorSpec(n, tuple(arrays[n].shape), np.asarray(arrays[n]).dtype.name) for n in order]
-    if dynamic_batch:
-        specs = [
-            s if not s.shape or isinstance(s.shape[0], str) else TensorSpec(s.name, (BATCH_DIM, *s.shape[1:]), s.dtype)
-            for s in specs
-        ]
-    return tuple(specs)
+        if batch_symbol(tuple(given)) is not None or not dynamic_batch:
+            return tuple(given)
+        return tuple(_with_batch(s, 0 if s.shape else None) for s in given)
+    assert example_inputs is not None
+    arrays = _example_arrays(example_inputs)
+    order = [n for n in _forward_parameter_names(module) if n in arrays] or list(arrays)
+    if not dynamic_batch:
+        return tuple(TensorSpec(n, tuple(arrays[n].shape), arrays[n].dtype.name) for n in order)
+    open_specs = tuple(TensorSpec(n, (None,) * arrays[n].ndim, arrays[n].dtype.name) for n in order)
+    axes = data_batch_axes(open_specs, arrays, source=str(example_inputs)).axes
+    return tuple(_with_batch(TensorSpec(n, tuple(arrays[n].shape), arrays[n].dtype.name), axes[n]) for n in order)
+
+
+def _with_batch(spec: TensorSpec, axis: int | None) -> TensorSpec:
+    if axis is None:
+        return spec
+    return TensorSpec(spec.name, (*spec.shape[:axis], BATCH_DIM, *spec.shape[axis + 1 :]), spec.dtype)
+
+
+def _example_arrays(example_inputs: Path) -> dict[str, np.ndarray]:
+    arrays = read_npz(example_inputs)
+    for reserved in ("labels", "slices"):
+        arrays.pop(reserved, None)
+    if not arrays:
+        raise InputSpecError(f"{example_inputs} holds no input arrays.")
+    return arrays
 
 
 def _dim_sizes(specs: Sequence[TensorSpec], batch: int, other: int) -> dict[str, int]:
+    symbol = batch_symbol(tuple(specs))
     sizes: dict[str, int] = {}
     for spec in specs:
-        for axis, dim in enumerate(spec.shape):
+        for dim in spec.shape:
             if isinstance(dim, str) and dim not in sizes:
-                sizes[dim] = batch if axis == 0 else other
+                sizes[dim] = batch if dim == symbol else other
     return sizes
 
 
 def _example_feeds(specs: tuple[TensorSpec, ...], example_inputs: Path | None, seed: int) -> dict[str, np.ndarray]:
     if example_inputs is None:
         return generate_inputs(specs, seed=seed, dim_values=_dim_sizes(specs, _EXAMPLE_BATCH, DEFAULT_SYMBOLIC_DIM))
-    arrays = read_npz(example_inputs)
-    for reserved in ("labels", "slices"):
-        arrays.pop(reserved, None)
-    feeds = match_inputs(arrays, specs, source=str(example_inputs))
-    return {name: _at_least_rows(array, _EXAMPLE_BATCH) for name, array in feeds.items()}
+    feeds = match_inputs(_example_arrays(example_inputs), specs, source=str(example_inputs), consistent=False)
+    axes = data_batch_axes(specs, feeds, source=str(example_inputs)).axes
+    sizes = {name: feeds[name].shape[axis] for name, axis in axes.items() if axis is not None}
+    if len(set(sizes.values())) > 1:
+        raise InputSpecError(
+            f"{example_inputs}: the inputs disagree on the batch size {sizes} (batch axes {axes}); "
+            "name each input's batch dimension with --input NAME:SHAPE (e.g. state:2,batch,128)."
+        )
+    return {name: _at_least_rows(array, _EXAMPLE_BATCH, axes[name]) for name, array in feeds.items()}
 
 
-def _at_least_rows(array: np.ndarray, rows: int) -> np.ndarray:
+def _at_least_rows(array: np.ndarray, rows: int, axis: int | None) -> np.ndarray:
     """Repeat samples so a dynamic batch is traced at a size torch.export does not specialise."""
     import numpy as np
 
-    if array.ndim == 0 or array.shape[0] >= rows:
+    if axis is None or array.shape[axis] >= rows:
         return array
-    return np.take(array, np.arange(rows) % max(array.shape[0], 1), axis=0)
+    return np.take(array, np.arange(rows) % max(array.shape[axis], 1), axis=axis)
 
 
 def _to_torch(feeds: dict[str, np.ndarray], specs: Sequence[TensorSpec]) -> tuple[Any, ...]:

@@ -1,0 +1,125 @@
+"""Which axis of each input carries the batch.
+
+A model input is not always a batch on axis 0: recurrent state carries the batch on another
+axis (``state [2, batch, 128]``), and scalars, sample rates and shape tensors carry none (they
+are fed whole with every batch). The signature's dimension names say which axis is the batch;
+where the model leaves its dimensions unnamed (``?``), the data decides when it can.
+A fixed-size axis is never a batch axis: no slice of it would still fit the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlpack.core.signature import TensorSpec
+from mlpack.errors import InputSpecError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_BATCH_WORDS = ("batch",)
+_BATCH_NAMES = ("n", "b", "bs", "bsz")
+
+
+@dataclass(frozen=True)
+class BatchAxes:
+    """Per input: the batch axis, or None where the input is fed whole with every batch."""
+
+    axes: dict[str, int | None]
+    inferred: tuple[str, ...] = ()  # inputs whose batch axis the data decided, not a dimension name
+
+    @property
+    def batched(self) -> bool:
+        return any(axis is not None for axis in self.axes.values())
+
+    def describe_inferred(self) -> str:
+        return ", ".join(f"'{n}' on axis {self.axes[n]}" for n in self.inferred if self.axes[n] is not None)
+
+
+def batch_symbol(specs: tuple[TensorSpec, ...]) -> str | None:
+    """The dimension name that means "batch": one that says so, else the shared name on axis 0."""
+    names = [d for s in specs for d in s.shape if isinstance(d, str)]
+    for name in names:
+        if any(word in name.lower() for word in _BATCH_WORDS) or name.lower() in _BATCH_NAMES:
+            return name
+    leading = {s.shape[0] for s in specs if s.shape and isinstance(s.shape[0], str)}
+    return leading.pop() if len(leading) == 1 else None
+
+
+def _candidates(spec: TensorSpec, symbol: str | None) -> list[int]:
+    """Axes that may carry the batch but are not named as doing so."""
+    return [axis for axis, dim in enumerate(spec.shape) if dim is None or (symbol is None and isinstance(dim, str))]
+
+
+def signature_batch_axes(specs: tuple[TensorSpec, ...]) -> BatchAxes:
+    """Batch axes from the names alone (for generated inputs): unnamed axes guess axis 0 first."""
+    symbol = batch_symbol(specs)
+    axes: dict[str, int | None] = {}
+    for spec in specs:
+        if symbol is not None and symbol in spec.shape:
+            axes[spec.name] = spec.shape.index(symbol)
+        else:
+            candidates = _candidates(spec, symbol)
+            axes[spec.name] = (0 if 0 in candidates else candidates[0]) if candidates else None
+    return BatchAxes(axes)
+
+
+def data_batch_axes(specs: tuple[TensorSpec, ...], arrays: Mapping[str, np.ndarray], *, source: str) -> BatchAxes:
+    """Batch axes for arrays that fit ``specs``: named axes first, unnamed ones inferred from sizes.
+
+    Raises InputSpecError when the sizes fit more than one reading.
+    """
+    symbol = batch_symbol(specs)
+    axes: dict[str, int | None] = {}
+    open_specs: list[TensorSpec] = []
+    for spec in specs:
+        if symbol is not None and symbol in spec.shape:
+            axes[spec.name] = spec.shape.index(symbol)
+        elif _candidates(spec, symbol):
+            open_specs.append(spec)
+        else:
+            axes[spec.name] = None
+    if not open_specs:
+        return BatchAxes(axes)
+    named_sizes = {arrays[n].shape[a] for n, a in axes.items() if a is not None}
+    if len(named_sizes) > 1:
+        return BatchAxes({**axes, **{s.name: None for s in open_specs}})
+    sizes = sorted(named_sizes) or _possible_sizes(open_specs, arrays, symbol)
+    readings = [r for r in (_reading(open_specs, arrays, symbol, n) for n in sizes) if r is not None]
+    if len(readings) > 1 and not named_sizes:
+        # Several sizes fit; the one that puts the first open input's batch on axis 0 is the
+        # usual layout, and the one every earlier version of mlpack assumed.
+        first = open_specs[0]
+        preferred = [r for r in readings if r.get(first.name) == 0]
+        readings = preferred if len(preferred) == 1 else readings
+    if len(readings) > 1:
+        choices = "; ".join(", ".join(f"'{n}' axis {a}" for n, a in r.items() if a is not None) for r in readings)
+        raise InputSpecError(
+            f"{source}: cannot tell which axis carries the batch ({choices} all fit); name the batch dimension "
+            "in the model (export with --input NAME:batch,... or onnx.tools.update_model_dims)."
+        )
+    chosen = readings[0] if readings else {s.name: None for s in open_specs}
+    inferred = tuple(n for n, a in chosen.items() if a is not None)
+    return BatchAxes({**axes, **chosen}, inferred=inferred)
+
+
+def _possible_sizes(open_specs: list[TensorSpec], arrays: Mapping[str, np.ndarray], symbol: str | None) -> list[int]:
+    sizes: set[int] = set()
+    for spec in open_specs:
+        sizes.update(int(arrays[spec.name].shape[a]) for a in _candidates(spec, symbol))
+    return sorted(sizes)
+
+
+def _reading(
+    open_specs: list[TensorSpec], arrays: Mapping[str, np.ndarray], symbol: str | None, size: int
+) -> dict[str, int | None] | None:
+    """Each open input's one axis of ``size`` (None where it has none); None if any has two."""
+    reading: dict[str, int | None] = {}
+    for spec in open_specs:
+        matching = [a for a in _candidates(spec, symbol) if arrays[spec.name].shape[a] == size]
+        if len(matching) > 1:
+            return None
+        reading[spec.name] = matching[0] if matching else None
+    return reading if any(a is not None for a in reading.values()) else None

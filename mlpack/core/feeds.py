@@ -1,0 +1,306 @@
+"""The one place that turns (a model's signature, a data file, state pairs, values given on the
+command line) into the calls a stage makes: a batch of samples, ONNX test sets used as given, or
+a stream of calls carrying state. Every stage that feeds a model (optimize's and check's
+fidelity, bench, pack's golden samples, run) asks here, so they all read data the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.generate import DEFAULT_BATCH, concrete_shape, generate_inputs, input_hints
+from mlpack.core.signature import Signature, TensorSpec
+from mlpack.core.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
+from mlpack.errors import InputSpecError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlpack.core.data import Dataset
+
+STREAM_STEPS = 16  # calls in a generated stream: enough for drift through the state to show
+
+
+@dataclass(frozen=True)
+class SetValue:
+    """``--set NAME=VALUE``: an input given by value (a sample rate, a length), fed whole."""
+
+    name: str
+    value: str  # as written: a number, or a JSON list for a small tensor
+
+    def text(self) -> str:
+        return f"{self.name}={self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> SetValue:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputSpecError(f"--set takes INPUT=VALUE (a number, or a JSON list like [1,2]), got '{text}'.")
+        return cls(name=name.strip(), value=value.strip())
+
+    def array(self, spec: TensorSpec, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """The value as the input's dtype; a number given for a tensor input fills its shape."""
+        import numpy as np
+
+        from mlpack.core.batching import signature_batch_axes
+        from mlpack.core.data import check_array
+
+        try:
+            parsed = json.loads(self.value)
+            array = np.asarray(parsed, dtype=np.dtype(spec.dtype))
+        except (ValueError, TypeError) as exc:
+            raise InputSpecError(f"--set {self.text()}: '{self.value}' is not a {spec.dtype} value or list.") from exc
+        if array.ndim == 0 and spec.shape:
+            axis = signature_batch_axes((spec,)).axes[spec.name]
+            array = np.full(concrete_shape(spec, batch_size=batch_size, batch_axis=axis), array, dtype=array.dtype)
+        return check_array(array, spec, source=f"--set {self.name}")
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """How a model is fed beyond its data file: state pairs and inputs given by value."""
+
+    state: tuple[StatePair, ...] = ()
+    values: tuple[SetValue, ...] = ()
+
+    @classmethod
+    def parse(cls, state: Sequence[str] = (), values: Sequence[str] = ()) -> FeedOptions:
+        """From the command line's ``--state OUT=IN`` and ``--set NAME=VALUE`` texts."""
+        sets = tuple(SetValue.parse(v) for v in values)
+        names = [s.name for s in sets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputSpecError(f"--set gives {twice} more than once; give each input one value.")
+        return cls(state=parse_state_pairs(state), values=sets)
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.state)
+
+    def check(self, signature: Signature) -> None:
+        """Raise InputSpecError for a state pair or a value that names what the model lacks."""
+        check_state_pairs(self.state, signature)
+        known = {s.name for s in signature.inputs}
+        for value in self.values:
+            if value.name not in known:
+                raise InputSpecError(
+                    f"--set {value.text()}: the model has no input '{value.name}'; its inputs are {sorted(known)}."
+                )
+
+    def given(self, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
+        by_name = {s.name: s for s in specs}
+        return {v.name: v.array(by_name[v.name], batch_size=batch_size) for v in self.values if v.name in by_name}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": [p.text() for p in self.state], "set": {v.name: v.value for v in self.values}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> FeedOptions:
+        data = data or {}
+        return cls.parse(tuple(data.get("state", ())), tuple(f"{k}={v}" for k, v in data.get("set", {}).items()))
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """The calls to make, in order; with state pairs, each call's state comes from the last."""
+
+    calls: tuple[dict[str, np.ndarray], ...]
+    state: tuple[StatePair, ...]
+    label: str  # what the inputs are, for reports
+    generated: bool
+    notes: tuple[str, ...] = ()
+    expected: tuple[tuple[np.ndarray, ...] | None, ...] = ()  # per call, from ONNX test sets
+
+    @property
+    def first(self) -> dict[str, np.ndarray]:
+        return self.calls[0]
+
+    def run(self, model: Path | Any) -> list[list[np.ndarray]]:
+        """Every call's outputs on ``model`` (a path or an onnxruntime session), state carried."""
+        from mlpack.core.onnxio import create_session
+
+        session = create_session(Path(model)) if isinstance(model, (str, Path)) else model
+        names = [o.name for o in session.get_outputs()]
+        try:
+            return run_stream(session, self.calls, self.state, names)
+        except InputSpecError as exc:
+            if not self.generated:
+                raise
+            raise InputSpecError(
+                f"the model rejected generated inputs ({self.label}): {exc.message.split(': ', 1)[-1]}; "
+                "pass real ones with --data (or an input's value with --set NAME=VALUE)."
+            ) from exc
+
+    def compare(
+        self,
+        reference: Sequence[Sequence[Any]],
+        candidate: Sequence[Sequence[Any]],
+        *,
+        names: Sequence[str],
+        tolerance: Tolerance,
+    ) -> Comparison:
+        """Two runs over these calls compared output by output, the calls taken together."""
+        for ref_call, cand_call in zip(reference, candidate, strict=True):
+            shaped = compare_outputs(
+                [_shape_probe(r) for r in ref_call],
+                [_shape_probe(c) for c in cand_call],
+                names=names,
+                tolerance=Tolerance(atol=None, min_cosine=None),
+                label=self.label,
+            )
+            if not shaped.passed:
+                return compare_outputs(ref_call, cand_call, names=names, tolerance=tolerance, label=self.label)
+        joined_ref = [_join([call[i] for call in reference]) for i in range(len(names))]
+        joined_cand = [_join([call[i] for call in candidate]) for i in range(len(names))]
+        return compare_outputs(joined_ref, joined_cand, names=names, tolerance=tolerance, label=self.label)
+
+    def check_expected(
+        self, produced: Sequence[Sequence[Any]], *, names: Sequence[str], tolerance: Tolerance
+    ) -> Comparison | None:
+        """``produced`` against the expected outputs the test sets hold; None where they hold none."""
+        if not self.expected or any(e is None for e in self.expected):
+            return None
+        expected = [list(e) for e in self.expected if e is not None]
+        feeds = Feeds(self.calls, self.state, f"the expected outputs of {self.label}", self.generated)
+        return feeds.compare(
+            expected,
+            [list(p[: len(e)]) for p, e in zip(produced, expected, strict=True)],
+            names=names[: len(expected[0])],
+            tolerance=tolerance,
+        )
+
+
+def _shape_probe(value: Any) -> Any:
+    """A zero array of the value's shape: comparing these finds shape mismatches alone."""
+    import numpy as np
+
+    array = _as_array(value)
+    return np.zeros(array.shape, dtype=np.float32)
+
+
+def _as_array(value: Any) -> np.ndarray:
+    import numpy as np
+
+    if isinstance(value, list):  # a sequence output
+        return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in value]) if value else np.zeros(0)
+    array = np.asarray(value)
+    return array if array.dtype.kind in "fiub" else np.zeros(array.shape)
+
+
+def _join(values: list[Any]) -> np.ndarray:
+    """One call's output as is; several calls' outputs stacked on axis 0 (flattened where ragged)."""
+    import numpy as np
+
+    arrays = [_as_array(v) for v in values]
+    if len(arrays) == 1:
+        return arrays[0]
+    if all(a.ndim > 0 and a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+        return np.concatenate(arrays)
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+def model_feeds(
+    model: Path,
+    signature: Signature,
+    *,
+    data: Path | None = None,
+    options: FeedOptions = FeedOptions(),
+    batch_size: int = DEFAULT_BATCH,
+    seed: int = 0,
+    steps: int = STREAM_STEPS,
+) -> Feeds:
+    """The calls to check or run ``model`` with.
+
+    Args:
+        model: the ONNX file (read for plausible generated values: the tables ids index).
+        signature: its signature.
+        data: an .npz or ONNX test-data directory; None: generated inputs.
+        options: state pairs (the data becomes a stream of one-sample calls) and values by name.
+        batch_size: samples per generated call.
+        seed: the seed for generated inputs.
+        steps: calls in a generated stream.
+    """
+    options.check(signature)
+    if data is None:
+        return _generated(model, signature, options, batch_size, seed, steps)
+    return feeds_from_dataset(model_dataset(data, signature.inputs, options=options), options, source=str(data))
+
+
+def model_dataset(
+    data: Path, specs: tuple[TensorSpec, ...], *, options: FeedOptions = FeedOptions(), need_labels: bool = False
+) -> Dataset:
+    """A data file read the way ``options`` says: ``--set`` values override it, and a stream's
+    state inputs start from zeros where the file gives none.
+
+    Args:
+        data: an .npz or ONNX test-data directory.
+        specs: the model's inputs.
+        options: state pairs and values by name.
+        need_labels: raise DataError unless the file has labels.
+    """
+    from mlpack.core.data import load_dataset
+
+    return load_dataset(
+        data, specs, need_labels=need_labels, given=options.given(specs), defaults=_zero_state(specs, options, 1)
+    )
+
+
+def feeds_from_dataset(dataset: Dataset, options: FeedOptions, *, source: str) -> Feeds:
+    """A loaded data set as calls: its test sets or its one call as given, one call of every
+    sample, or, with state pairs, a stream of one-sample calls."""
+    if dataset.whole:
+        count = len(dataset.calls)
+        label = f"{count} test set(s) from {source}" if dataset.expected else f"{source} as one call"
+        calls = dataset.calls
+    elif options.streaming:
+        count = dataset.num_samples
+        label = f"a stream of {count} calls from {source}"
+        calls = tuple(dataset.batch(i, i + 1) for i in range(count))
+    else:
+        return Feeds((dataset.inputs,), (), f"{dataset.num_samples} samples from {source}", False, dataset.notes)
+    if options.streaming:
+        label += f", state carried through {', '.join(p.text() for p in options.state)}"
+    return Feeds(calls, options.state, label, False, dataset.notes, dataset.expected)
+
+
+def _zero_state(specs: tuple[TensorSpec, ...], options: FeedOptions, batch_size: int) -> dict[str, np.ndarray]:
+    """The initial state where the data gives none: zeros, as a stream starts on a device."""
+    import numpy as np
+
+    from mlpack.core.batching import signature_batch_axes
+
+    axes = signature_batch_axes(specs).axes
+    by_name = {s.name: s for s in specs}
+    zeros = {}
+    for pair in options.state:
+        spec = by_name[pair.input]
+        shape = concrete_shape(spec, batch_size=batch_size, batch_axis=axes[spec.name])
+        zeros[spec.name] = np.zeros(shape, dtype=np.dtype(spec.dtype))
+    return zeros
+
+
+def _generated(
+    model: Path, signature: Signature, options: FeedOptions, batch_size: int, seed: int, steps: int
+) -> Feeds:
+    from mlpack.core.onnxio import load_model
+
+    specs = signature.inputs
+    hints = input_hints(load_model(Path(model), check=False))
+    given = options.given(specs, batch_size=batch_size)
+    count = steps if options.streaming else 1
+    calls = []
+    for step in range(count):
+        feeds = generate_inputs(specs, batch_size=batch_size, seed=seed + step, hints=hints)
+        calls.append({**feeds, **given, **(_zero_state(specs, options, batch_size) if step == 0 else {})})
+    label = f"{batch_size} generated samples (seed {seed})"
+    if options.streaming:
+        label = (
+            f"a stream of {count} generated calls of {batch_size} (seed {seed}), state carried through "
+            + ", ".join(p.text() for p in options.state)
+        )
+    return Feeds(tuple(calls), options.state, label, True)

@@ -1,0 +1,123 @@
+"""ONNX's test-data layout: ``DIR/test_data_set_N/input_K.pb`` and optional ``output_K.pb``.
+
+onnx's backend tests and onnxruntime_perf_test keep inputs this way: each set is one call,
+used exactly as given (sets may differ in shape), and its expected outputs, where present,
+are an extra check. ``input_K`` is the K-th model input, unless the tensor names an input.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlpack.core.signature import TensorSpec
+from mlpack.errors import DataError, InputSpecError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlpack.core.data import Dataset
+
+_SET = re.compile(r"^test_data_set_(\d+)$")
+_FILE = re.compile(r"^(input|output)_(\d+)\.pb$")
+
+
+def is_test_data_dir(path: Path) -> bool:
+    """True for a directory holding at least one ``test_data_set_N`` folder."""
+    return Path(path).is_dir() and any(_SET.match(p.name) for p in Path(path).iterdir() if p.is_dir())
+
+
+def load_test_data(
+    path: Path,
+    specs: tuple[TensorSpec, ...],
+    *,
+    given: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Dataset:
+    """Every test set of ``path`` as one call, checked against ``specs``.
+
+    Args:
+        path: the directory holding ``test_data_set_N`` folders.
+        specs: the model's inputs.
+        given: values for inputs the sets may lack (``--set``); they override the files.
+        defaults: values for inputs only where a set lacks them (a stream's initial state).
+    """
+    from mlpack.core.data import Dataset, check_array
+
+    path = Path(path)
+    sets = sorted((int(m.group(1)), p) for p in path.iterdir() if p.is_dir() and (m := _SET.match(p.name)))
+    if not sets:
+        raise DataError(
+            f"{path} is a directory without test_data_set_N folders; pass an .npz or an ONNX test-data "
+            "directory (test_data_set_0/input_0.pb, ...)."
+        )
+    given = given or {}
+    calls: list[dict[str, np.ndarray]] = []
+    expected: list[tuple[np.ndarray, ...] | None] = []
+    for _, folder in sets:
+        inputs = _numbered(folder, "input")
+        feeds = _match(inputs, specs, folder, given, defaults or {})
+        calls.append({s.name: check_array(feeds[s.name], s, source=str(folder)) for s in specs})
+        outputs = _numbered(folder, "output")
+        expected.append(tuple(value for _, value in outputs) if outputs else None)
+    note = f"{path}: {len(calls)} ONNX test set(s), each one call with its arrays as given"
+    return Dataset(inputs=calls[0], calls=tuple(calls), expected=tuple(expected), notes=(note,))
+
+
+def _match(
+    files: list[tuple[str, Any]],
+    specs: tuple[TensorSpec, ...],
+    folder: Path,
+    given: dict[str, Any],
+    defaults: dict[str, Any],
+) -> dict[str, Any]:
+    """Files to inputs: by the tensor's name where every name is an input's, else by position."""
+    names = {s.name for s in specs}
+    if files and all(name in names for name, _ in files):
+        feeds = {name: value for name, value in files}
+    else:
+        open_specs = [s for s in specs if s.name not in given]
+        feeds = {s.name: value for s, (_, value) in zip(open_specs, files, strict=False)}
+    feeds.update(given)
+    for name, value in defaults.items():
+        feeds.setdefault(name, value)
+    missing = [s.name for s in specs if s.name not in feeds]
+    if missing:
+        raise InputSpecError(
+            f"{folder} lacks input files for the model inputs {missing} "
+            f"(it has {len(files)} input_K.pb file(s) for {len(specs)} inputs)."
+        )
+    return feeds
+
+
+def _numbered(folder: Path, kind: str) -> list[tuple[str, Any]]:
+    """The ``kind_K.pb`` files of a folder in K order, as (tensor name, value)."""
+    found = sorted((int(m.group(2)), p) for p in folder.iterdir() if (m := _FILE.match(p.name)) and m.group(1) == kind)
+    indices = [k for k, _ in found]
+    if indices != list(range(len(indices))):
+        raise InputSpecError(f"{folder}: {kind}_K.pb files must be numbered 0, 1, 2...; found {indices}.")
+    return [read_pb(p) for _, p in found]
+
+
+def read_pb(path: Path) -> tuple[str, Any]:
+    """A serialised TensorProto (or SequenceProto / OptionalProto) as (name, numpy value)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from onnx import numpy_helper
+
+    content = Path(path).read_bytes()
+    try:
+        tensor = onnx.TensorProto()
+        tensor.ParseFromString(content)
+        if tensor.data_type or tensor.dims:
+            return tensor.name, numpy_helper.to_array(tensor)
+        sequence = onnx.SequenceProto()
+        sequence.ParseFromString(content)
+        if sequence.elem_type:
+            return sequence.name, numpy_helper.to_list(sequence)
+        optional = onnx.OptionalProto()
+        optional.ParseFromString(content)
+        return optional.name, numpy_helper.to_optional(optional)
+    except (DecodeError, ValueError, TypeError) as exc:
+        raise DataError(f"{path} is not a readable serialised ONNX tensor: {exc}") from exc
