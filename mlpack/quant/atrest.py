@@ -235,32 +235,19 @@ def _restore_chain(values: np.ndarray, choice: Choice) -> tuple[list[onnx.Tensor
     rows = _as_rows(values, axis)
     block = choice.block if choice.representation is Representation.INT8_BLOCK else None
     quantized, scale = quantize_rows(rows, block)
-    inits = [numpy_helper.from_array(quantized, f"{prefix}_q")]
+    channels, length = rows.shape
+    # Stored without the block padding (a row shorter than a block would otherwise store zeros);
+    # the restore pads, scales per block, and slices the padding off again: all constant-folded.
+    unpadded = quantized.reshape(channels, -1)[:, :length]
+    inits = [numpy_helper.from_array(np.ascontiguousarray(unpadded), f"{prefix}_q")]
     nodes = [helper.make_node("Cast", [inits[0].name], [f"{prefix}_qf"], to=TensorProto.FLOAT, name=f"{prefix}_cast")]
+    current = f"{prefix}_qf"
     if block is None:
-        inits.append(numpy_helper.from_array(scale.astype(np.float32), f"{prefix}_scale"))
-        nodes.append(helper.make_node("Mul", [f"{prefix}_qf", inits[1].name], [f"{prefix}_mul"], name=f"{prefix}_mul"))
+        inits.append(numpy_helper.from_array(scale.reshape(channels, 1).astype(np.float32), f"{prefix}_scale"))
+        nodes.append(helper.make_node("Mul", [current, inits[1].name], [f"{prefix}_mul"], name=f"{prefix}_mul"))
+        current = f"{prefix}_mul"
     else:
-        inits.append(numpy_helper.from_array(scale.astype(np.float16), f"{prefix}_scale16"))
-        nodes += [
-            helper.make_node("Cast", [inits[1].name], [f"{prefix}_scale"], to=TensorProto.FLOAT, name=f"{prefix}_sc"),
-            helper.make_node("Mul", [f"{prefix}_qf", f"{prefix}_scale"], [f"{prefix}_mul"], name=f"{prefix}_mul"),
-        ]
-    current = f"{prefix}_mul"
-    padded = quantized.shape[1] * quantized.shape[2]
-    if padded != rows.shape[1]:  # drop the block padding: flatten to rows, then slice
-        current = _reshape(inits, nodes, current, (rows.shape[0], padded), f"{prefix}_flat")
-        for part, data in (("starts", [0]), ("ends", [rows.shape[1]]), ("axes", [1])):
-            inits.append(numpy_helper.from_array(np.array(data, dtype=np.int64), f"{prefix}_{part}"))
-        nodes.append(
-            helper.make_node(
-                "Slice",
-                [current, f"{prefix}_starts", f"{prefix}_ends", f"{prefix}_axes"],
-                [f"{prefix}_sliced"],
-                name=f"{prefix}_slice",
-            )
-        )
-        current = f"{prefix}_sliced"
+        current = _scale_blocks(inits, nodes, current, scale, block, length, prefix)
     moved = tuple(np.moveaxis(values, axis, 0).shape)
     if axis == 0:
         _reshape(inits, nodes, current, moved, name)
@@ -269,6 +256,42 @@ def _restore_chain(values: np.ndarray, choice: Choice) -> tuple[list[onnx.Tensor
         perm = list(range(1, axis + 1)) + [0] + list(range(axis + 1, values.ndim))
         nodes.append(helper.make_node("Transpose", [current], [name], perm=perm, name=f"{prefix}_transpose"))
     return inits, nodes
+
+
+def _scale_blocks(
+    inits: list, nodes: list, source: str, scale: np.ndarray, block: int, length: int, prefix: str
+) -> str:
+    """[C, R] INT8-as-float -> padded to whole blocks, times FP16 block scales -> [C, R] float."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    channels, blocks = scale.shape[0], scale.shape[1]
+    padded = blocks * block
+    current = source
+    if padded != length:
+        inits.append(numpy_helper.from_array(np.array([0, 0, 0, padded - length], dtype=np.int64), f"{prefix}_pads"))
+        nodes.append(helper.make_node("Pad", [current, f"{prefix}_pads"], [f"{prefix}_padded"], name=f"{prefix}_pad"))
+        current = f"{prefix}_padded"
+    current = _reshape(inits, nodes, current, (channels, blocks, block), f"{prefix}_blocks")
+    inits.append(numpy_helper.from_array(scale.astype(np.float16), f"{prefix}_scale16"))
+    nodes += [
+        helper.make_node("Cast", [f"{prefix}_scale16"], [f"{prefix}_scale"], to=TensorProto.FLOAT, name=f"{prefix}_sc"),
+        helper.make_node("Mul", [current, f"{prefix}_scale"], [f"{prefix}_mul"], name=f"{prefix}_mul"),
+    ]
+    current = _reshape(inits, nodes, f"{prefix}_mul", (channels, padded), f"{prefix}_flat")
+    if padded == length:
+        return current
+    for part, data in (("starts", [0]), ("ends", [length]), ("axes", [1])):
+        inits.append(numpy_helper.from_array(np.array(data, dtype=np.int64), f"{prefix}_{part}"))
+    nodes.append(
+        helper.make_node(
+            "Slice",
+            [current, f"{prefix}_starts", f"{prefix}_ends", f"{prefix}_axes"],
+            [f"{prefix}_sliced"],
+            name=f"{prefix}_slice",
+        )
+    )
+    return f"{prefix}_sliced"
 
 
 def _reshape(inits: list, nodes: list, source: str, shape: tuple[int, ...], output: str) -> str:
