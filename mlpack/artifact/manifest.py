@@ -6,6 +6,7 @@ Layout of a package::
     model/<name>.onnx      the model (and its external data files, if any)
     golden/inputs.npz      a few inputs ...
     golden/outputs.npz     ... and the outputs the model gave for them when packed
+    stats/data.json        statistics of the validation inputs and outputs (pack --data), for drift
     files/<name>           user files added with --include (labels, tokenizer files)
 
 Every file's SHA-256 is in the manifest, and the manifest carries the SHA-256 of its own
@@ -31,6 +32,7 @@ FORMAT = "mlpack.package/1"
 MANIFEST = "manifest.json"
 GOLDEN_INPUTS = "golden/inputs.npz"
 GOLDEN_OUTPUTS = "golden/outputs.npz"
+DATA_STATS = "stats/data.json"  # listed under "data_stats" with its sample count and size
 # Golden outputs are compared across machines and runtimes: float reassociation, not bugs.
 GOLDEN_TOLERANCE = Tolerance(atol=1e-3, rtol=1e-3, min_cosine=0.999)
 _REQUIRED = {

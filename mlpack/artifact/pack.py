@@ -12,7 +12,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.artifact.manifest import FORMAT, GOLDEN_INPUTS, GOLDEN_OUTPUTS, GOLDEN_TOLERANCE, MANIFEST, seal
+from mlpack.artifact.manifest import (
+    DATA_STATS,
+    FORMAT,
+    GOLDEN_INPUTS,
+    GOLDEN_OUTPUTS,
+    GOLDEN_TOLERANCE,
+    MANIFEST,
+    seal,
+)
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.errors import BadInputError
 
@@ -48,6 +56,7 @@ def pack(
     golden: int = 4,
     golden_data: Path | None = None,
     model_card: dict[str, Any] | None = None,
+    data: Path | None = None,
 ) -> PackResult:
     """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file.
 
@@ -64,10 +73,13 @@ def pack(
             (0 for none; ``verify --run`` compares against them on the device).
         golden_data: an .npz to take the golden inputs from (default: generated from the signature).
         model_card: model-card fields (intended_use, limitations...); metrics come from ``report``.
+        data: validation data (.npz, streamed in blocks) whose input statistics, and the model's
+            output statistics on it, are recorded for ``mlpack drift`` (bounded, at most 256 KB).
 
     Raises:
         BadInputError: a missing model, included file or report, a report that is not a check
-            report, or a negative ``golden`` (exit 2).
+            report, a negative ``golden``, or ``data`` that does not fit the model or holds too few
+            samples to record statistics (exit 2).
     """
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
@@ -84,6 +96,7 @@ def pack(
     entries = _file_entries(model, include)
     if golden:
         entries.update(_golden_entries(model, signature, golden, golden_data))
+    data_stats = _stats_entry(model, Path(data), entries) if data is not None else None
     manifest = _manifest(
         model,
         onnx_model,
@@ -96,6 +109,7 @@ def pack(
         check=check,
         golden=golden,
         model_card=_model_card(model_card or {}, check),
+        data_stats=data_stats,
     )
     _write_archive(Path(output), manifest, entries)
     return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
@@ -128,6 +142,25 @@ def _golden_entries(model: Path, signature: Signature, count: int, data: Path | 
     }
 
 
+def _stats_entry(model: Path, data: Path, entries: Entries) -> dict[str, Any]:
+    """Record the statistics of ``data`` (inputs, and the model's outputs on it) as a package file;
+    return the manifest's note of them: where, how many samples they summarise, their size."""
+    from mlpack.core.datastats import MAX_BYTES, SCHEMA
+    from mlpack.core.statscollect import record_stats
+
+    stats = record_stats(model, data)
+    content = stats.to_json()
+    entries[DATA_STATS] = content
+    return {
+        "path": DATA_STATS,
+        "schema": SCHEMA,
+        "samples": stats.samples,
+        "source": data.name,
+        "size_bytes": len(content),
+        "max_bytes": MAX_BYTES,
+    }
+
+
 def _manifest(
     model: Path,
     onnx_model: onnx.ModelProto,
@@ -141,6 +174,7 @@ def _manifest(
     check: dict[str, Any] | None,
     golden: int,
     model_card: dict[str, Any],
+    data_stats: dict[str, Any] | None,
 ) -> dict[str, Any]:
     opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 0)
     golden_section = {
@@ -167,6 +201,7 @@ def _manifest(
             "optimization": optimization,
             "check": check,
             "golden": golden_section if golden else None,
+            "data_stats": data_stats,
             "model_card": model_card,
             "provenance": _provenance(model),
         }
