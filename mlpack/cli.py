@@ -593,6 +593,10 @@ def verify(
         from mlpack.report.terminal import comparison_table
 
         _console().print(comparison_table([result.golden], "Golden samples on this machine"))
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Validation .npz: record its input and output statistics for mlpack drift (<= 256 KB)."),
+    ] = None,
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
@@ -609,6 +613,7 @@ def run_command(
     """Run a packaged model on inputs (checked against its signature first)."""
     from mlpack.artifact.run import run_package
 
+        data=data,
     result = run_package(package, inputs, output, batch_size=batch_size)
     if as_json:
         _print_json(result.to_dict())
@@ -620,6 +625,12 @@ def run_command(
 
 
 @app.command()
+        stats = result.manifest.get("data_stats")
+        if stats:
+            _console().print(
+                f"recorded statistics of {stats['samples']} samples from {stats['source']} "
+                f"({human_size(stats['size_bytes'])}) for mlpack drift"
+            )
 @handle_errors
 def build(
     config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
@@ -655,6 +666,49 @@ def init(
     specs = tuple(input_specs or DEFAULT_INPUTS)
     for spec in specs:
         parse_input_spec(spec)  # a typo is caught now, not at the first build
+@app.command(name="drift")
+@handle_errors
+def drift_command(
+    package: Annotated[Path, typer.Argument(help="An .mlpack packed with --data.")],
+    data: Annotated[Path, typer.Option(help="The new data (.npz, one array per input; no labels needed).")],
+    psi: Annotated[float, typer.Option(help="PSI at which a numeric feature has drifted (0.25: significant).")] = (
+        0.25
+    ),
+    js: Annotated[float, typer.Option(help="Jensen-Shannon distance at which a categorical feature has drifted.")] = (
+        0.1
+    ),
+    batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
+        None
+    ),
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per feature.")] = None,
+) -> None:
+    """Has new data moved from the data the package was validated on? Exit 0 no, 1 drifted, 2 bad input."""
+    import os
+
+    from mlpack.budget.drift import DriftThresholds
+    from mlpack.budget.drift import drift as run_drift
+    from mlpack.core.fileio import write_text_atomic
+    from mlpack.report.junit import drift_junit
+    from mlpack.report.markdown import drift_markdown
+
+    result = run_drift(package, data=data, thresholds=DriftThresholds(psi=psi, js=js), batch_size=batch_size)
+    report = drift_markdown(result)
+    if markdown:
+        write_text_atomic(markdown, report)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(report)
+    if junit:
+        write_text_atomic(junit, drift_junit(result))
+    _emit(result, json_out, "render_drift")
+    if not result.ok:
+        raise typer.Exit(int(result.exit_code))
+
+
     path = run_init(output, source=source, inputs=specs, force=force)
     _console().print(f"wrote {path}; edit it, then run: mlpack build {path}")
 

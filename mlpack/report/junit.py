@@ -9,6 +9,7 @@ from mlpack.report.formatting import margin_text, value_text
 
 if TYPE_CHECKING:
     from mlpack.budget.check import CheckResult
+    from mlpack.budget.drift import DriftResult
 
 
 def check_junit(result: CheckResult) -> str:
@@ -45,3 +46,26 @@ def check_junit(result: CheckResult) -> str:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name.rsplit("/", 1)[-1])
+
+
+def drift_junit(result: DriftResult) -> str:
+    """One test case per feature; a drifted feature is a failure naming its score and threshold."""
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="mlpack drift",
+        tests=str(len(result.features)),
+        failures=str(len(result.drifted)),
+        errors="0",
+        skipped="0",
+        timestamp=result.created,
+    )
+    for f in result.features:
+        case = ET.SubElement(suite, "testcase", classname=f"mlpack.drift.{_safe(result.reference)}", name=f.feature)
+        message = f"{f.method} {f.score:.4f}, threshold {f.threshold:g} ({f.test_note})"
+        if f.drifted:
+            ET.SubElement(case, "failure", message=message, type="DataDrift").text = message
+        ET.SubElement(case, "system-out").text = message
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

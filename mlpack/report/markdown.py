@@ -8,6 +8,7 @@ from mlpack.report.formatting import margin_text, status_text, value_text
 
 if TYPE_CHECKING:
     from mlpack.budget.check import CheckResult
+    from mlpack.budget.drift import DriftResult
     from mlpack.pipeline.build import BuildResult
 
 _MARKS = {"pass": "✅", "FAIL": "❌", "inconclusive": "❔"}
@@ -63,3 +64,24 @@ def build_markdown(result: BuildResult) -> str:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def drift_markdown(result: DriftResult) -> str:
+    """The drift verdict and its features, most moved first, for a PR comment or a step summary."""
+    headline = "✅ no drift" if result.ok else "❌ data drifted"
+    lines = [
+        f"### mlpack drift: {headline}",
+        "",
+        f"`{result.data}` ({result.samples} samples) against `{result.reference}` "
+        f"({result.reference_samples} samples): {result.summary}.",
+        "",
+        "| feature | method | score | threshold | result | p (chi-square) |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for f in result.features:
+        p_value = "-" if f.p_value is None else f"{f.p_value:.2g}"
+        mark = "❌ drift" if f.drifted else "✅ ok"
+        lines.append(
+            f"| `{f.feature}` ({f.role}) | {f.method} | {f.score:.3f} | {f.threshold:g} | {mark} | {p_value} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mlpack.bench.compare import CompareResult
     from mlpack.bench.measure import BenchResult, Measurement
     from mlpack.budget.check import CheckResult
+    from mlpack.budget.drift import DriftResult
     from mlpack.core.devices import DeviceProfile
     from mlpack.core.fidelity import Comparison
     from mlpack.core.modelinfo import ModelInfo
@@ -458,3 +459,34 @@ def render_build(console: Console, result: BuildResult) -> None:
             f"[bold green]package:[/] {escape(str(result.package))} ({result.seconds:.1f} s); summary in "
             f"{escape(str(result.out / 'build.md'))}"
         )
+
+
+def render_drift(console: Console, result: DriftResult) -> None:
+    """One row per feature, most moved first: score, threshold, test and the two sides' summaries."""
+    table = Table(
+        title=f"mlpack drift: {escape(result.data)} ({result.samples} samples) against "
+        f"{escape(result.reference)} ({result.reference_samples} samples)",
+        title_justify="left",
+    )
+    for column in ("feature", "method", "score", "threshold", "result", "p (chi-square)", "recorded", "new"):
+        table.add_column(column, justify="right" if column in ("score", "threshold", "p (chi-square)") else "left")
+    for f in result.features:
+        status = "[bold red]DRIFT[/]" if f.drifted else "[green]ok[/]"
+        p_value = "-" if f.p_value is None else f"{f.p_value:.2g}"
+        table.add_row(
+            escape(f"{f.feature} ({f.role})"),
+            f.method,
+            f"{f.score:.3f}",
+            f"{f.threshold:g}",
+            status,
+            p_value,
+            escape(_drift_side(f.reference)),
+            escape(_drift_side(f.observed)),
+        )
+    console.print(table)
+    colour = "green" if result.ok else "red"
+    console.print(f"[bold {colour}]{escape(result.summary)}[/] (exit {int(result.exit_code)})")
+
+
+def _drift_side(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3g}" for k, v in values.items())
