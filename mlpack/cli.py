@@ -471,6 +471,10 @@ def tune(
     max_time: Annotated[float, typer.Option(help="Time box for the whole search, in seconds.")] = 300.0,
     runs: Annotated[int, typer.Option(help="Minimum timed runs per candidate.")] = 50,
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per candidate.")] = 0.5,
+    drift_reference: Annotated[
+        Path | None,
+        typer.Option(help="Package packed with --data (or its stats/data.json) for max_input/output_drift."),
+    ] = None,
     json_out: Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")] = (
         None
     ),
@@ -497,6 +501,7 @@ def tune(
         )
     _emit(result, json_out, "render_tune")
     if not result.ok:
+            drift_reference=drift_reference,
         raise typer.Exit(int(result.exit_code))
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.budget.drift import drift_verdicts
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Status,
@@ -31,6 +32,7 @@ from mlpack.errors import BadInputError, DataError, ExitCode
 
 if TYPE_CHECKING:
     from mlpack.bench.measure import BenchSettings, Measurement
+    from mlpack.budget.drift import DriftResult
 
 SCHEMA = "mlpack.check/1"
 # Latency is timed in several fresh processes per round: the spread between processes is the
@@ -56,6 +58,7 @@ class CheckResult:
     confidence: float
     remeasured: int
     schema: str = SCHEMA
+    drift: DriftResult | None = None  # the evaluation data against --drift-reference
 
     @property
     def ok(self) -> bool:
@@ -110,6 +113,7 @@ class CheckResult:
             "system": self.system,
             "confidence": self.confidence,
             "remeasured": self.remeasured,
+            "drift": self.drift.to_dict() if self.drift else None,
         }
 
 
@@ -128,6 +132,7 @@ def check(
     confidence: float = 0.95,
     max_remeasure: int = 2,
     progress: Progress | None = None,
+    drift_reference: Path | None = None,
 ) -> CheckResult:
     """Measure what the budgets need and give one verdict per budget.
 
@@ -151,6 +156,8 @@ def check(
         max_remeasure: how many extra rounds of processes to measure while a latency verdict is
             too close to call; after that it stays inconclusive (exit 3).
         progress: called with (what, fraction done) while measuring; None is silent.
+        drift_reference: a package packed with ``--data`` (or its statistics file) that ``data``
+            is compared with, for ``max_input_drift`` and ``max_output_drift``.
     """
     from mlpack.bench.measure import BenchSettings
 
@@ -159,6 +166,7 @@ def check(
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
+    _check_drift_requirements(resolved, drift_reference=drift_reference, data=data)
     model = Path(model)
     size, input_specs = _open_model(model)
     verdicts = size_verdicts(size, resolved)
@@ -166,6 +174,9 @@ def check(
     if data is not None and (resolved.needs_data or reference is not None):
         quality, reference_quality = _evaluate(model, reference, data, input_specs, resolved)
         verdicts += quality_verdicts(quality, resolved)
+    drift = _drift(model, drift_reference, data) if drift_reference is not None and data is not None else None
+    if drift is not None:
+        verdicts += drift_verdicts(drift, resolved)
     timing = None
     if resolved.needs_timing:
         settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup)
@@ -189,6 +200,7 @@ def check(
         system=timing.system if timing else None,
         confidence=confidence,
         remeasured=timing.remeasured if timing else 0,
+        drift=drift,
     )
 
 
@@ -224,6 +236,21 @@ def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: P
         raise BadInputError(f"the budgets on {', '.join(reference_metrics)} need --reference REF.onnx.")
     if budgets.max_slowdown is not None and baseline is None:
         raise BadInputError("max_slowdown needs the previous model to measure against: pass --baseline OLD.onnx.")
+
+
+def _check_drift_requirements(budgets: Budgets, *, drift_reference: Path | None, data: Path | None) -> None:
+    if budgets.needs_drift and (drift_reference is None or data is None):
+        keys = ", ".join(k for k in ("max_input_drift", "max_output_drift") if getattr(budgets, k))
+        raise BadInputError(
+            f"{keys} compare evaluation data with recorded statistics: pass --data EVAL.npz and "
+            "--drift-reference PKG (a package packed with --data, or its stats/data.json)."
+        )
+
+
+def _drift(model: Path, drift_reference: Path, data: Path) -> DriftResult:
+    from mlpack.budget.drift import drift_against, load_reference
+
+    return drift_against(load_reference(drift_reference), model, data, name=str(drift_reference))
 
 
 def _evaluate(

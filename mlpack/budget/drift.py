@@ -172,15 +172,43 @@ def drift(
             holds fewer samples than a score needs (exit 2).
     """
     from mlpack.artifact.opened import OpenedPackage
+
+    with OpenedPackage(package) as opened:
+        reference = _package_stats(opened)
+        return drift_against(
+            reference, opened.model_path, data, name=str(package), thresholds=thresholds, batch_size=batch_size
+        )
+
+
+def drift_against(
+    reference: DataStats,
+    model: Path,
+    data: Path,
+    *,
+    name: str,
+    thresholds: DriftThresholds | None = None,
+    batch_size: int = DEFAULT_BATCH,
+) -> DriftResult:
+    """Score ``data`` against statistics already loaded, running ``model`` for the output statistics.
+
+    Args:
+        reference: the recorded statistics (:func:`load_reference`).
+        model: the model whose outputs on ``data`` are compared with the recorded outputs.
+        data: the new .npz, streamed in blocks.
+        name: what the reference is called in reports (the package or statistics file).
+        thresholds: when a score counts as drift (default: PSI 0.25, JS distance 0.1).
+        batch_size: rows per block and per inference call.
+
+    Raises:
+        BadInputError: the data does not fit the model, or holds too few samples (exit 2).
+    """
     from mlpack.core.statscollect import observe_stats
 
     thresholds = thresholds or DriftThresholds()
-    with OpenedPackage(package) as opened:
-        reference = _package_stats(opened)
-        observed = observe_stats(reference, opened.model_path, data, batch_size=batch_size)
+    observed = observe_stats(reference, model, data, batch_size=batch_size)
     return DriftResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        reference=str(package),
+        reference=name,
         data=str(data),
         samples=observed.samples,
         reference_samples=reference.samples,

@@ -13,6 +13,8 @@ max = { rmse = 0.1 }            # any named metric, at most
 max_accuracy_drop = 0.01        # against --reference
 max_slice_gap = 0.05            # best slice accuracy minus worst
 max_slowdown = 1.10             # against --baseline, measured interleaved
+max_input_drift = 0.25          # PSI of --data against --drift-reference (or { psi = 0.25, js = 0.1 })
+max_output_drift = { psi = 0.25, js = 0.1 }  # the model's outputs on --data, likewise
 warn_only = ["max_size_mb"]     # reported, never failing the build
 
 [budget.rpi4]                   # per-device overrides: a key here replaces the default's whole value
@@ -41,7 +43,10 @@ _SCALAR_KEYS = {
     "max_slice_gap": "ratio",
     "max_slowdown": "x",
 }
-BUDGET_KEYS = (*_SCALAR_KEYS, "max_latency_ms", "min", "max", "warn_only", "slowdown_percentile")
+DRIFT_KEYS = ("max_input_drift", "max_output_drift")
+DRIFT_METHODS = ("psi", "js")  # population stability index; Jensen-Shannon distance for categories
+BUDGET_KEYS = (*_SCALAR_KEYS, "max_latency_ms", "min", "max", *DRIFT_KEYS, "warn_only", "slowdown_percentile")
+_TABLE_KEYS = ("max_latency_ms", "min", "max", *DRIFT_KEYS)  # keys whose value may be a table
 _UNITS = {
     "MB": {"b": 1 / 1024**2, "kb": 1 / 1024, "kib": 1 / 1024, "mb": 1.0, "mib": 1.0, "gb": 1024.0, "gib": 1024.0},
     "ms": {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0},
@@ -69,7 +74,13 @@ class Budgets:
     max_slice_gap: float | None = None
     max_slowdown: float | None = None
     slowdown_percentile: str = "p50"
+    max_input_drift: dict[str, float] = field(default_factory=dict)  # method ("psi", "js") -> limit
+    max_output_drift: dict[str, float] = field(default_factory=dict)
     warn_only: frozenset[str] = frozenset()
+
+    @property
+    def needs_drift(self) -> bool:
+        return bool(self.max_input_drift or self.max_output_drift)
 
     @property
     def needs_timing(self) -> bool:
@@ -107,6 +118,8 @@ class Budgets:
             "max_slice_gap": self.max_slice_gap,
             "max_slowdown": self.max_slowdown,
             "slowdown_percentile": self.slowdown_percentile,
+            "max_input_drift": self.max_input_drift,
+            "max_output_drift": self.max_output_drift,
             "warn_only": sorted(self.warn_only),
         }
 
@@ -144,7 +157,7 @@ def load_budget_file(path: Path) -> BudgetFile:
     defaults: dict[str, Any] = {}
     overrides: dict[str, dict[str, Any]] = {}
     for key, value in section.items():
-        if isinstance(value, dict) and key not in ("max_latency_ms", "min", "max"):
+        if isinstance(value, dict) and key not in _TABLE_KEYS:
             if key in BUDGET_KEYS:
                 raise doc.error("must be a number (or a quantity string), not a table", "budget", key)
             overrides[key] = _parse_table(doc, f"budget.{key}", value)
@@ -190,6 +203,8 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
             if not isinstance(value, dict):
                 raise doc.error("must be a table of metric names and limits, like { top3_accuracy = 0.99 }", table, key)
             parsed[f"{key}_metrics"] = {m: _number(doc, table, key, v, allow_zero=True) for m, v in value.items()}
+        elif key in DRIFT_KEYS:
+            parsed[key] = _drift_limits(doc, table, key, value)
         elif key == "warn_only":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise doc.error('must be a list of budget names, like ["max_size_mb"]', table, key)
@@ -207,6 +222,23 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
                 f'is a fraction between 0 and 1 (or a percentage like "95%"), got {parsed[key]}', table, key
             )
     return parsed
+
+
+def _drift_limits(doc: TomlDocument, table: str, key: str, value: Any) -> dict[str, float]:
+    """A bare number is a PSI limit; a table names a limit per method, like { psi = 0.25, js = 0.1 }."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = {"psi": value}
+    if not isinstance(value, dict) or not value:
+        raise doc.error(
+            "must be a PSI limit (0.25 is 'significant') or a table like { psi = 0.25, js = 0.1 }", table, key
+        )
+    for method in value:
+        if method not in DRIFT_METHODS:
+            raise doc.error(f"unknown drift method '{method}'; use {', '.join(DRIFT_METHODS)}", table, key)
+    limits = {m: _number(doc, table, key, v) for m, v in value.items()}
+    if limits.get("js", 0) > 1:
+        raise doc.error(f"js is a Jensen-Shannon distance, between 0 and 1; got {limits['js']}", table, key)
+    return limits
 
 
 def _number(doc: TomlDocument, table: str, key: str, value: Any, *, allow_zero: bool = False) -> float:
