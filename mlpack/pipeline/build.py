@@ -331,8 +331,9 @@ def _pack(run: _Run) -> StageReport:
     from mlpack.artifact.pack import pack
 
     settings, model = run.config.pack, run.config.model
-    files = [run.model, *_present(run.check_report, settings.golden_data), *settings.include]
-    key = asdict(settings) | {"name": model.package_name, "version": model.version}
+    stats_data = _stats_data(run)
+    files = [run.model, *_present(run.check_report, settings.golden_data, stats_data), *settings.include]
+    key = asdict(settings) | {"name": model.package_name, "version": model.version, "stats_data": str(stats_data)}
 
     def produce() -> dict[str, Any]:
         result = pack(
@@ -347,10 +348,22 @@ def _pack(run: _Run) -> StageReport:
             golden=settings.golden,
             golden_data=settings.golden_data,
             model_card=dict(settings.model_card) if settings.model_card is not None else None,
+            data=stats_data,
         )
-        return {"size_bytes": result.size_bytes, "files": len(result.manifest["files"])}
+        summary = {"size_bytes": result.size_bytes, "files": len(result.manifest["files"])}
+        if result.manifest.get("data_stats"):
+            summary["stats_samples"] = result.manifest["data_stats"]["samples"]
+        return summary
 
     return _stage(run, "pack", key, files, [run.package], produce)
+
+
+def _stats_data(run: _Run) -> Path | None:
+    """The data whose statistics the package records for drift: [pack] data, else the check's data."""
+    settings, check = run.config.pack, run.config.check
+    if not settings.stats:
+        return None
+    return settings.data or (check.data if check is not None else None)
 
 
 _STAGES: tuple[tuple[str, Callable[[_Run], StageReport]], ...] = (

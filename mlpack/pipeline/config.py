@@ -91,11 +91,14 @@ class CheckConfig:
 
 @dataclass(frozen=True)
 class PackConfig:
-    """[pack]: what goes into the .mlpack besides the model."""
+    """[pack]: what goes into the .mlpack besides the model. ``data`` is the data whose statistics
+    are recorded for ``mlpack drift`` (default: [check] data; ``stats = false`` records none)."""
 
     include: tuple[Path, ...] = _api_default(run_pack, "include")
     golden: int = _api_default(run_pack, "golden")
     golden_data: Path | None = None
+    data: Path | None = None
+    stats: bool = True
     preprocessing: Mapping[str, Any] | None = None
     model_card: Mapping[str, Any] | None = None
 
@@ -301,6 +304,8 @@ def _pack(table: _Table) -> PackConfig:
         include=table.paths("include"),
         golden=table.count("golden"),
         golden_data=table.path("golden_data"),
+        data=table.path("data"),
+        stats=table.flag("stats"),
         preprocessing=table.mapping("preprocessing"),
         model_card=table.mapping("model_card"),
     )
