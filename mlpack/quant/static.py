@@ -20,60 +20,83 @@ from mlpack.quant.registry import (
 
 
 def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> None:
-    """onnxruntime's static quantiser, calibrated on ``settings.calibration`` streamed in batches."""
-    import onnx
-    from onnxruntime import quantization as q
+    """onnxruntime's static quantiser, on ranges calibrated within ``settings.calibration_memory``.
 
-    from mlpack.core.signature import signature_of
+    mlpack collects the ranges itself (``mlpack.quant.ranges``: batch capped by the activation
+    bytes it implies, tensors grouped when one sample does not fit) and hands them to
+    onnxruntime as its calibration cache, so onnxruntime quantises without calibrating again.
+    """
     from mlpack.errors import BadInputError
-    from mlpack.quant.calibration import NpzCalibrationReader
 
     if settings.calibration is None:
         raise BadInputError(
             "static INT8 needs calibration data: pass --calibration calib.npz with a few hundred "
             "representative samples of the model's inputs (arrays named by input)."
         )
-    specs = signature_of(onnx.load(str(src), load_external_data=False)).inputs
-    reader = NpzCalibrationReader(
-        settings.calibration, specs, batch_size=settings.calibration_batch, limit=settings.calibration_limit
-    )
-    methods = {
-        CalibrationMethod.MINMAX: q.CalibrationMethod.MinMax,
-        CalibrationMethod.ENTROPY: q.CalibrationMethod.Entropy,
-        CalibrationMethod.PERCENTILE: q.CalibrationMethod.Percentile,
-    }
-    types = {IntType.U8: q.QuantType.QUInt8, IntType.S8: q.QuantType.QInt8}
     with tempfile.TemporaryDirectory(prefix="mlpack-quant-") as workdir:
         prepared = preprocess(src, Path(workdir) / "pre.onnx", log)
-        try:
-            with silenced():
-                q.quantize_static(
-                    str(prepared),
-                    str(dst),
-                    reader,
-                    quant_format=q.QuantFormat.QDQ
-                    if settings.quant_format is QuantFormat.QDQ
-                    else q.QuantFormat.QOperator,
-                    op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
-                    per_channel=settings.per_channel,
-                    activation_type=types[settings.activation_type],
-                    weight_type=types[settings.weight_type],
-                    nodes_to_exclude=list(settings.exclude_nodes),
-                    calibrate_method=methods[settings.calibration_method],
-                    # One batch per collection round: the calibrator then never holds more than
-                    # one batch of activations (CalibStridedMinMax strides any calibrator).
-                    extra_options={"CalibStridedMinMax": 1},
-                    calibration_cache_path=settings.calibration_cache,
-                )
-        except ValueError as exc:  # onnxruntime's check of the type/format combination, among others
-            raise BadInputError(f"static quantisation refused these settings: {exc}") from exc
+        cache = settings.calibration_cache or Path(workdir) / "ranges.json"
+        calibrated = "" if cache.is_file() else _calibrate(prepared, cache, settings, Path(workdir))
+        _quantize(prepared, dst, cache, settings)
     log.steps.append(
-        f"static INT8 ({settings.quant_format.value.upper()}, {settings.calibration_method.value} calibration on "
-        f"{reader.samples} samples in batches of {settings.calibration_batch}, activations "
-        f"{settings.activation_type.value.upper()}, weights {settings.weight_type.value.upper()}"
-        f"{', per-channel' if settings.per_channel else ''})"
+        f"static INT8 ({settings.quant_format.value.upper()}, {settings.calibration_method.value} calibration"
+        f"{calibrated or ' (ranges reused)'}, activations {settings.activation_type.value.upper()}, weights "
+        f"{settings.weight_type.value.upper()}{', per-channel' if settings.per_channel else ''})"
         + (f", {len(settings.exclude_nodes)} nodes kept in float" if settings.exclude_nodes else "")
     )
+
+
+def _calibrate(model: Path, cache: Path, settings: QuantizeSettings, workdir: Path) -> str:
+    """Ranges for ``model`` written to ``cache``; says how they were collected."""
+    import onnx
+    from onnxruntime.quantization.calibrate import save_tensors_data
+
+    from mlpack.core.signature import signature_of
+    from mlpack.quant.calibration import inspect_calibration
+    from mlpack.quant.ranges import collect_ranges
+
+    assert settings.calibration is not None
+    specs = signature_of(onnx.load(str(model), load_external_data=False)).inputs
+    samples = inspect_calibration(settings.calibration, specs)
+    samples = min(samples, settings.calibration_limit) if settings.calibration_limit else samples
+    with silenced():
+        ranges, plan = collect_ranges(model, settings, specs, workdir)
+    save_tensors_data(ranges, cache)
+    return f" on {samples} samples; {plan.describe()}"
+
+
+def _quantize(model: Path, dst: Path, cache: Path, settings: QuantizeSettings) -> None:
+    """onnxruntime's quantize_static on the cached ranges (a cache hit: it does not calibrate)."""
+    from onnxruntime import quantization as q
+
+    from mlpack.errors import BadInputError
+
+    types = {IntType.U8: q.QuantType.QUInt8, IntType.S8: q.QuantType.QInt8}
+    try:
+        with silenced():
+            q.quantize_static(
+                str(model),
+                str(dst),
+                None,
+                quant_format=q.QuantFormat.QDQ if settings.quant_format is QuantFormat.QDQ else q.QuantFormat.QOperator,
+                op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
+                per_channel=settings.per_channel,
+                activation_type=types[settings.activation_type],
+                weight_type=types[settings.weight_type],
+                nodes_to_exclude=list(settings.exclude_nodes),
+                calibrate_method=getattr(q.CalibrationMethod, _ORT_METHODS[settings.calibration_method]),
+                calibration_cache_path=cache,
+            )
+    except ValueError as exc:  # onnxruntime's check of the type/format combination, among others
+        raise BadInputError(f"static quantisation refused these settings: {exc}") from exc
+
+
+# The cache records its method, and onnxruntime refuses a cache made by another one.
+_ORT_METHODS = {
+    CalibrationMethod.MINMAX: "MinMax",
+    CalibrationMethod.ENTROPY: "Entropy",
+    CalibrationMethod.PERCENTILE: "Percentile",
+}
 
 
 @register_quantizer(
