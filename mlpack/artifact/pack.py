@@ -21,6 +21,7 @@ from mlpack.artifact.manifest import (
     MANIFEST,
     seal,
 )
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.errors import BadInputError
 
@@ -57,6 +58,7 @@ def pack(
     golden_data: Path | None = None,
     model_card: dict[str, Any] | None = None,
     data: Path | None = None,
+    feeding: FeedOptions = FeedOptions(),
 ) -> PackResult:
     """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file.
 
@@ -75,6 +77,8 @@ def pack(
         model_card: model-card fields (intended_use, limitations...); metrics come from ``report``.
         data: validation data (.npz, streamed in blocks) whose input statistics, and the model's
             output statistics on it, are recorded for ``mlpack drift`` (bounded, at most 256 KB).
+        feeding: state pairs and values by name; the golden samples run as a stream, and the
+            manifest records them so ``verify --run`` and ``run`` stream too.
 
     Raises:
         BadInputError: a missing model, included file or report, a report that is not a check
@@ -95,7 +99,7 @@ def pack(
 
     entries = _file_entries(model, include)
     if golden:
-        entries.update(_golden_entries(model, signature, golden, golden_data))
+        entries.update(_golden_entries(model, signature, golden, golden_data, feeding))
     data_stats = _stats_entry(model, Path(data), entries) if data is not None else None
     manifest = _manifest(
         model,
@@ -110,6 +114,7 @@ def pack(
         golden=golden,
         model_card=_model_card(model_card or {}, check),
         data_stats=data_stats,
+        feeding=feeding,
     )
     _write_archive(Path(output), manifest, entries)
     return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
@@ -126,18 +131,17 @@ def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
     return entries
 
 
-def _golden_entries(model: Path, signature: Signature, count: int, data: Path | None) -> Entries:
+def _golden_entries(
+    model: Path, signature: Signature, count: int, data: Path | None, feeding: FeedOptions
+) -> Entries:
     """``count`` inputs (from ``data`` or generated) and the outputs this model gives for them."""
-    from mlpack.core.data import generate_inputs, load_dataset
-    from mlpack.core.onnxio import create_session, run_session
+    from mlpack.core.feeds import golden_dataset
+    from mlpack.core.runner import predict
 
-    if data is not None:
-        feeds = load_dataset(data, signature.inputs).batch(0, count)
-    else:
-        feeds = generate_inputs(signature.inputs, batch_size=count, seed=0)
-    outputs = run_session(create_session(model), feeds)
+    dataset = golden_dataset(model, signature, data=data, options=feeding, count=count)
+    outputs = predict(model, dataset, options=feeding)
     return {
-        GOLDEN_INPUTS: npz_bytes(feeds),
+        GOLDEN_INPUTS: npz_bytes(dataset.inputs),
         GOLDEN_OUTPUTS: npz_bytes({o.name: v for o, v in zip(signature.outputs, outputs, strict=True)}),
     }
 
@@ -175,6 +179,7 @@ def _manifest(
     golden: int,
     model_card: dict[str, Any],
     data_stats: dict[str, Any] | None,
+    feeding: FeedOptions,
 ) -> dict[str, Any]:
     opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 0)
     golden_section = {
@@ -196,6 +201,7 @@ def _manifest(
                 "opset": opset,
                 "producer": f"{onnx_model.producer_name} {onnx_model.producer_version}".strip(),
                 "size_bytes": sum(_size(c) for p, c in entries.items() if p.startswith("model/")),
+                "feeding": feeding.to_dict(),
             },
             "preprocessing": preprocessing,
             "optimization": optimization,

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlpack.artifact.opened import OpenedPackage
 from mlpack.artifact.pack import npz_bytes
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path
 from mlpack.errors import BadInputError
 
@@ -22,7 +23,9 @@ class RunResult:
         return {"output": str(self.output), "samples": self.samples, "outputs": self.outputs}
 
 
-def run_package(package: Path, inputs: Path, output: Path, *, batch_size: int = 256) -> RunResult:
+def run_package(
+    package: Path, inputs: Path, output: Path, *, batch_size: int = 256, feeding: FeedOptions | None = None
+) -> RunResult:
     """Run the packaged model on ``inputs`` and write its outputs, refusing a tampered package.
 
     Args:
@@ -31,23 +34,26 @@ def run_package(package: Path, inputs: Path, output: Path, *, batch_size: int = 
             ``slices`` arrays are ignored); checked against the packaged signature first.
         output: where to write the outputs, one array per model output, as .npz (atomically).
         batch_size: samples per inference call.
+        feeding: state pairs and values by name; None: those the package recorded (a model packed
+            with state pairs runs the samples as a stream).
 
     Raises:
         TamperError: the package was changed after packing (exit 1): use ``verify`` for the details.
         BadInputError: inputs that do not fit the signature, a ``batch_size`` below 1, or a
             package that is not a zip or holds unsafe entries (exit 2).
     """
-    from mlpack.core.data import Dataset, match_inputs, read_npz
+    from mlpack.core.feeds import model_dataset
     from mlpack.core.runner import predict
 
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be at least 1, got {batch_size}.")
     with OpenedPackage(package) as opened:
         opened.require_intact()
-        arrays = {k: v for k, v in read_npz(inputs).items() if k not in ("labels", "slices")}
-        feeds = match_inputs(arrays, opened.signature.inputs, source=str(inputs))
-        dataset = Dataset(inputs=feeds)
-        results = predict(opened.model_path, dataset, batch_size=batch_size)
+        if feeding is None:
+            feeding = FeedOptions.from_dict(opened.manifest["model"].get("feeding"))
+        feeding.check(opened.signature)
+        dataset = model_dataset(inputs, opened.signature.inputs, options=feeding)
+        results = predict(opened.model_path, dataset, batch_size=batch_size, options=feeding)
         named = {o.name: r for o, r in zip(opened.signature.outputs, results, strict=True)}
     with atomic_path(Path(output)) as tmp:
         tmp.write_bytes(npz_bytes(named))

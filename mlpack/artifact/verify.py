@@ -108,22 +108,22 @@ def _signature_problem(opened: OpenedPackage) -> str | None:
 def _run_golden(opened: OpenedPackage) -> Comparison:
     import numpy as np
 
-    from mlpack.core.onnxio import create_session, run_session
+    from mlpack.core.feeds import FeedOptions, model_dataset
+    from mlpack.core.runner import predict
 
     golden = opened.manifest.get("golden")
     if not golden:
         raise BadInputError(f"{opened.path} has no golden samples to run (packed with --golden 0).")
-    with (
-        np.load(opened.root / golden["inputs"], allow_pickle=False) as inputs,
-        np.load(opened.root / golden["outputs"], allow_pickle=False) as outputs,
-    ):
-        feeds = {name: inputs[name] for name in inputs.files}
+    with np.load(opened.root / golden["outputs"], allow_pickle=False) as outputs:
         expected = [outputs[o.name] for o in opened.signature.outputs]
-    actual = run_session(create_session(opened.model_path), feeds)
+    # The packed state pairs make the golden samples a stream, as they were when packed.
+    feeding = FeedOptions.from_dict(opened.manifest["model"].get("feeding"))
+    dataset = model_dataset(opened.root / golden["inputs"], opened.signature.inputs, options=feeding)
+    actual = predict(opened.model_path, dataset, options=feeding)
     return compare_outputs(
         expected,
         actual,
         names=[o.name for o in opened.signature.outputs],
         tolerance=Tolerance(**golden.get("tolerance", GOLDEN_TOLERANCE.to_dict())),
-        label=f"{golden['count']} golden samples",
+        label=f"{golden['count']} golden samples" + (" as a stream" if feeding.streaming else ""),
     )

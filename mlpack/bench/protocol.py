@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from mlpack import errors
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.errors import InternalError, MlpackError
 
@@ -37,6 +38,7 @@ class WorkerConfig:
     spinning: bool = True
     data: Path | None = None  # .npz inputs; None: generated from the model's signature
     seed: int = 0  # for generated inputs
+    feeding: FeedOptions = FeedOptions()  # state pairs (one streaming step is timed) and --set values
 
 
 # Commands ---------------------------------------------------------------------------------

@@ -82,8 +82,7 @@ class Worker:
         self.config = config
         if config.cpus and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, config.cpus)
-        specs = signature_of(load_model(config.model, check=False)).inputs
-        self.feeds = _feeds(specs, config)
+        self.feeds = _feeds(signature_of(load_model(config.model, check=False)), config)
         baseline = rss_mb()
         started = time.perf_counter_ns()
         self.session = self._session()
@@ -167,16 +166,17 @@ def _breakdown(events: list[dict[str, Any]], runs: int) -> Profiled:
     )
 
 
-def _feeds(specs: Any, config: WorkerConfig) -> dict[str, Any]:
-    import numpy as np
+def _feeds(signature: Any, config: WorkerConfig) -> dict[str, Any]:
+    from mlpack.core.feeds import step_feeds
 
-    from mlpack.core.data import generate_inputs, load_dataset
-
-    if config.data is not None:
-        dataset = load_dataset(config.data, specs)
-        rows = np.arange(config.batch_size) % dataset.num_samples
-        return {name: np.ascontiguousarray(array[rows]) for name, array in dataset.inputs.items()}
-    return generate_inputs(specs, batch_size=config.batch_size, seed=config.seed)
+    return step_feeds(
+        config.model,
+        signature,
+        data=config.data,
+        options=config.feeding,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
 
 
 def serve(worker: Worker, lines: Iterable[str], out: IO[str]) -> None:

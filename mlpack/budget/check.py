@@ -26,6 +26,7 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.metrics import QualityReport
 from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, DataError, ExitCode
@@ -133,6 +134,7 @@ def check(
     max_remeasure: int = 2,
     progress: Progress | None = None,
     drift_reference: Path | None = None,
+    feeding: FeedOptions = FeedOptions(),
 ) -> CheckResult:
     """Measure what the budgets need and give one verdict per budget.
 
@@ -158,6 +160,7 @@ def check(
         progress: called with (what, fraction done) while measuring; None is silent.
         drift_reference: a package packed with ``--data`` (or its statistics file) that ``data``
             is compared with, for ``max_input_drift`` and ``max_output_drift``.
+        feeding: state pairs (the data runs as a stream carrying them) and inputs given by value.
     """
     from mlpack.bench.measure import BenchSettings
 
@@ -172,14 +175,14 @@ def check(
     verdicts = size_verdicts(size, resolved)
     quality = reference_quality = None
     if data is not None and (resolved.needs_data or reference is not None):
-        quality, reference_quality = _evaluate(model, reference, data, input_specs, resolved)
+        quality, reference_quality = _evaluate(model, reference, data, input_specs, resolved, feeding)
         verdicts += quality_verdicts(quality, resolved)
     drift = _drift(model, drift_reference, data) if drift_reference is not None and data is not None else None
     if drift is not None:
         verdicts += drift_verdicts(drift, resolved)
     timing = None
     if resolved.needs_timing:
-        settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup)
+        settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup, data=data, feeding=feeding)
         timing = _time(model, baseline, resolved, profile, settings, confidence, max_remeasure, progress)
         verdicts += timing.verdicts
     if not verdicts:
@@ -254,17 +257,17 @@ def _drift(model: Path, drift_reference: Path, data: Path) -> DriftResult:
 
 
 def _evaluate(
-    model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets
+    model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets, feeding: FeedOptions
 ) -> tuple[QualityReport, QualityReport | None]:
-    from mlpack.core.data import load_dataset
+    from mlpack.core.feeds import model_dataset
     from mlpack.core.metrics import evaluate
     from mlpack.core.runner import predict
 
-    dataset = load_dataset(data, specs, need_labels=budgets.needs_labels)
+    dataset = model_dataset(data, specs, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
         raise DataError(f"max_slice_gap needs a 'slices' array in {data}: one group id per sample.")
-    outputs = predict(model, dataset)[0]
-    reference_outputs = predict(reference, dataset)[0] if reference is not None else None
+    outputs = predict(model, dataset, options=feeding)[0]
+    reference_outputs = predict(reference, dataset, options=feeding)[0] if reference is not None else None
     quality = evaluate(outputs, dataset.labels, reference=reference_outputs, slices=dataset.slices)
     reference_quality = None
     if reference_outputs is not None:

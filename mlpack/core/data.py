@@ -185,13 +185,11 @@ def _split(
     sizes = {name: inputs[name].shape[a] for name, a in axes.items() if a is not None}
     notes = []
     if found.inferred:
-        notes.append(
-            f"{path}: batch axes inferred from the data (the model leaves them unnamed): {found.describe_inferred()}"
-        )
+        notes.append(f"batch axes inferred from the data: {found.describe_inferred()}")
     if len(set(sizes.values())) == 1:
         return Dataset(inputs=inputs, labels=labels, slices=slices, axes=axes, notes=tuple(notes))
     why = f"inputs disagree on the number of samples: {sizes}" if sizes else "no input has a batch dimension"
-    notes.append(f"{path} is one call with its arrays as given ({why})")
+    notes.append(f"one call with the arrays as given: {why}")
     return Dataset(inputs=inputs, labels=labels, slices=slices, axes=axes, calls=(inputs,), notes=tuple(notes))
 
 

@@ -253,19 +253,21 @@ def model_dataset(
 def feeds_from_dataset(dataset: Dataset, options: FeedOptions, *, source: str) -> Feeds:
     """A loaded data set as calls: its test sets or its one call as given, one call of every
     sample, or, with state pairs, a stream of one-sample calls."""
+    said = f" ({'; '.join(dataset.notes)})" if dataset.notes else ""
     if dataset.whole:
         count = len(dataset.calls)
-        label = f"{count} test set(s) from {source}" if dataset.expected else f"{source} as one call"
+        label = f"{count} test set(s) from {source}" if dataset.expected else source
         calls = dataset.calls
     elif options.streaming:
         count = dataset.num_samples
         label = f"a stream of {count} calls from {source}"
         calls = tuple(dataset.batch(i, i + 1) for i in range(count))
     else:
-        return Feeds((dataset.inputs,), (), f"{dataset.num_samples} samples from {source}", False, dataset.notes)
+        label = f"{dataset.num_samples} samples from {source}{said}"
+        return Feeds((dataset.inputs,), (), label, False, dataset.notes)
     if options.streaming:
         label += f", state carried through {', '.join(p.text() for p in options.state)}"
-    return Feeds(calls, options.state, label, False, dataset.notes, dataset.expected)
+    return Feeds(calls, options.state, label + said, False, dataset.notes, dataset.expected)
 
 
 def _zero_state(specs: tuple[TensorSpec, ...], options: FeedOptions, batch_size: int) -> dict[str, np.ndarray]:
@@ -304,3 +306,65 @@ def _generated(
             + ", ".join(p.text() for p in options.state)
         )
     return Feeds(tuple(calls), options.state, label, True)
+
+
+def step_feeds(
+    model: Path,
+    signature: Signature,
+    *,
+    data: Path | None = None,
+    options: FeedOptions = FeedOptions(),
+    batch_size: int = DEFAULT_BATCH,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """One call of ``batch_size`` samples, as bench times it: with state pairs, one streaming
+    step from the initial state (zeros, or what the data gives).
+
+    Args:
+        model: the ONNX file.
+        signature: its signature.
+        data: an .npz or ONNX test-data directory (samples repeat to fill the batch; a file that is
+            one call is used as given); None: generated inputs.
+        options: state pairs and values by name.
+        batch_size: samples in the call.
+        seed: the seed for generated inputs.
+    """
+    import numpy as np
+
+    options.check(signature)
+    if data is None:
+        return model_feeds(model, signature, options=options, batch_size=batch_size, seed=seed, steps=1).first
+    specs = signature.inputs
+    dataset = model_dataset(data, specs, options=options)
+    if dataset.whole:
+        return dict(dataset.calls[0])
+    feeds = dataset.rows(np.arange(batch_size) % dataset.num_samples)
+    # A state input the file does not batch (the zeros of a stream's start) starts from zeros at this batch.
+    zeros = _zero_state(specs, options, batch_size)
+    return {**feeds, **{name: value for name, value in zeros.items() if dataset.axis(name) is None}}
+
+
+def golden_dataset(
+    model: Path, signature: Signature, *, data: Path | None, options: FeedOptions, count: int
+) -> Dataset:
+    """``count`` samples to store as a package's golden inputs (a file that is one call: that call).
+
+    Args:
+        model: the ONNX file.
+        signature: its signature.
+        data: an .npz or ONNX test-data directory to take them from; None: generated.
+        options: state pairs (the samples are a stream's steps, the state starting from zeros)
+            and values by name.
+        count: how many samples.
+    """
+    from mlpack.core.batching import signature_batch_axes
+    from mlpack.core.data import Dataset
+
+    options.check(signature)
+    if data is None:
+        feeds = model_feeds(model, signature, options=options, batch_size=count, seed=0, steps=1).first
+        return Dataset(inputs=feeds, axes=signature_batch_axes(signature.inputs).axes)
+    dataset = model_dataset(data, signature.inputs, options=options)
+    if dataset.whole:
+        return Dataset(inputs=dataset.calls[0], calls=dataset.calls[:1], axes=dataset.axes, notes=dataset.notes)
+    return Dataset(inputs=dataset.batch(0, count), axes=dataset.axes, notes=dataset.notes)

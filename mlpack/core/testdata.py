@@ -61,7 +61,7 @@ def load_test_data(
         calls.append({s.name: check_array(feeds[s.name], s, source=str(folder)) for s in specs})
         outputs = _numbered(folder, "output")
         expected.append(tuple(value for _, value in outputs) if outputs else None)
-    note = f"{path}: {len(calls)} ONNX test set(s), each one call with its arrays as given"
+    note = "each ONNX test set is one call with its arrays as given"
     return Dataset(inputs=calls[0], calls=tuple(calls), expected=tuple(expected), notes=(note,))
 
 

@@ -28,6 +28,7 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path
 from mlpack.core.progress import Progress
 from mlpack.errors import BadInputError, ExitCode, MlpackError
@@ -35,8 +36,8 @@ from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettin
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
-# A quantised candidate counts as slower than FP32 beyond this p50 ratio: closer than that is
-# within what one interleaved run can tell apart on a shared machine.
+# A candidate other than FP32 (quantised or FP16) counts as slower than FP32 beyond this p50
+# ratio: closer than that is within what one interleaved run can tell apart on a shared machine.
 SLOWER_THAN_FP32 = 1.05
 
 
@@ -188,6 +189,8 @@ def tune(
     budgets: Path,
     data: Path,
     calibration: Path | None = None,
+    calibration_batch: int = 32,
+    calibration_memory: int = 1 << 30,
     device: str | None = None,
     devices_file: Path | None = None,
     objective: Objective = Objective.LATENCY,
@@ -195,6 +198,7 @@ def tune(
     runs: int = 50,
     duration_s: float = 0.5,
     progress: Progress | None = None,
+    feeding: FeedOptions = FeedOptions(),
 ) -> TuneResult:
     """Build candidates, measure and score them, and write the best one that meets every budget.
 
@@ -207,6 +211,9 @@ def tune(
         budgets: the budget file (TOML); ``max_slowdown`` is refused here (it needs ``check``).
         data: evaluation data (.npz: inputs, ``labels``, optional ``slices``) to score candidates.
         calibration: calibration data (.npz) for static INT8; None leaves static INT8 out.
+        calibration_batch: static INT8: samples per calibration batch, at most.
+        calibration_memory: static INT8: bytes of activations calibration may hold at once; the
+            batch is capped to fit it (see ``mlpack.quant.ranges``).
         device: a device profile whose budget overrides, threads and CPU set apply; None measures
             on this machine as is.
         devices_file: extra ``[device.NAME]`` profiles (TOML), after the budget file's own.
@@ -216,27 +223,38 @@ def tune(
         runs: minimum timed runs per candidate.
         duration_s: minimum timed seconds per candidate.
         progress: called with (what, fraction done); None is silent.
+        feeding: state pairs (candidates are verified and scored on the data as a stream) and
+            inputs given by value; bench times one streaming step.
     """
     from mlpack.core.sysinfo import int8_acceleration
 
     started = time.perf_counter()
     report = progress or _silent
+    if calibration_batch < 1:
+        raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
+    if calibration_memory < 1 << 20:
+        raise BadInputError(f"--calibration-memory must be at least 1MB, got {calibration_memory} bytes.")
     if max_time_s <= 0:
         raise BadInputError(f"--max-time must be positive, got {max_time_s}.")
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
-    dataset = _load_data(model, data, calibration, resolved)
-    candidates = [Candidate(spec) for spec in candidate_specs(calibration, resolved)]
+    dataset = _load_data(model, data, calibration, resolved, feeding)
+    candidates = [
+        Candidate(_calibrated(spec, calibration_batch, calibration_memory))
+        for spec in candidate_specs(calibration, resolved)
+    ]
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
         build_until = started + max_time_s * BUILD_SHARE
-        timed_out = _build_in_time(candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report)
+        timed_out = _build_in_time(
+            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, feeding
+        )
         built = [c for c in candidates if c.status == "built"]
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
-            _score(built, Path(model), dataset, resolved)
+            _score(built, Path(model), dataset, resolved, feeding)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
-            _measure(built, profile, runs, duration_s, resolved)
+            _measure(built, profile, runs, duration_s, resolved, feeding)
             _mark_pareto(built)
         chosen = _choose(built, objective)
         if chosen is not None:
@@ -257,19 +275,25 @@ def tune(
     )
 
 
+def _calibrated(spec: CandidateSpec, batch: int, memory: int) -> CandidateSpec:
+    """``spec`` calibrating at the user's batch and memory (other modes ignore both)."""
+    settings = replace(spec.settings, calibration_batch=batch, calibration_memory=memory)
+    return replace(spec, settings=settings)
+
+
 def _silent(what: str, done: float) -> None:
     pass
 
 
-def _load_data(model: Path, data: Path, calibration: Path | None, budgets: Budgets) -> Any:
+def _load_data(model: Path, data: Path, calibration: Path | None, budgets: Budgets, feeding: FeedOptions) -> Any:
     """The evaluation dataset, after checking that the data and budgets can tune this model."""
-    from mlpack.core.data import load_dataset
+    from mlpack.core.feeds import model_dataset
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
     from mlpack.quant.calibration import inspect_calibration
 
     specs_in = signature_of(load_model(model)).inputs
-    dataset = load_dataset(data, specs_in, need_labels=budgets.needs_labels)
+    dataset = model_dataset(data, specs_in, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
         raise BadInputError(f"max_slice_gap needs a 'slices' array in {data}.")
     if calibration is not None:
@@ -291,6 +315,7 @@ def _build_in_time(
     build_until: float,
     max_time_s: float,
     report: Progress,
+    feeding: FeedOptions,
 ) -> bool:
     """Build candidates in order until the build share of the time box is spent; True if it was."""
     timed_out = False
@@ -300,7 +325,7 @@ def _build_in_time(
             candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
             continue
         report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
-        _build(candidate, model, workdir, data, budgets)
+        _build(candidate, model, workdir, data, budgets, feeding)
     return timed_out
 
 
@@ -310,7 +335,9 @@ def _write_chosen(chosen: Candidate, output: Path) -> None:
         shutil.copyfile(chosen.path, tmp)
 
 
-def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets: Budgets) -> None:
+def _build(
+    candidate: Candidate, model: Path, workdir: Path, data: Path, budgets: Budgets, feeding: FeedOptions
+) -> None:
     from mlpack.core.onnxio import model_size_bytes
     from mlpack.quant.optimize import optimize
 
@@ -326,6 +353,7 @@ def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets
             data=data,
             max_accuracy_drop=budgets.max_accuracy_drop if spec.accuracy_aware else None,
             eval_data=data if spec.accuracy_aware else None,
+            feeding=feeding,
         )
     except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
         candidate.status, candidate.reason = "failed", str(exc)
@@ -337,22 +365,27 @@ def _build(candidate: Candidate, model: Path, workdir: Path, data: Path, budgets
         candidate.kept_in_float = len(result.accuracy.kept_in_float)
 
 
-def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets) -> None:
+def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, feeding: FeedOptions) -> None:
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
     from mlpack.core.metrics import evaluate
     from mlpack.core.runner import predict
 
-    fp32_outputs = predict(model, dataset)[0]
+    fp32_outputs = predict(model, dataset, options=feeding)[0]
     for candidate in built:
         assert candidate.path is not None
-        outputs = predict(candidate.path, dataset)[0]
+        outputs = predict(candidate.path, dataset, options=feeding)[0]
         quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
         candidate.verdicts = size_verdicts(candidate.size_bytes or 0, budgets) + quality_verdicts(quality, budgets)
 
 
 def _measure(
-    built: list[Candidate], profile: DeviceProfile | None, runs: int, duration_s: float, budgets: Budgets
+    built: list[Candidate],
+    profile: DeviceProfile | None,
+    runs: int,
+    duration_s: float,
+    budgets: Budgets,
+    feeding: FeedOptions,
 ) -> None:
     """All candidates in one interleaved run, so their ratios to FP32 share the machine's state.
 
@@ -363,7 +396,7 @@ def _measure(
 
     result = benchmark(
         [c.path for c in built if c.path],
-        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5),
+        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5, feeding=feeding),
         device=profile,
     )
     # Ratios are to the FP32 candidate (the simplified source), measured in the same run.
@@ -373,8 +406,8 @@ def _measure(
         candidate.latency_ms = {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99}
         if fp32 is not None:
             candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
-            quantized = candidate.spec.quantize in (QuantMode.DYNAMIC, QuantMode.STATIC)
-            candidate.slower_than_fp32 = quantized and candidate.latency_ratio > SLOWER_THAN_FP32
+            not_fp32 = candidate.spec.quantize is not QuantMode.NONE
+            candidate.slower_than_fp32 = not_fp32 and candidate.latency_ratio > SLOWER_THAN_FP32
         candidate.verdicts += point_latency_verdicts(lat, budgets, "the interleaved run")
         candidate.verdicts += resource_verdicts(resource_figures([measured]), budgets)
 
@@ -402,7 +435,7 @@ def _mark_pareto(built: list[Candidate]) -> None:
 def _choose(built: list[Candidate], objective: Objective) -> Candidate | None:
     eligible = [c for c in built if c.meets_budgets]
     if objective is Objective.LATENCY:
-        # A quantised model slower than FP32 is never the fast choice, whatever else it saves.
+        # A model slower than FP32 (quantised or FP16) is never the fast choice, whatever else it saves.
         eligible = [c for c in eligible if not c.slower_than_fp32]
         return min(eligible, key=lambda c: (c.latency_ms.get("p95", float("inf")), c.size_bytes or 0), default=None)
     return min(eligible, key=lambda c: (c.size_bytes or 0, c.latency_ms.get("p95", float("inf"))), default=None)

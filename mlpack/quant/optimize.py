@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.core.data import generate_inputs, load_dataset
+from mlpack.core.feeds import FeedOptions, Feeds, model_feeds
 from mlpack.core.fidelity import Comparison, Tolerance
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.signature import Signature, signature_of
-from mlpack.errors import BadInputError
+from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
@@ -76,6 +76,7 @@ def optimize(
     seed: int = 0,
     max_accuracy_drop: float | None = None,
     eval_data: Path | None = None,
+    feeding: FeedOptions = FeedOptions(),
 ) -> OptimizeResult:
     """Write a smaller/faster version of ``source`` to ``output``, or raise and write nothing.
 
@@ -92,6 +93,7 @@ def optimize(
         max_accuracy_drop: static INT8 only: keep the most sensitive nodes in float until the
             accuracy drop on ``eval_data`` is within this.
         eval_data: the evaluation .npz for ``max_accuracy_drop``.
+        feeding: state pairs (``data`` runs as a stream carrying them) and inputs given by value.
     """
     started = time.perf_counter()
     source, output = Path(source), Path(output)
@@ -100,12 +102,20 @@ def optimize(
     # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
     tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
     signature = signature_of(load_model(source))
-    reference = _reference(source, signature, quantize, settings, data, seed)
+    reference = _reference(source, signature, quantize, settings, data, seed, feeding)
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
     log = PassLog()
     with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
         context = PassContext(Path(workdir), settings, reference, tolerance, log, source)
-        final, comparison = run_passes(source, passes, context)
+        try:
+            final, comparison = run_passes(source, passes, context)
+        except VerificationError as exc:
+            if not getattr(reference, "generated", False):
+                raise
+            raise VerificationError(
+                f"{exc.message} The inputs were generated: real ones may judge differently (pass --data).",
+                hint=exc.hint,
+            ) from exc
         save_model(load_model(final, check=False), output)
     accuracy = next((p.report for p in passes if isinstance(p, AccuracyAwareStatic)), None)
     return OptimizeResult(
@@ -151,20 +161,49 @@ def _plan(
 
 
 def _reference(
-    source: Path, signature: Signature, quantize: QuantMode, settings: QuantizeSettings, data: Path | None, seed: int
+    source: Path,
+    signature: Signature,
+    quantize: QuantMode,
+    settings: QuantizeSettings,
+    data: Path | None,
+    seed: int,
+    feeding: FeedOptions,
 ) -> Reference:
     """The inputs every pass is verified on, and the source model's outputs on them."""
-    if data is None and quantize is QuantMode.STATIC and settings.calibration is not None:
+    if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
         inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
         feeds = next(iter_batches(settings.calibration, signature.inputs, batch_size=VERIFY_SAMPLES))
         label = f"{next(iter(feeds.values())).shape[0]} calibration samples from {settings.calibration}"
-    elif data is not None:
-        feeds = load_dataset(data, signature.inputs).inputs
-        label = f"{next(iter(feeds.values())).shape[0]} samples from {data}"
-    else:
-        feeds = generate_inputs(signature.inputs, batch_size=VERIFY_BATCH, seed=seed)
-        label = f"{VERIFY_BATCH} generated samples (seed {seed})"
-    outputs = run_session(create_session(source), feeds)
-    return Reference(feeds, tuple(outputs), tuple(o.name for o in signature.outputs), label)
+        outputs = run_session(create_session(source), feeds)
+        return Reference(feeds, tuple(outputs), tuple(o.name for o in signature.outputs), label)
+    calls = model_feeds(source, signature, data=data, options=feeding, batch_size=VERIFY_BATCH, seed=seed)
+    runs = calls.run(source)
+    names = tuple(o.name for o in signature.outputs)
+    expected = calls.check_expected(runs, names=names, tolerance=default_tolerance(QuantMode.NONE))
+    # Expected outputs join the check only where the source model itself reproduces them.
+    expected_runs = tuple(tuple(e) for e in calls.expected) if expected is not None and expected.passed else ()
+    return _CallsReference(calls.first, tuple(runs[0]), names, calls.label, calls, tuple(runs), expected_runs)
+
+
+@dataclass(frozen=True)
+class _CallsReference(Reference):
+    """A reference over every call of the feeds (a stream carrying state, ONNX test sets)."""
+
+    calls: Feeds | None = None
+    runs: tuple[Any, ...] = ()
+    expected: tuple[Any, ...] = ()  # the test sets' expected outputs, where the source reproduces them
+
+    @property
+    def generated(self) -> bool:
+        return self.calls is not None and self.calls.generated
+
+    def compare(self, model: Path, tolerance: Tolerance) -> Comparison:
+        assert self.calls is not None
+        produced = self.calls.run(model)
+        comparison = self.calls.compare(self.runs, produced, names=self.names, tolerance=tolerance)
+        if comparison.passed and self.expected:
+            against = self.calls.check_expected(produced, names=self.names, tolerance=tolerance)
+            comparison = against if against is not None and not against.passed else comparison
+        return comparison
