@@ -131,9 +131,7 @@ def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
     return entries
 
 
-def _golden_entries(
-    model: Path, signature: Signature, count: int, data: Path | None, feeding: FeedOptions
-) -> Entries:
+def _golden_entries(model: Path, signature: Signature, count: int, data: Path | None, feeding: FeedOptions) -> Entries:
     """``count`` inputs (from ``data`` or generated) and the outputs this model gives for them."""
     from mlpack.core.feeds import golden_dataset
     from mlpack.core.runner import predict
