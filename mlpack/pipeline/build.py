@@ -237,6 +237,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
             per_channel=settings.per_channel,
             calibration=settings.calibration,
             calibration_method=settings.calibration_method,
+            calibration_memory=settings.calibration_memory,
             quant_format=settings.quant_format,
         ),
         data=settings.data,
@@ -273,6 +274,7 @@ def _tune(run: _Run) -> dict[str, Any]:
         budgets=check.budgets,
         data=data,
         calibration=settings.calibration,
+        calibration_memory=settings.calibration_memory,
         device=check.device,
         objective=settings.objective,
         max_time_s=settings.max_time_s,
@@ -359,11 +361,24 @@ def _pack(run: _Run) -> StageReport:
 
 
 def _stats_data(run: _Run) -> Path | None:
-    """The data whose statistics the package records for drift: [pack] data, else the check's data."""
+    """The data whose statistics the package records for drift: [pack] data, else the check's data
+    where it has enough samples for drift scores (a smaller check set still builds, without them)."""
+    from mlpack.core.statscollect import MIN_SAMPLES
+
     settings, check = run.config.pack, run.config.check
     if not settings.stats:
         return None
-    return settings.data or (check.data if check is not None else None)
+    if settings.data is not None or check is None or check.data is None:
+        return settings.data
+    return check.data if _samples(run.model, check.data) >= MIN_SAMPLES else None
+
+
+def _samples(model: Path, data: Path) -> int:
+    from mlpack.core.npzstream import count_samples
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+
+    return count_samples(data, signature_of(load_model(model)).inputs)
 
 
 _STAGES: tuple[tuple[str, Callable[[_Run], StageReport]], ...] = (
