@@ -186,6 +186,7 @@ def _start(
                 spinning=spinning,
                 data=settings.data,
                 seed=settings.seed,
+                feeding=settings.feeding,
             )
         )
         outcomes[config] = Outcome(loaded)

@@ -16,6 +16,7 @@ from typing import Any
 from mlpack.bench.interleave import Configuration, Outcome, measure_interleaved
 from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
+from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.core.progress import Progress
@@ -36,6 +37,7 @@ class BenchSettings:
     spinning: bool | None = None  # None: on for one configuration, off when interleaving several
     data: Path | None = None
     seed: int = 0
+    feeding: FeedOptions = FeedOptions()  # state pairs (one streaming step is timed) and --set values
     profile: bool = False
     latency_budget_ms: float | None = None
 
@@ -65,6 +67,7 @@ class BenchSettings:
             "spinning": self.spinning,
             "data": str(self.data) if self.data else None,
             "seed": self.seed,
+            "feeding": self.feeding.to_dict(),
             "profile": self.profile,
             "latency_budget_ms": self.latency_budget_ms,
             "percentile_method": PERCENTILE_METHOD,
