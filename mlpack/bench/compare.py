@@ -109,6 +109,7 @@ def compare(
 
     Args:
         paths: two or more JSON files written by ``mlpack bench --json``; the first is the baseline.
+            A fleet result (``bench --target A --target B --json``) counts as one result per device.
         percentile: which latency to compare: one of ``PERCENTILE_CHOICES`` (p50, p90, p95, p99, mean).
         fail_if_slower_pct: an entry slower than its baseline by more than this many percent is a
             regression and makes the result not ``ok`` (exit 1); None: nothing fails.
@@ -117,16 +118,16 @@ def compare(
         BadInputError: fewer than two results, an unknown percentile or a negative percentage.
         DataError: a file that is not a bench result, or one with nothing to pair with the baseline.
     """
-    if len(paths) < 2:
-        raise BadInputError("compare needs at least two bench results.")
     if percentile not in PERCENTILE_CHOICES:
         raise BadInputError(f"unknown percentile '{percentile}'; use one of {', '.join(PERCENTILE_CHOICES)}.")
     if fail_if_slower_pct is not None and fail_if_slower_pct < 0:
         raise BadInputError("--fail-if-slower must be a non-negative percentage.")
-    results = [load_result(p) for p in paths]
+    labels, results = _entries(paths)
+    if len(results) < 2:
+        raise BadInputError("compare needs at least two bench results (or a fleet result of two devices).")
     baseline = results[0]
     rows: list[ComparedRow] = []
-    for path, result in zip(paths[1:], results[1:], strict=True):
+    for path, result in zip(labels[1:], results[1:], strict=True):
         for base, other in _pairs(baseline.measurements, result.measurements, path):
             base_ms = base.latency_ms.percentile(percentile)
             other_ms = other.latency_ms.percentile(percentile)
@@ -140,9 +141,40 @@ def compare(
             "device": (r.device or {}).get("name"),
             "created": r.created,
         }
-        for p, r in zip(paths, results, strict=True)
+        for p, r in zip(labels, results, strict=True)
     }
-    return CompareResult(str(paths[0]), percentile, tuple(rows), systems, fail_if_slower_pct, regressions)
+    return CompareResult(labels[0], percentile, tuple(rows), systems, fail_if_slower_pct, regressions)
+
+
+def _entries(paths: Sequence[Path]) -> tuple[list[str], list[BenchResult]]:
+    """Each file's result; a fleet result (``bench --target A --target B``) gives one per device,
+    labelled ``FILE#TARGET``."""
+    labels: list[str] = []
+    results: list[BenchResult] = []
+    for path in paths:
+        fleet = _fleet_results(Path(path))
+        if fleet is None:
+            labels.append(str(path))
+            results.append(load_result(Path(path)))
+        for result in fleet or []:
+            labels.append(f"{path}#{result.target}")
+            results.append(result)
+    return labels, results
+
+
+def _fleet_results(path: Path) -> list[BenchResult] | None:
+    from mlpack.bench.fleet import FLEET_SCHEMA
+
+    try:
+        data = json.loads(require_file(path, "bench result").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != FLEET_SCHEMA:
+        return None
+    try:
+        return [BenchResult.from_dict(r) for r in data["results"]]
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path} is an incomplete fleet result (missing {exc}).") from exc
 
 
 def _pairs(

@@ -13,11 +13,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
 
+from mlpack.bench.adaptive import StoppingRule
 from mlpack.bench.protocol import (
     Command,
     Failed,
@@ -44,6 +44,7 @@ BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the s
 # and leave fewer pauses in which onnxruntime's threads go to sleep and must be woken.
 SOLO_BLOCK_SECONDS = 0.5
 PROFILE_RUNS = 20
+WARMUP_SECONDS = 1.0  # the adaptive rule's warm-up, at most
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Outcome:
     block: int = 1  # timed runs per turn of the interleaving
     profile: Profiled | None = None
     peak_rss_mb: float = 0.0
+    stopped_by: str = ""  # what ended the timing: see mlpack.bench.adaptive
 
 
 _ReplyT = TypeVar("_ReplyT", Loaded, Timed, Profiled, Finished)
@@ -203,9 +205,20 @@ def _warm_up(
     seconds = BLOCK_SECONDS if len(workers) > 1 else SOLO_BLOCK_SECONDS
     for config, worker in workers.items():
         report(f"warming up {config.name}", 0.0)
-        warm = worker.run(max(settings.warmup, 1)).samples_ms
-        typical_ms = sorted(warm)[len(warm) // 2]
+        warm = _warm_up_runs(worker, settings, outcomes[config].loaded.first_inference_ms)
+        typical_ms = sorted(warm)[len(warm) // 2] if warm else outcomes[config].loaded.first_inference_ms
         outcomes[config].block = max(1, min(settings.runs, int(seconds * 1000 / max(typical_ms, 1e-3))))
+
+
+def _warm_up_runs(worker: WorkerProcess, settings: BenchSettings, first_ms: float) -> list[float]:
+    """``settings.warmup`` runs. The adaptive rule caps them by time, counting the (untimed) first
+    inference as one: a large model at batch 32 would spend more time warming up than measuring,
+    and one run of several seconds has warmed every cache there is."""
+    if settings.adaptive is None:
+        return list(worker.run(max(settings.warmup, 1)).samples_ms)
+    seconds = min(WARMUP_SECONDS, settings.adaptive.max_seconds / 10)
+    count = min(settings.warmup - 1, int(seconds * 1000 / max(first_ms, 1e-3)))
+    return list(worker.run(count).samples_ms) if count > 0 else []
 
 
 def _time_in_turns(
@@ -214,15 +227,19 @@ def _time_in_turns(
     settings: BenchSettings,
     report: Progress,
 ) -> None:
-    """A block of timed runs per configuration in turn, until each has its minimum count and time."""
+    """A block of timed runs per configuration in turn, until the stopping rule says each has enough."""
+    rule = StoppingRule(runs=settings.runs, duration_s=settings.duration_s, adaptive=settings.adaptive)
     pending = list(workers)
     while pending:
         for config in list(pending):
             samples = outcomes[config].samples_ms
             samples += workers[config].run(outcomes[config].block).samples_ms
-            if len(samples) >= settings.runs and sum(samples) / 1000 >= settings.duration_s:
+            reason = rule.stop_reason(samples)
+            if reason is not None:
+                outcomes[config].stopped_by = reason
                 pending.remove(config)
-        report("measuring", _fraction_done(outcomes.values(), settings))
+        fractions = [rule.fraction_done(o.samples_ms) for o in outcomes.values()]
+        report("measuring", min(fractions) if fractions else 1.0)
 
 
 def _wind_up(
@@ -238,13 +255,3 @@ def _wind_up(
             with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
                 outcomes[config].profile = worker.profile(PROFILE_RUNS, str(Path(tmp) / "ort"))
         outcomes[config].peak_rss_mb = worker.finish().peak_rss_mb
-
-
-def _fraction_done(outcomes: Iterable[Outcome], settings: BenchSettings) -> float:
-    fractions = []
-    for outcome in outcomes:
-        values = outcome.samples_ms
-        by_count = len(values) / settings.runs
-        by_time = (sum(values) / 1000) / settings.duration_s if settings.duration_s > 0 else 1.0
-        fractions.append(min(by_count, by_time, 1.0))
-    return min(fractions) if fractions else 1.0

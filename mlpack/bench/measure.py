@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlpack.bench.adaptive import Adaptive, Precision, StoppingRule
 from mlpack.bench.interleave import Configuration, Outcome, measure_interleaved
 from mlpack.bench.stats import NOISY_CV, PERCENTILE_METHOD, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
@@ -40,8 +41,13 @@ class BenchSettings:
     feeding: FeedOptions = FeedOptions()  # state pairs (one streaming step is timed) and --set values
     profile: bool = False
     latency_budget_ms: float | None = None
+    # Set: stop each configuration when its p50 is precise enough or its time is spent, and
+    # ``runs``/``duration_s`` are not used; None: at least ``runs`` runs and ``duration_s`` seconds.
+    adaptive: Adaptive | None = None
 
     def validate(self) -> None:
+        if self.adaptive is not None:
+            self.adaptive.validate()
         if self.runs < 1:
             raise BadInputError(f"--runs must be at least 1, got {self.runs}.")
         if self.warmup < 0:
@@ -70,6 +76,7 @@ class BenchSettings:
             "feeding": self.feeding.to_dict(),
             "profile": self.profile,
             "latency_budget_ms": self.latency_budget_ms,
+            "adaptive": self.adaptive.to_dict() if self.adaptive else None,
             "percentile_method": PERCENTILE_METHOD,
             "timer": "time.perf_counter_ns around session.run only",
         }
@@ -106,6 +113,7 @@ class Measurement:
     warnings: tuple[str, ...] = ()
     ratio_to_first: dict[str, float] | None = None  # p50/p95 against the first model, same batch and threads
     profile: dict[str, Any] | None = None
+    precision: Precision | None = None  # how precise the p50 came out, and what stopped the timing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +131,7 @@ class Measurement:
             "warnings": list(self.warnings),
             "ratio_to_first": self.ratio_to_first,
             "profile": self.profile,
+            "precision": self.precision.to_dict() if self.precision else None,
             "samples_ms": list(self.samples_ms),
         }
 
@@ -144,6 +153,7 @@ class Measurement:
             warnings=tuple(data.get("warnings", ())),
             ratio_to_first=data.get("ratio_to_first"),
             profile=data.get("profile"),
+            precision=Precision.from_dict(data["precision"]) if data.get("precision") else None,
         )
 
 
@@ -156,6 +166,8 @@ class BenchResult:
     measurements: tuple[Measurement, ...]
     best_batch: dict[str, int | None] = field(default_factory=dict)  # per model: largest batch within budget
     schema: str = SCHEMA
+    on_device: bool = False  # measured on the device itself, over --target
+    target: str | None = None  # the ssh:// target it was measured on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +177,8 @@ class BenchResult:
             "settings": self.settings,
             "device": self.device,
             "best_batch": self.best_batch,
+            "on_device": self.on_device,
+            "target": self.target,
             "measurements": [m.to_dict() for m in self.measurements],
         }
 
@@ -178,6 +192,8 @@ class BenchResult:
             measurements=tuple(Measurement.from_dict(m) for m in data["measurements"]),
             best_batch=data.get("best_batch", {}),
             schema=data["schema"],
+            on_device=bool(data.get("on_device", False)),
+            target=data.get("target"),
         )
 
 
@@ -224,13 +240,14 @@ def benchmark(
     placement = _place(settings, device, on_device)
     configs = [
         Configuration(path, name, batch, threads)
-        for path, name in zip(paths, _unique_names(paths), strict=True)
+        for path, name in zip(paths, unique_names(paths), strict=True)
         for batch in settings.batch_sizes
         for threads in placement.threads
     ]
     spinning = settings.spinning if settings.spinning is not None else len(configs) == 1
     outcomes = measure_interleaved(configs, settings, cpus=placement.cpus, spinning=spinning, progress=progress)
-    measurements = _with_ratios([_measurement(c, outcomes[c], placement.warnings, device) for c in configs])
+    rule = StoppingRule(runs=settings.runs, duration_s=settings.duration_s, adaptive=settings.adaptive)
+    measurements = _with_ratios([_measurement(c, outcomes[c], placement.warnings, device, rule) for c in configs])
     record = settings.to_dict() | {
         "spinning": spinning,
         "threads": list(placement.threads),
@@ -239,12 +256,22 @@ def benchmark(
     }
     return BenchResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        system=system_info(),
+        system=system_info() | {"memory_mb": total_memory_mb()},
         settings=record,
         device=placement.device_record,
         measurements=tuple(measurements),
         best_batch=_best_batches(measurements, settings.latency_budget_ms),
     )
+
+
+def total_memory_mb() -> float | None:
+    """This machine's physical memory, for the result's system record (None where unknown)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: bool) -> _Placement:
@@ -280,7 +307,11 @@ def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: boo
 
 
 def _measurement(
-    config: Configuration, outcome: Outcome, warnings: Sequence[str], device: DeviceProfile | None
+    config: Configuration,
+    outcome: Outcome,
+    warnings: Sequence[str],
+    device: DeviceProfile | None,
+    rule: StoppingRule,
 ) -> Measurement:
     from mlpack.core.onnxio import model_size_bytes
 
@@ -302,6 +333,7 @@ def _measurement(
         memory=Memory(baseline, peak, max(peak - baseline, 0.0)),
         warnings=(*warnings, *_measurement_notes(stats, peak, device)),
         profile=outcome.profile.to_dict() if outcome.profile else None,
+        precision=rule.precision(samples, outcome.stopped_by),
     )
 
 
@@ -317,7 +349,8 @@ def _measurement_notes(stats: LatencyStats, peak_mb: float, device: DeviceProfil
     return notes
 
 
-def _unique_names(paths: Sequence[Path]) -> list[str]:
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """Short labels for the models: file names, made unique by their paths where two clash."""
     names: list[str] = []
     for path in paths:
         name = path.name

@@ -163,3 +163,32 @@ def process_interval(values: Sequence[float], confidence: float) -> tuple[float,
         return mean, -math.inf, math.inf
     half = student_t_quantile(n - 1, (1 + confidence) / 2) * st.stdev(values) / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def median_interval(samples_ms: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """A distribution-free confidence interval for the median: (low, high, its confidence).
+
+    Latency is skewed and its tail is lumpy, so no normal model is assumed: the number of samples
+    below the true median is Binomial(n, 1/2), and the ranks n/2 -/+ z*sqrt(n)/2 (its normal
+    approximation, rounded outward) bracket the median with ``confidence``. Below about eight
+    samples those ranks do not exist; the interval is then the smallest and the largest sample,
+    whose exact confidence 1 - 2 * 0.5**n is returned (75% for three samples), so that a slow
+    model's few runs still carry an honest precision. One sample gives (-inf, inf, 0).
+
+    Args:
+        samples_ms: the timed runs of one configuration, in any order.
+        confidence: the two-sided confidence wanted, strictly between 0 and 1.
+    """
+    import math
+    from statistics import NormalDist
+
+    n = len(samples_ms)
+    if n < 2:
+        return -math.inf, math.inf, 0.0
+    ordered = sorted(samples_ms)
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    low_rank = math.floor(n / 2 - z * math.sqrt(n) / 2)  # 1-based ranks
+    high_rank = math.ceil(n / 2 + z * math.sqrt(n) / 2) + 1
+    if low_rank < 1 or high_rank > n:
+        return ordered[0], ordered[-1], 1 - 2 * 0.5**n
+    return ordered[low_rank - 1], ordered[high_rank - 1], confidence

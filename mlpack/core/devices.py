@@ -21,6 +21,7 @@ class DeviceProfile:
     memory_mb: float | None = None
     description: str = ""
     builtin: bool = False
+    target: str | None = None  # ssh://[user@]host[:port]: measure on the real device, not approximate it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +31,7 @@ class DeviceProfile:
             "memory_mb": self.memory_mb,
             "description": self.description,
             "builtin": self.builtin,
+            "target": self.target,
         }
 
 
@@ -45,7 +47,9 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
     )
 }
 
-_DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description")
+_DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description", "target")
+# The shape of a target; mlpack.bench.ssh parses it when it is used.
+_TARGET = re.compile(r"ssh://([^@/\s]+@)?[A-Za-z0-9_.\-]+(:\d+)?(\?\S*)?|[A-Za-z0-9_.\-]+")
 
 
 def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
@@ -57,7 +61,7 @@ def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
     for name, values in section.items():
         table = f"device.{name}"
         if not isinstance(values, dict):
-            raise doc.error("must be a table with threads, cpus, memory_mb, description", "device", name)
+            raise doc.error("must be a table with threads, cpus, memory_mb, description, target", "device", name)
         check_keys(doc, table, values, _DEVICE_KEYS)
         if "threads" not in values:
             raise doc.error("missing required key 'threads'", table)
@@ -72,8 +76,18 @@ def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
             cpus=_parse_cpus(doc, table, values.get("cpus")),
             memory_mb=None if memory is None else positive_number(doc, table, "memory_mb", memory),
             description=description,
+            target=_parse_target(doc, table, values.get("target")),
         )
     return devices
+
+
+def _parse_target(doc: TomlDocument, table: str, value: Any) -> str | None:
+    """``ssh://[user@]host[:port]`` or a host alias from ~/.ssh/config."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TARGET.fullmatch(value.strip()):
+        raise doc.error(f'must be "ssh://[user@]host[:port]" or an SSH host alias, got {value!r}', table, "target")
+    return value.strip()
 
 
 def _parse_cpus(doc: TomlDocument, table: str, value: Any) -> tuple[int, ...] | None:

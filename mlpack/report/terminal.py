@@ -160,9 +160,18 @@ def render_bench(console: Console, result: BenchResult) -> None:
     )
     if result.device:
         console.print(f"device profile [bold]{escape(result.device['name'])}[/]: {escape(result.device['note'])}")
+    if result.on_device:
+        console.print(f"measured on the device [bold]{escape(result.target or '')}[/]")
     settings = result.settings
+    adaptive = settings.get("adaptive")
+    until = (
+        f">= {settings['runs']} runs and >= {settings['duration_s']} s"
+        if not adaptive
+        else f"until the p50 is within ±{adaptive['precision']:.0%} ({adaptive['confidence']:.0%} interval) "
+        f"or {adaptive['max_seconds']:g} s are timed, >= {adaptive['min_runs']} runs"
+    )
     console.print(
-        f"[dim]{settings['warmup']} warm-up runs; >= {settings['runs']} runs and >= {settings['duration_s']} s "
+        f"[dim]{settings['warmup']} warm-up runs; {until} "
         f"each{', interleaved' if settings['interleaved'] else ''}; spinning "
         f"{'on' if settings['spinning'] else 'off'}; percentiles: {settings['percentile_method']}[/]"
     )
@@ -174,6 +183,7 @@ def render_bench(console: Console, result: BenchResult) -> None:
         "load",
         "first",
         "p50",
+        "p50 ±",
         "p90",
         "p95",
         "p99",
@@ -195,6 +205,7 @@ def render_bench(console: Console, result: BenchResult) -> None:
             f"{m.load_ms:.1f}",
             f"{m.first_inference_ms:.2f}",
             f"{lat.p50:.3f}",
+            m.precision.describe() if m.precision else "-",
             f"{lat.p90:.3f}",
             f"{lat.p95:.3f}",
             f"{lat.p99:.3f}",
