@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 _BATCH_WORDS = ("batch",)
 _BATCH_NAMES = ("n", "b", "bs", "bsz")
+_AMBIGUOUS: dict[str, int | None] = {}  # a reading where one input has two axes of the batch size
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,13 @@ def data_batch_axes(specs: tuple[TensorSpec, ...], arrays: Mapping[str, np.ndarr
     if len(named_sizes) > 1:
         return BatchAxes({**axes, **{s.name: None for s in open_specs}})
     sizes = sorted(named_sizes) or _possible_sizes(open_specs, arrays, symbol)
-    readings = [r for r in (_reading(open_specs, arrays, symbol, n) for n in sizes) if r is not None]
+    all_readings = [_reading(open_specs, arrays, symbol, n) for n in sizes]
+    readings = [r for r in all_readings if r is not None and r is not _AMBIGUOUS]
+    if not readings and any(r is _AMBIGUOUS for r in all_readings):
+        raise InputSpecError(
+            f"{source}: an input has several axes of the same size that could carry the batch; name the batch "
+            "dimension in the model (export with --input NAME:batch,... or onnx.tools.update_model_dims)."
+        )
     if len(readings) > 1 and not named_sizes:
         # Several sizes fit; the one that puts the first open input's batch on axis 0 is the
         # usual layout, and the one every earlier version of mlpack assumed.
@@ -115,11 +122,13 @@ def _possible_sizes(open_specs: list[TensorSpec], arrays: Mapping[str, np.ndarra
 def _reading(
     open_specs: list[TensorSpec], arrays: Mapping[str, np.ndarray], symbol: str | None, size: int
 ) -> dict[str, int | None] | None:
-    """Each open input's one axis of ``size`` (None where it has none); None if any has two."""
+    """Each open input's one axis of ``size``; _AMBIGUOUS if one has two, None if one has none."""
     reading: dict[str, int | None] = {}
     for spec in open_specs:
         matching = [a for a in _candidates(spec, symbol) if arrays[spec.name].shape[a] == size]
         if len(matching) > 1:
-            return None
-        reading[spec.name] = matching[0] if matching else None
-    return reading if any(a is not None for a in reading.values()) else None
+            return _AMBIGUOUS
+        if not matching:
+            return None  # an input that may carry the batch but has no axis of this size: not this size
+        reading[spec.name] = matching[0]
+    return reading
