@@ -178,7 +178,7 @@ def _fleet_results(path: Path) -> list[BenchResult] | None:
 
 
 def _pairs(
-    base: Sequence[Measurement], other: Sequence[Measurement], path: Path
+    base: Sequence[Measurement], other: Sequence[Measurement], path: Path | str
 ) -> list[tuple[Measurement, Measurement]]:
     by_key = {_key(m): m for m in base}
     matched = [(by_key[_key(m)], m) for m in other if _key(m) in by_key]

@@ -241,12 +241,11 @@ def profile_target(device: str | None, *, budget: Path | None = None, devices_fi
         budget: a budget file whose ``[device.NAME]`` tables win, as ``check`` resolves them.
         devices_file: a TOML file of extra ``[device.NAME]`` profiles.
     """
-    from mlpack.core.devices import parse_devices, resolve_device
-    from mlpack.core.tomlfile import read_toml
-
     import os
 
     from mlpack.bench.agent import ON_DEVICE_ENV
+    from mlpack.core.devices import parse_devices, resolve_device
+    from mlpack.core.tomlfile import read_toml
 
     if device is None or os.environ.get(ON_DEVICE_ENV):  # already on the device: measure here
         return None

@@ -1,0 +1,161 @@
+"""``mlpack diff BEFORE AFTER``: a pull request's artifact against the base branch's, for a PR comment.
+
+Both models are checked against the same budgets (each budget's verdict before and after), and
+timed interleaved in the same fresh processes, so that the latency ratio is fair where absolute
+times drift (a shared CI runner). The exit code is the pull request's own check: 0 its budgets
+hold, 1 one broke, 3 too close to call; "slower than before" alone never fails, it is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.budget.check import PROCESSES_PER_ROUND, CheckResult, check
+from mlpack.core.progress import Progress
+from mlpack.errors import ExitCode
+
+SCHEMA = "mlpack.diff/1"
+
+
+@dataclass(frozen=True)
+class LatencyRatio:
+    """after / before, one ratio per interleaved process, with its interval over the processes."""
+
+    statistic: str  # "p50" or "p95"
+    before_ms: float  # the median over processes
+    after_ms: float
+    ratio: float  # mean of the per-process ratios
+    low: float
+    high: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "statistic": self.statistic,
+            "before_ms": self.before_ms,
+            "after_ms": self.after_ms,
+            "ratio": self.ratio,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+        }
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    before: CheckResult
+    after: CheckResult
+    latency: tuple[LatencyRatio, ...]
+    schema: str = SCHEMA
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The pull request's verdict: 0 pass, 1 a budget broke, 3 inconclusive."""
+        return self.after.exit_code
+
+    @property
+    def ok(self) -> bool:
+        return self.after.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+            "size_bytes": {"before": self.before.size_bytes, "after": self.after.size_bytes},
+            "latency": [r.to_dict() for r in self.latency],
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+        }
+
+
+def before_after(
+    before: Path,
+    after: Path,
+    *,
+    budgets: Path,
+    device: str | None = None,
+    devices_file: Path | None = None,
+    reference: Path | None = None,
+    data: Path | None = None,
+    runs: int = 100,
+    duration_s: float = 1.0,
+    confidence: float = 0.95,
+    max_remeasure: int = 2,
+    progress: Progress | None = None,
+) -> BeforeAfter:
+    """Check both artifacts against the budgets, and time them interleaved for the latency ratio.
+
+    Args:
+        before: the base branch's model (ONNX).
+        after: the pull request's model (ONNX).
+        budgets: the budget file (TOML) both are checked against.
+        device: a device profile whose budget overrides, threads and CPU set apply.
+        devices_file: extra ``[device.NAME]`` profiles (TOML).
+        reference: the model accuracy drops are measured against, for both.
+        data: evaluation data (.npz) for accuracy budgets and metrics.
+        runs: minimum timed runs per measuring process.
+        duration_s: minimum timed seconds per measuring process.
+        confidence: confidence of the latency intervals and of the ratio's interval.
+        max_remeasure: re-measurements while a latency verdict is too close to call.
+        progress: called with (what, fraction done) while measuring.
+
+    Raises:
+        BadInputError: either model file does not exist.
+        MlpackError: as :func:`mlpack.budget.check.check` raises for either model.
+    """
+    from mlpack.core.fileio import require_file
+
+    before, after = require_file(Path(before), "model file"), require_file(Path(after), "model file")
+    options: dict[str, Any] = {
+        "budgets": budgets,
+        "device": device,
+        "devices_file": devices_file,
+        "reference": reference,
+        "data": data,
+        "runs": runs,
+        "duration_s": duration_s,
+        "confidence": confidence,
+        "max_remeasure": max_remeasure,
+        "progress": progress,
+    }
+    checked_before = check(before, **options)
+    checked_after = check(after, **options)
+    ratios = _interleaved_ratios(before, after, runs, duration_s, confidence, device, devices_file, budgets)
+    return BeforeAfter(checked_before, checked_after, ratios)
+
+
+def _interleaved_ratios(
+    before: Path,
+    after: Path,
+    runs: int,
+    duration_s: float,
+    confidence: float,
+    device: str | None,
+    devices_file: Path | None,
+    budgets: Path,
+) -> tuple[LatencyRatio, ...]:
+    """Both models in each of a few fresh processes, in turns: one after/before ratio per process."""
+    import statistics
+
+    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.stats import process_interval
+    from mlpack.budget.spec import load_budget_file
+    from mlpack.core.devices import resolve_device
+
+    profile = resolve_device(device, load_budget_file(budgets).devices, devices_file)
+    settings = BenchSettings(runs=runs, duration_s=duration_s)
+    pairs = [
+        benchmark([before, after], settings=settings, device=profile).measurements for _ in range(PROCESSES_PER_ROUND)
+    ]
+    out = []
+    for name in ("p50", "p95"):
+        befores = [b.latency_ms.percentile(name) for b, _ in pairs]
+        afters = [a.latency_ms.percentile(name) for _, a in pairs]
+        ratio, low, high = process_interval([a / b for a, b in zip(afters, befores, strict=True)], confidence)
+        out.append(
+            LatencyRatio(name, statistics.median(befores), statistics.median(afters), ratio, low, high, confidence)
+        )
+    return tuple(out)
