@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.batching import signature_batch_axes
 from mlpack.core.onnxio import external_data_files, load_model, model_size_bytes
 from mlpack.core.signature import Signature, signature_of
 
@@ -24,6 +25,13 @@ class ModelInfo:
     initializer_bytes: int
     node_count: int
     op_histogram: dict[str, int]  # "domain::Op" for non-default domains, most frequent first
+    batch_axes: dict[str, int | None] = field(default_factory=dict)  # per input; None: fed whole with every batch
+
+    def batching_text(self) -> str:
+        """Which inputs carry the batch, on which axis, and which are fed whole."""
+        batched = [f"{name} axis {axis}" for name, axis in self.batch_axes.items() if axis is not None]
+        whole = [name for name, axis in self.batch_axes.items() if axis is None]
+        return "batch: " + (", ".join(batched) or "none") + (f"; fed whole: {', '.join(whole)}" if whole else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,10 +46,12 @@ class ModelInfo:
             "initializer_bytes": self.initializer_bytes,
             "node_count": self.node_count,
             "op_histogram": self.op_histogram,
+            "batch_axes": self.batch_axes,
         }
 
 
 def inspect_model(path: Path) -> ModelInfo:
+    """What is inside the ONNX file at ``path``, including where each input carries the batch."""
     import numpy as np
     from onnx import helper
 
@@ -53,6 +63,7 @@ def inspect_model(path: Path) -> ModelInfo:
         count = int(np.prod(init.dims)) if len(init.dims) else 1
         params += count
         init_bytes += count * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+    signature = signature_of(model)
     ops: Counter[str] = Counter()
     for node in _all_nodes(model.graph):
         ops[node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"] += 1
@@ -63,11 +74,12 @@ def inspect_model(path: Path) -> ModelInfo:
         opsets={o.domain or "ai.onnx": o.version for o in model.opset_import},
         ir_version=model.ir_version,
         producer=f"{model.producer_name} {model.producer_version}".strip(),
-        signature=signature_of(model),
+        signature=signature,
         parameter_count=params,
         initializer_bytes=init_bytes,
         node_count=sum(ops.values()),
         op_histogram=dict(ops.most_common()),
+        batch_axes=signature_batch_axes(signature.inputs).axes,
     )
 
 

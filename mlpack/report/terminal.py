@@ -144,6 +144,7 @@ def render_inspect(console: Console, info: ModelInfo) -> None:
         f"parameters: {info.parameter_count:,} ({human_size(info.initializer_bytes)})   nodes: {info.node_count}"
     )
     console.print(signature_table(info.signature))
+    console.print(info.batching_text())
     ops = Table(title="Operators", title_justify="left")
     ops.add_column("op")
     ops.add_column("count", justify="right")
@@ -398,6 +399,9 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
     from mlpack.core.signature import Signature
 
     console.print(signature_table(Signature.from_dict(model["signature"])))
+    pairs = (model.get("feeding") or {}).get("state") or []
+    if pairs:
+        console.print(f"state pairs (output=input, streamed by verify --run and run): {escape(', '.join(pairs))}")
     files = Table(title="Files", title_justify="left")
     for column in ("path", "size", "sha256"):
         files.add_column(column)
