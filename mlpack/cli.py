@@ -183,7 +183,10 @@ def optimize(
     calibration_method: Annotated[CalibrationMethod, typer.Option(help="Static: how activation ranges are set.")] = (
         CalibrationMethod.MINMAX
     ),
-    calibration_batch: Annotated[int, typer.Option(help="Static: samples per calibration batch.")] = 32,
+    calibration_batch: Annotated[int, typer.Option(help="Static: samples per calibration batch, at most.")] = 32,
+    calibration_memory: Annotated[
+        str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
+    ] = "1GB",
     quant_format: Annotated[QuantFormat, typer.Option(help="Static: QDQ or fused QOperator.")] = QuantFormat.QDQ,
     activation_type: Annotated[IntType, typer.Option(help="Static: activation type.")] = IntType.U8,
     weight_type: Annotated[IntType, typer.Option(help="Static: weight type.")] = IntType.S8,
@@ -224,6 +227,8 @@ def optimize(
     ops = tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None
     if calibration_batch < 1:
         raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
+    from mlpack.quant.ranges import parse_memory
+
     if block_size is not None and block_size < 0:
         raise BadInputError(f"--block-size must be 0 (per channel) or a positive block length, got {block_size}.")
     settings = QuantizeSettings(
@@ -232,6 +237,7 @@ def optimize(
         calibration=calibration,
         calibration_method=calibration_method,
         calibration_batch=calibration_batch,
+        calibration_memory=parse_memory(calibration_memory),
         quant_format=quant_format,
         activation_type=activation_type,
         weight_type=weight_type,
@@ -461,6 +467,10 @@ def tune(
     budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")],
     data: Annotated[Path, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")],
     calibration: Annotated[Path | None, typer.Option(help="Calibration .npz (enables static INT8).")] = None,
+    calibration_batch: Annotated[int, typer.Option(help="Static: samples per calibration batch, at most.")] = 32,
+    calibration_memory: Annotated[
+        str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
+    ] = "1GB",
     device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
     devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
         None
@@ -481,9 +491,11 @@ def tune(
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.pipeline.tune import tune as run_tune
+    from mlpack.quant.ranges import parse_memory
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    memory = parse_memory(calibration_memory)
     with _progress() as update:
         result = run_tune(
             model,
@@ -491,6 +503,8 @@ def tune(
             budgets=budget,
             data=data,
             calibration=calibration,
+            calibration_batch=calibration_batch,
+            calibration_memory=memory,
             device=device,
             devices_file=devices_file,
             objective=objective,

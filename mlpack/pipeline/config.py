@@ -20,11 +20,12 @@ from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
-from mlpack.errors import ConfigError, InputSpecError
+from mlpack.errors import BadInputError, ConfigError, InputSpecError
 from mlpack.exporter.export import export as run_export
 from mlpack.pipeline.tune import Objective
 from mlpack.pipeline.tune import tune as run_tune
 from mlpack.quant.optimize import optimize as run_optimize
+from mlpack.quant.ranges import parse_memory
 from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 TUNE = "tune"  # the one [optimize] quantize value that is not a QuantMode: search, then choose
@@ -69,6 +70,7 @@ class OptimizeConfig:
     per_channel: bool = _QUANTIZE_SETTINGS.per_channel
     calibration: Path | None = None
     calibration_method: CalibrationMethod = _QUANTIZE_SETTINGS.calibration_method
+    calibration_memory: int = _QUANTIZE_SETTINGS.calibration_memory  # bytes; the key takes "1GB", "512MB"
     quant_format: QuantFormat = _QUANTIZE_SETTINGS.quant_format
     max_accuracy_drop: float | None = _api_default(run_optimize, "max_accuracy_drop")
     eval_data: Path | None = None  # the key is ``eval``
@@ -261,6 +263,7 @@ def _optimize(table: _Table) -> OptimizeConfig:
         per_channel=table.flag("per_channel"),
         calibration=table.path("calibration"),
         calibration_method=table.choice("calibration_method", CalibrationMethod),
+        calibration_memory=_calibration_memory(table),
         quant_format=table.choice("quant_format", QuantFormat),
         max_accuracy_drop=table.number("max_accuracy_drop"),
         eval_data=table.path("eval"),
@@ -268,6 +271,16 @@ def _optimize(table: _Table) -> OptimizeConfig:
         objective=table.choice("objective", Objective),
         max_time_s=table.number("max_time"),
     )
+
+
+def _calibration_memory(table: _Table) -> int | None:
+    value = table._read("calibration_memory", (str, int, float), 'a size such as "1GB"')
+    if value is None:
+        return None
+    try:
+        return parse_memory(str(value), option="calibration_memory")
+    except BadInputError as exc:
+        raise table.error(str(exc).removeprefix("calibration_memory "), "calibration_memory") from exc
 
 
 def _quantize(table: _Table) -> tuple[QuantMode | None, bool | None]:

@@ -136,10 +136,7 @@ def collect_ranges(
 
     assert settings.calibration is not None
     calibrator = _calibrator(model, settings, workdir / "augmented-0.onnx")
-    tensors, value_infos = calibrator.select_tensors_to_calibrate(calibrator.model)
-    order = [t for t in _graph_order(calibrator.model) if t in tensors]
-    first = next(iter_batches(settings.calibration, specs, batch_size=1))
-    sizes = sample_bytes(calibrator.model, order, value_infos, first, workdir)
+    sizes = _sizes(calibrator, settings, specs, workdir)
     plan = plan_calibration(
         sizes, memory=settings.calibration_memory, batch=settings.calibration_batch, method=settings.calibration_method
     )
@@ -153,6 +150,19 @@ def collect_ranges(
         del calibrator, found
         gc.collect()  # the calibrator's session holds the model's weights; free them before the next
     return TensorsData(method, ranges), plan
+
+
+def _sizes(calibrator: Any, settings: QuantizeSettings, specs: tuple[TensorSpec, ...], workdir: Path) -> dict[str, int]:
+    """One sample's bytes per calibrated tensor, in graph order.
+
+    A function of its own so that the value infos, which keep the whole model proto alive, are
+    released before the calibration session loads the weights again.
+    """
+    assert settings.calibration is not None
+    tensors, value_infos = calibrator.select_tensors_to_calibrate(calibrator.model)
+    order = [t for t in _graph_order(calibrator.model) if t in tensors]
+    first = next(iter_batches(settings.calibration, specs, batch_size=1))
+    return sample_bytes(calibrator.model, order, value_infos, first, workdir)
 
 
 def _graph_order(model: Any) -> Iterator[str]:

@@ -34,7 +34,7 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassL
             "representative samples of the model's inputs (arrays named by input)."
         )
     with tempfile.TemporaryDirectory(prefix="mlpack-quant-") as workdir:
-        prepared = preprocess(src, Path(workdir) / "pre.onnx", log)
+        prepared = preprocess(src, Path(workdir) / "pre.onnx", log, external_data=True)
         cache = settings.calibration_cache or Path(workdir) / "ranges.json"
         calibrated = "" if cache.is_file() else _calibrate(prepared, cache, settings, Path(workdir))
         _quantize(prepared, dst, cache, settings)
