@@ -230,10 +230,7 @@ def tune(
 
     started = time.perf_counter()
     report = progress or _silent
-    if calibration_batch < 1:
-        raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
-    if calibration_memory < 1 << 20:
-        raise BadInputError(f"--calibration-memory must be at least 1MB, got {calibration_memory} bytes.")
+    _check_calibration_options(calibration_batch, calibration_memory)
     if max_time_s <= 0:
         raise BadInputError(f"--max-time must be positive, got {max_time_s}.")
     budget_file = load_budget_file(budgets)
@@ -273,6 +270,13 @@ def tune(
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
     )
+
+
+def _check_calibration_options(batch: int, memory: int) -> None:
+    if batch < 1:
+        raise BadInputError(f"--calibration-batch must be at least 1, got {batch}.")
+    if memory < 1 << 20:
+        raise BadInputError(f"--calibration-memory must be at least 1MB, got {memory} bytes.")
 
 
 def _calibrated(spec: CandidateSpec, batch: int, memory: int) -> CandidateSpec:
