@@ -45,7 +45,7 @@ def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog
 
 @register_quantizer(
     QuantMode.INT4,
-    tolerance=Tolerance(atol=None, min_cosine=0.98),
+    tolerance=Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99),
     description="4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest",
 )
 class Int4Weights(ModelPass):

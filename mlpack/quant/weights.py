@@ -104,7 +104,7 @@ def at_rest_bytes(choices: Iterable[Choice]) -> tuple[int, int]:
 
 @register_quantizer(
     QuantMode.WEIGHTS,
-    tolerance=Tolerance(atol=None, min_cosine=0.99),
+    tolerance=Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99),
     description="INT8 weights at rest (per-channel or blocks with FP16 scales), restored to FP32 when "
     "the session loads: about 0.27 of the file, FP32 speed",
 )
