@@ -65,41 +65,29 @@ def apply_choices(src: Path, dst: Path, choices: Iterable[Choice]) -> dict[str, 
     return counts
 
 
+def initial_choices(model: Path, settings: QuantizeSettings, *, roles: tuple[str, ...] | None = None) -> list[Choice]:
+    """The smallest adequate form of every large float weight of ``model`` (of the given roles)."""
+    from mlpack.core.onnxio import load_model
+
+    loaded = load_model(model, check=False)
+    values = weight_values(loaded)
+    return [
+        initial_choice(w, values[w.name], settings)
+        for w in find_weights(loaded, min_elements=settings.min_weight_elements)
+        if roles is None or w.role in roles
+    ]
+
+
 def store_roles_at_rest(
     src: Path, dst: Path, settings: QuantizeSettings, log: PassLog, *, roles: tuple[str, ...] | None
 ) -> list[Choice]:
     """Store the weights of the given roles (e.g. embedding tables; None: all) at rest; log it."""
-    from mlpack.core.onnxio import load_model
-
-    model = load_model(src, check=False)
-    values = weight_values(model)
-    chosen = [
-        initial_choice(w, values[w.name], settings)
-        for w in find_weights(model, min_elements=settings.min_weight_elements)
-        if roles is None or w.role in roles
-    ]
+    chosen = initial_choices(src, settings, roles=roles)
     if chosen:
         counts = apply_choices(src, dst, chosen)
         what = ", ".join(sorted({c.weight.role for c in chosen}))
         log.steps.append(f"stored at rest ({what}): {describe(counts)}")
     return chosen
-
-
-def at_rest_bytes(choices: Iterable[Choice]) -> tuple[int, int]:
-    """(bytes in FP32, bytes at rest) of the chosen weights, scales included."""
-    before = after = 0
-    for c in choices:
-        n = c.weight.elements
-        before += 4 * n
-        if c.representation is Representation.FP32:
-            after += 4 * n
-        elif c.representation is Representation.FP16:
-            after += 2 * n
-        elif c.representation is Representation.INT8_BLOCK and c.block:
-            after += n + 2 * -(-n // c.block)
-        else:
-            after += n + 4 * c.weight.shape[c.weight.channel_axis]
-    return before, after
 
 
 @register_quantizer(
@@ -111,23 +99,13 @@ def at_rest_bytes(choices: Iterable[Choice]) -> tuple[int, int]:
 class WeightsAtRest(ModelPass):
     name = "INT8 weights at rest"
 
-    def __init__(self) -> None:
-        self.choices: list[Choice] = []
-
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
-        from mlpack.core.onnxio import load_model
-
-        loaded = load_model(model, check=False)
-        values = weight_values(loaded)
-        self.choices = [
-            initial_choice(w, values[w.name], context.settings)
-            for w in find_weights(loaded, min_elements=context.settings.min_weight_elements)
-        ]
-        if not self.choices:
+        choices = initial_choices(model, context.settings)
+        if not choices:
             context.log.warnings.append(
                 f"no float weight of {context.settings.min_weight_elements}+ values: nothing to store at rest"
             )
             return False
-        counts = apply_choices(model, output, self.choices)
+        counts = apply_choices(model, output, choices)
         context.log.steps.append(f"weights stored at rest: {describe(counts)} tensors, restored when the session loads")
         return True
