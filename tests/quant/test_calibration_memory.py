@@ -154,3 +154,37 @@ def test_tune_refuses_a_zero_calibration_batch(mlp: dict[str, Path], runner, tmp
     result = runner.invoke(app, [*args, "--calibration-batch", "0"])
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert "--calibration-batch must be at least 1" in result.output and not out.exists()
+
+
+def test_tune_marks_fp16_slower_than_fp32(digits: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    """The slower-than-FP32 rule covers every mode but FP32, FP16 included (it once covered INT8 only)."""
+    import mlpack.bench.measure
+    import mlpack.pipeline.tune
+    from mlpack.pipeline.tune import CandidateSpec, tune
+
+    real = mlpack.bench.measure.benchmark
+
+    def fp16_slower(models, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(models, **kwargs)
+        slowed = [
+            replace(m, latency_ms=replace(m.latency_ms, p50=m.latency_ms.p50 * 1.5, p95=m.latency_ms.p95 * 1.5))
+            if "fp16" in m.model
+            else m
+            for m in result.measurements
+        ]
+        return replace(result, measurements=tuple(slowed))
+
+    monkeypatch.setattr(mlpack.bench.measure, "benchmark", fp16_slower)
+    specs = [CandidateSpec("fp32", QuantMode.NONE), CandidateSpec("fp16", QuantMode.FP16)]
+    monkeypatch.setattr(mlpack.pipeline.tune, "candidate_specs", lambda *a: specs)
+    result = tune(
+        digits["fp32"],
+        tmp_path / "best.onnx",
+        budgets=digits["examples"] / "budgets.toml",
+        data=digits["heldout"],
+        runs=5,
+        duration_s=0.05,
+    )
+    marked = {c.spec.name: c.slower_than_fp32 for c in result.candidates}
+    assert marked == {"fp32": False, "fp16": True}
+    assert result.chosen != "fp16"
