@@ -111,6 +111,30 @@ def _positive_ints(text: str, option: str) -> tuple[int, ...]:
     return values
 
 
+# One definition of the input options every command that feeds a model shares.
+StateOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--state",
+        help="OUTPUT=INPUT: the output feeds that input on the next call; data runs as a stream of calls "
+        "carrying the state from zeros (or the data's value) (repeatable).",
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="INPUT=VALUE: give an input by value, e.g. sr=16000 (a number or a JSON list; repeatable)."
+    ),
+]
+
+
+def _feeding(state: list[str] | None, values: list[str] | None) -> Any:
+    """The --state and --set options as the API's FeedOptions."""
+    from mlpack.core.feeds import FeedOptions
+
+    return FeedOptions.parse(tuple(state or ()), tuple(values or ()))
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
@@ -205,10 +229,14 @@ def optimize(
             "default: per tensor, per-channel unless blocks of 32 are much closer)."
         ),
     ] = None,
-    data: Annotated[Path | None, typer.Option(help=".npz inputs to verify on (default: generated).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help=".npz or ONNX test-data directory to verify on (default: generated).")
+    ] = None,
     atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode).")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol.")] = 1e-3,
     min_cosine: Annotated[float | None, typer.Option(help="Min output cosine similarity (default: per mode).")] = None,
+    state: StateOption = None,
+    set_values: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
@@ -253,6 +281,7 @@ def optimize(
         data=data,
         max_accuracy_drop=max_accuracy_drop,
         eval_data=eval_data,
+        feeding=_feeding(state, set_values),
     )
     _emit(result, "-" if as_json else None, "render_optimize")
 
@@ -321,6 +350,8 @@ def bench(
     ),
     profile: Annotated[bool, typer.Option("--profile", help="Per-operator time breakdown.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for generated inputs.")] = 0,
+    state: StateOption = None,
+    set_values: SetOption = None,
     json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
         None
     ),
@@ -341,6 +372,7 @@ def bench(
         spinning=spinning,
         data=data,
         seed=seed,
+        feeding=_feeding(state, set_values),
         profile=profile,
         latency_budget_ms=latency_budget,
     )
@@ -419,6 +451,8 @@ def check(
         Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
+    state: StateOption = None,
+    set_values: SetOption = None,
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     import os
@@ -445,6 +479,7 @@ def check(
             confidence=confidence,
             max_remeasure=max_remeasure,
             progress=update,
+            feeding=_feeding(state, set_values),
         )
     report = check_markdown(result)
     if markdown:
@@ -488,6 +523,8 @@ def tune(
     json_out: Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")] = (
         None
     ),
+    state: StateOption = None,
+    set_values: SetOption = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.pipeline.tune import tune as run_tune
@@ -512,6 +549,7 @@ def tune(
             runs=runs,
             duration_s=duration,
             progress=update,
+            feeding=_feeding(state, set_values),
         )
     _emit(result, json_out, "render_tune")
     if not result.ok:
@@ -554,6 +592,8 @@ def pack(
     golden_data: Annotated[Path | None, typer.Option(help=".npz to take golden inputs from (default: generated).")] = (
         None
     ),
+    state: StateOption = None,
+    set_values: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
@@ -570,6 +610,7 @@ def pack(
         golden=golden,
         golden_data=golden_data,
         model_card=_parse_pairs(card, "--card"),
+        feeding=_feeding(state, set_values),
     )
     if as_json:
         _print_json(result.to_dict())
@@ -627,13 +668,16 @@ def run_command(
     inputs: Annotated[Path, typer.Option("--input", "-i", help="Inputs .npz, arrays named by input.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the outputs (.npz).")],
     batch_size: Annotated[int, typer.Option(help="Samples per inference call.")] = 256,
+    state: StateOption = None,
+    set_values: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
 ) -> None:
     """Run a packaged model on inputs (checked against its signature first)."""
     from mlpack.artifact.run import run_package
 
         data=data,
-    result = run_package(package, inputs, output, batch_size=batch_size)
+    feeding = _feeding(state, set_values) if state or set_values else None  # None: the package's own pairs
+    result = run_package(package, inputs, output, batch_size=batch_size, feeding=feeding)
     if as_json:
         _print_json(result.to_dict())
     else:
