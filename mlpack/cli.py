@@ -235,6 +235,10 @@ def optimize(
     atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode).")] = None,
     rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol.")] = 1e-3,
     min_cosine: Annotated[float | None, typer.Option(help="Min output cosine similarity (default: per mode).")] = None,
+    min_agreement: Annotated[
+        float | None,
+        typer.Option(help="Min top-1 agreement of class scores with the source's, 100+ samples (default: per mode)."),
+    ] = None,
     state: StateOption = None,
     set_values: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
@@ -245,12 +249,13 @@ def optimize(
     from mlpack.quant.registry import QuantizeSettings, default_tolerance
 
     tolerance = None
-    if atol is not None or min_cosine is not None:
+    if atol is not None or min_cosine is not None or min_agreement is not None:
         base = default_tolerance(quantize)
         tolerance = Tolerance(
             atol=atol if atol is not None else base.atol,
             rtol=rtol,
             min_cosine=min_cosine if min_cosine is not None else base.min_cosine,
+            min_agreement=min_agreement if min_agreement is not None else base.min_agreement,
         )
     ops = tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None
     if calibration_batch < 1:
@@ -318,8 +323,17 @@ def inspect(
 @handle_errors
 def bench(
     models: Annotated[list[Path], typer.Argument(help="One or more ONNX models, measured interleaved.")],
-    runs: Annotated[int, typer.Option(help="Minimum timed runs per configuration.")] = 100,
-    duration: Annotated[float, typer.Option(help="Minimum timed seconds per configuration.")] = 2.0,
+    runs: Annotated[
+        int | None,
+        typer.Option(help="Minimum timed runs per configuration (with --duration: a fixed count, not adaptive)."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Minimum timed seconds per configuration (fixed, not adaptive).")
+    ] = None,
+    precision: Annotated[
+        float, typer.Option(help="Adaptive: stop when the p50's 95% interval is within +- this fraction.")
+    ] = 0.02,
+    max_time: Annotated[float, typer.Option(help="Adaptive: timed seconds per configuration at most.")] = 10.0,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 10,
     batch_sizes: Annotated[str, typer.Option(help="Batch sizes to sweep, e.g. 1,8,32.")] = "1",
     threads: Annotated[str | None, typer.Option(help="Intra-op thread counts to sweep, e.g. 1,2,4.")] = None,
@@ -356,14 +370,23 @@ def bench(
         None
     ),
     plot: Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")] = None,
+    targets: Annotated[
+        list[str] | None,
+        typer.Option("--target", help="Measure on this device: ssh://[user@]host[:port] or an SSH alias (repeatable)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --target: give up on a device after this many seconds.")] = 600.0,
 ) -> None:
-    """Measure latency, throughput and memory with onnxruntime on this CPU."""
+    """Measure latency, throughput and memory with onnxruntime on this CPU, or on devices (--target)."""
+    from mlpack.bench.adaptive import Adaptive
+    from mlpack.bench.fleet import profile_target
     from mlpack.bench.measure import BenchSettings, benchmark
     from mlpack.core.devices import get_device
 
+    fixed = runs is not None or duration is not None
     settings = BenchSettings(
-        runs=runs,
-        duration_s=duration,
+        runs=100 if runs is None else runs,
+        duration_s=2.0 if duration is None else duration,
+        adaptive=None if fixed else Adaptive(precision=precision, max_seconds=max_time),
         warmup=warmup,
         batch_sizes=_positive_ints(batch_sizes, "--batch-sizes"),
         threads=_positive_ints(threads, "--threads") if threads else (None,),
@@ -378,6 +401,11 @@ def bench(
     )
     settings.validate()
     profile_device = get_device(device, devices_file) if device else None
+    profiled = profile_target(device, devices_file=devices_file) if device else None
+    target_urls = targets or ([profiled] if profiled else [])
+    if target_urls:
+        _bench_on_targets(models, target_urls, settings, profile_device, timeout, json_out, plot)
+        return
     with _progress() as update:
         result = benchmark(models, settings=settings, device=profile_device, on_device=on_device, progress=update)
     if plot:
@@ -385,6 +413,43 @@ def bench(
 
         plot_bench(result, plot)
     _emit(result, json_out, "render_bench")
+
+
+def _bench_on_targets(
+    models: list[Path],
+    urls: list[str],
+    settings: Any,
+    device: Any,
+    timeout: float,
+    json_out: str | None,
+    plot: Path | None,
+) -> None:
+    """One device: its bench result, as a local bench writes it. Several: one merged table, and a
+    fleet JSON with each device's result; a device that failed is one line and exit 2."""
+    from rich.markup import escape
+
+    from mlpack.bench.fleet import benchmark_on_targets
+    from mlpack.bench.ssh import RemoteError, parse_target
+    from mlpack.report.terminal import render_bench
+
+    targets = [parse_target(url) for url in urls]
+    with _console(stderr=True).status(f"measuring on {', '.join(t.label for t in targets)}"):
+        fleet = benchmark_on_targets(models, targets=targets, settings=settings, device=device, timeout_s=timeout)
+    if len(targets) == 1 and fleet.failures:
+        raise RemoteError(next(iter(fleet.failures.values())))
+    result = fleet.results[0] if len(targets) == 1 else fleet
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    if fleet.results and plot:
+        from mlpack.report.plots import plot_bench
+
+        plot_bench(fleet.merged(), plot)
+    if json_out != "-" and fleet.results:
+        render_bench(_console(), fleet.results[0] if len(targets) == 1 else fleet.merged())
+    for message in fleet.failures.values():
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    if not fleet.ok:
+        raise typer.Exit(int(fleet.exit_code))
 
 
 @app.command()
@@ -453,10 +518,19 @@ def check(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    drift_reference: Annotated[
+        Path | None,
+        typer.Option(help="Package packed with --data (or its stats/data.json) for max_input/output_drift."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --target: give up after this many seconds.")] = 600.0,
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     import os
 
+    from mlpack.bench.fleet import profile_target
     from mlpack.budget.check import check as run_check
     from mlpack.core.fileio import write_text_atomic
     from mlpack.report.junit import check_junit
@@ -464,6 +538,23 @@ def check(
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    target = target or profile_target(device, budget=budget, devices_file=devices_file)
+    if target:  # the whole check runs on the device, with its files copied there
+        options = ["--runs", str(runs), "--duration", repr(duration), "--warmup", str(warmup)]
+        options += ["--confidence", repr(confidence), "--max-remeasure", str(max_remeasure)]
+        options += ["--device", device] if device else []
+        files = {"--budget": budget, "--reference": reference, "--baseline": baseline, "--data": data}
+        files |= {"--devices": devices_file, "--drift-reference": drift_reference}
+        job = _file_job(["check", "model.onnx", *options, *_REPORTS], {"model.onnx": model}, files, _REPORT_FILES)
+        outcome = _run_on_target(target, timeout, job)
+        for name, destination in {"check.md": markdown, "check.xml": junit}.items():
+            if destination:
+                write_text_atomic(destination, outcome.files[name].decode("utf-8"))
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+                summary.write(outcome.files["check.md"].decode("utf-8"))
+        _relay(outcome, json_out, _device_json(outcome, "check.json"))
+        return
     with _progress() as update:
         result = run_check(
             model,
@@ -479,6 +570,7 @@ def check(
             confidence=confidence,
             max_remeasure=max_remeasure,
             progress=update,
+            drift_reference=drift_reference,
             feeding=_feeding(state, set_values),
         )
     report = check_markdown(result)
@@ -490,6 +582,61 @@ def check(
     if junit:
         write_text_atomic(junit, check_junit(result))
     _emit(result, json_out, "render_check")
+    if not result.ok:
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command(name="diff")
+@handle_errors
+def diff_command(
+    before: Annotated[Path, typer.Argument(help="The base branch's model (ONNX).")],
+    after: Annotated[Path, typer.Argument(help="The pull request's model (ONNX).")],
+    budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML) both are checked against.")],
+    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
+    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
+        None
+    ),
+    reference: Annotated[Path | None, typer.Option(help="Reference model for accuracy drop and agreement.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")] = None,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process.")] = 100,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
+    confidence: Annotated[float, typer.Option(help="Confidence of the latency intervals.")] = 0.95,
+    max_remeasure: Annotated[int, typer.Option(help="Re-measurements when a latency is too close to call.")] = 2,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
+        None
+    ),
+    markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
+) -> None:
+    """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
+    Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
+    from mlpack.budget.beforeafter import before_after
+    from mlpack.core.fileio import write_text_atomic
+    from mlpack.report.before_after import before_after_markdown
+
+    if runs < 1:
+        raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    with _progress() as update:
+        result = before_after(
+            before,
+            after,
+            budgets=budget,
+            device=device,
+            devices_file=devices_file,
+            reference=reference,
+            data=data,
+            runs=runs,
+            duration_s=duration,
+            confidence=confidence,
+            max_remeasure=max_remeasure,
+            progress=update,
+        )
+    comment = before_after_markdown(result)
+    if markdown:
+        write_text_atomic(markdown, comment)
+    if json_out:
+        _write_json(json_out, result.to_dict())
+    if json_out != "-":
+        typer.echo(comment)
     if not result.ok:
         raise typer.Exit(int(result.exit_code))
 
@@ -516,10 +663,6 @@ def tune(
     max_time: Annotated[float, typer.Option(help="Time box for the whole search, in seconds.")] = 300.0,
     runs: Annotated[int, typer.Option(help="Minimum timed runs per candidate.")] = 50,
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per candidate.")] = 0.5,
-    drift_reference: Annotated[
-        Path | None,
-        typer.Option(help="Package packed with --data (or its stats/data.json) for max_input/output_drift."),
-    ] = None,
     json_out: Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")] = (
         None
     ),
@@ -553,7 +696,6 @@ def tune(
         )
     _emit(result, json_out, "render_tune")
     if not result.ok:
-            drift_reference=drift_reference,
         raise typer.Exit(int(result.exit_code))
 
 
@@ -592,6 +734,10 @@ def pack(
     golden_data: Annotated[Path | None, typer.Option(help=".npz to take golden inputs from (default: generated).")] = (
         None
     ),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Validation .npz: record its input and output statistics for mlpack drift (<= 256 KB)."),
+    ] = None,
     state: StateOption = None,
     set_values: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
@@ -610,6 +756,7 @@ def pack(
         golden=golden,
         golden_data=golden_data,
         model_card=_parse_pairs(card, "--card"),
+        data=data,
         feeding=_feeding(state, set_values),
     )
     if as_json:
@@ -622,6 +769,12 @@ def pack(
             f"{result.output} ({human_size(result.size_bytes)}, {len(result.manifest['files'])} files, "
             f"{golden} golden samples)"
         )
+        stats = result.manifest.get("data_stats")
+        if stats:
+            _console().print(
+                f"recorded statistics of {stats['samples']} samples from {stats['source']} "
+                f"({human_size(stats['size_bytes'])}) for mlpack drift"
+            )
 
 
 @app.command()
@@ -630,10 +783,25 @@ def verify(
     package: Annotated[Path, typer.Argument(help="An .mlpack package.")],
     run: Annotated[bool, typer.Option("--run", help="Also run the golden samples and compare outputs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+    target: Annotated[
+        str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --target: give up after this many seconds.")] = 600.0,
 ) -> None:
     """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
     from mlpack.artifact.verify import verify as run_verify
 
+    if target:
+        args = ["verify", "package.mlpack", "--json", *(["--run"] if run else [])]
+        outcome = _run_on_target(target, timeout, _file_job(args, {"package.mlpack": package}, {}, ()))
+        answer = _device_json(outcome, None) | {"package": str(package)}
+        if not as_json:  # the device's verdict, in the words of a local verify
+            verdict = "[bold green]verified[/]" if answer["ok"] else "[bold red]verification failed[/]"
+            _console().print(f"{verdict} on {outcome.target.url()}: {answer['name']} {answer['version']}")
+            for problem in answer["problems"]:
+                _console().print(f"  {problem}", soft_wrap=True, markup=False)
+        _relay(outcome, "-" if as_json else None, answer)
+        return
     result = run_verify(package, run=run)
     if as_json:
         _print_json(result.to_dict())
@@ -653,82 +821,10 @@ def verify(
         from mlpack.report.terminal import comparison_table
 
         _console().print(comparison_table([result.golden], "Golden samples on this machine"))
-    data: Annotated[
-        Path | None,
-        typer.Option(help="Validation .npz: record its input and output statistics for mlpack drift (<= 256 KB)."),
-    ] = None,
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
 
-@app.command(name="run")
-@handle_errors
-def run_command(
-    package: Annotated[Path, typer.Argument(help="An .mlpack package.")],
-    inputs: Annotated[Path, typer.Option("--input", "-i", help="Inputs .npz, arrays named by input.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the outputs (.npz).")],
-    batch_size: Annotated[int, typer.Option(help="Samples per inference call.")] = 256,
-    state: StateOption = None,
-    set_values: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
-) -> None:
-    """Run a packaged model on inputs (checked against its signature first)."""
-    from mlpack.artifact.run import run_package
-
-        data=data,
-    feeding = _feeding(state, set_values) if state or set_values else None  # None: the package's own pairs
-    result = run_package(package, inputs, output, batch_size=batch_size, feeding=feeding)
-    if as_json:
-        _print_json(result.to_dict())
-    else:
-        _console().print(
-            f"ran {result.samples} samples -> {result.output} "
-            + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
-        )
-
-
-@app.command()
-        stats = result.manifest.get("data_stats")
-        if stats:
-            _console().print(
-                f"recorded statistics of {stats['samples']} samples from {stats['source']} "
-                f"({human_size(stats['size_bytes'])}) for mlpack drift"
-            )
-@handle_errors
-def build(
-    config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
-    force: Annotated[bool, typer.Option("--force", help="Rebuild every stage, even those up to date.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
-) -> None:
-    """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
-    from mlpack.pipeline.build import build as run_build
-
-    with _progress() as update:
-        result = run_build(config, out=out, force=force, progress=update)
-    _emit(result, "-" if as_json else None, "render_build")  # the JSON of a failed build too, then its code
-    if not result.ok:
-        raise typer.Exit(int(result.exit_code))
-
-
-@app.command()
-@handle_errors
-def init(
-    source: Annotated[str, typer.Argument(help="The model source for the starter config.")] = "model.py:build",
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the config.")] = Path("mlpack.toml"),
-    input_specs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME:SHAPE[:DTYPE] (repeatable).")] = (
-        None
-    ),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Write a commented starter mlpack.toml."""
-    from mlpack.core.inputspec import parse_input_spec
-    from mlpack.pipeline.init import DEFAULT_INPUTS
-    from mlpack.pipeline.init import init as run_init
-
-    specs = tuple(input_specs or DEFAULT_INPUTS)
-    for spec in specs:
-        parse_input_spec(spec)  # a typo is caught now, not at the first build
 @app.command(name="drift")
 @handle_errors
 def drift_command(
@@ -772,8 +868,148 @@ def drift_command(
         raise typer.Exit(int(result.exit_code))
 
 
+@app.command(name="run")
+@handle_errors
+def run_command(
+    package: Annotated[Path, typer.Argument(help="An .mlpack package.")],
+    inputs: Annotated[Path, typer.Option("--input", "-i", help="Inputs .npz, arrays named by input.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the outputs (.npz).")],
+    batch_size: Annotated[int, typer.Option(help="Samples per inference call.")] = 256,
+    state: StateOption = None,
+    set_values: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")] = False,
+    target: Annotated[
+        str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --target: give up after this many seconds.")] = 600.0,
+) -> None:
+    """Run a packaged model on inputs (checked against its signature first)."""
+    from mlpack.artifact.run import run_package
+
+    if target:
+        from mlpack.core.fileio import atomic_path
+
+        args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), "--json"]
+        job = _file_job(args, {"package.mlpack": package}, {"--input": inputs}, ("outputs.npz",))
+        outcome = _run_on_target(target, timeout, job)
+        answer = _device_json(outcome, None) | {"output": str(output)}
+        if outcome.exit_code == 0:
+            with atomic_path(Path(output)) as tmp:
+                tmp.write_bytes(outcome.files["outputs.npz"])
+            if not as_json:
+                shapes = ", ".join(f"{k}{v}" for k, v in answer["outputs"].items())
+                _console().print(f"ran {answer['samples']} samples on {outcome.target.url()} -> {output} {shapes}")
+        _relay(outcome, "-" if as_json else None, answer)
+        return
+    feeding = _feeding(state, set_values) if state or set_values else None  # None: the package's own pairs
+    result = run_package(package, inputs, output, batch_size=batch_size, feeding=feeding)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(
+            f"ran {result.samples} samples -> {result.output} "
+            + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
+        )
+
+
+@app.command()
+@handle_errors
+def build(
+    config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
+    force: Annotated[bool, typer.Option("--force", help="Rebuild every stage, even those up to date.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
+) -> None:
+    """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
+    from mlpack.pipeline.build import build as run_build
+
+    with _progress() as update:
+        result = run_build(config, out=out, force=force, progress=update)
+    _emit(result, "-" if as_json else None, "render_build")  # the JSON of a failed build too, then its code
+    if not result.ok:
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+@handle_errors
+def init(
+    source: Annotated[str, typer.Argument(help="The model source for the starter config.")] = "model.py:build",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the config.")] = Path("mlpack.toml"),
+    input_specs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME:SHAPE[:DTYPE] (repeatable).")] = (
+        None
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter mlpack.toml."""
+    from mlpack.core.inputspec import parse_input_spec
+    from mlpack.pipeline.init import DEFAULT_INPUTS
+    from mlpack.pipeline.init import init as run_init
+
+    specs = tuple(input_specs or DEFAULT_INPUTS)
+    for spec in specs:
+        parse_input_spec(spec)  # a typo is caught now, not at the first build
     path = run_init(output, source=source, inputs=specs, force=force)
     _console().print(f"wrote {path}; edit it, then run: mlpack build {path}")
+
+
+_REPORTS = ["--json", "check.json", "--markdown", "check.md", "--junit", "check.xml"]
+_REPORT_FILES = ("check.json", "check.md", "check.xml")
+
+
+def _file_job(
+    args: list[str], uploads: dict[str, Path], options: dict[str, Path | None], fetch: tuple[str, ...]
+) -> Any:
+    """An mlpack command for a device: each file option's file is copied there under a name of its own."""
+    from mlpack.bench.remote import RemoteJob
+    from mlpack.core.fileio import require_file
+
+    uploads = {name: require_file(Path(path), "file") for name, path in uploads.items()}
+    for option, path in options.items():
+        if path is not None:
+            name = f"{option.strip('-')}{''.join(Path(path).suffixes[-1:])}"
+            uploads[name] = require_file(Path(path), f"{option} file")
+            args = [*args, option, name]
+    return RemoteJob(tuple(args), uploads=uploads, fetch=fetch)
+
+
+def _run_on_target(url: str, timeout: float, job: Any) -> Any:
+    """The device's answer to an mlpack command; its own bad-input or internal error raised here."""
+    from mlpack.bench.remote import run_job
+    from mlpack.bench.ssh import RemoteError, parse_target
+    from mlpack.errors import InternalError
+
+    target = parse_target(url)
+    with _console(stderr=True).status(f"running on {target.label}"):
+        outcome = run_job(target, job, timeout_s=timeout)
+    if outcome.exit_code == ExitCode.BAD_INPUT:
+        raise RemoteError(f"on {target.label}: {outcome.error_line()}")
+    if outcome.exit_code not in (ExitCode.OK, ExitCode.FAILED, ExitCode.INCONCLUSIVE):
+        raise InternalError(f"on {target.label} (exit {outcome.exit_code}): {outcome.error_line()}")
+    return outcome
+
+
+def _device_json(outcome: Any, name: str | None) -> dict[str, Any]:
+    """The device's JSON result (a fetched file, or its stdout), saying that it ran there."""
+    from mlpack.bench.ssh import RemoteError
+
+    raw = outcome.files.get(name, b"") if name else outcome.stdout.encode("utf-8")
+    try:
+        result = json.loads(raw)
+    except ValueError:
+        raise RemoteError(f"{outcome.target.label} returned no readable result: {outcome.error_line()}") from None
+    if isinstance(result.get("device"), dict):
+        result["device"] |= {"measured_on_device": True, "note": "measured on the device itself"}
+    return result | {"on_device": True, "target": outcome.target.url(), "system": outcome.system}
+
+
+def _relay(outcome: Any, json_out: str | None, result: dict[str, Any]) -> None:
+    """The JSON where asked; otherwise the device's own rendering (unless it is JSON); then its exit code."""
+    if json_out:
+        _write_json(json_out, result)
+    if json_out != "-" and outcome.stdout.strip() and not outcome.stdout.lstrip().startswith("{"):
+        typer.echo(outcome.stdout, nl=False)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 def _progress() -> Any:
