@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.validate import check_reports
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.exporter.export import Exporter
 from mlpack.pipeline.tune import Objective
@@ -56,7 +57,12 @@ def handle_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mlpack.core.signals import Terminated, terminate_like_interrupt
+        from mlpack.core.validate import check_options
+
+        terminate_like_interrupt()
         try:
+            check_options(kwargs)  # NaN, inf and out-of-range numbers, before any work starts
             return command(*args, **kwargs)
         except typer.Exit:
             raise
@@ -64,6 +70,8 @@ def handle_errors(command: F) -> F:
             if _debug:
                 traceback.print_exc()
             raise _fail(str(exc), int(exc.exit_code)) from None
+        except Terminated:
+            raise _fail("terminated", 143) from None
         except KeyboardInterrupt:
             raise _fail("interrupted", 130) from None
         except Exception as exc:
@@ -257,7 +265,9 @@ def optimize(
             min_cosine=min_cosine if min_cosine is not None else base.min_cosine,
             min_agreement=min_agreement if min_agreement is not None else base.min_agreement,
         )
-    ops = tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None
+    from mlpack.quant.optypes import check_op_types
+
+    ops = check_op_types(tuple(t.strip() for t in op_types.split(",") if t.strip()) if op_types else None, quantize)
     if calibration_batch < 1:
         raise BadInputError(f"--calibration-batch must be at least 1, got {calibration_batch}.")
     from mlpack.quant.ranges import parse_memory
@@ -382,6 +392,7 @@ def bench(
     from mlpack.bench.measure import BenchSettings, benchmark
     from mlpack.core.devices import get_device
 
+    check_reports({"--json": json_out, "--plot": plot}, inputs=(*models, data, devices_file))
     fixed = runs is not None or duration is not None
     settings = BenchSettings(
         runs=100 if runs is None else runs,
@@ -538,6 +549,8 @@ def check(
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
+    check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
     target = target or profile_target(device, budget=budget, devices_file=devices_file)
     if target:  # the whole check runs on the device, with its files copied there
         options = ["--runs", str(runs), "--duration", repr(duration), "--warmup", str(warmup)]
@@ -615,6 +628,7 @@ def diff_command(
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
+    check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
     with _progress() as update:
         result = before_after(
             before,
@@ -676,6 +690,7 @@ def tune(
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
     memory = parse_memory(calibration_memory)
+    check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file))
     with _progress() as update:
         result = run_tune(
             model,
@@ -767,7 +782,7 @@ def pack(
         _console().print(
             f"[bold green]Packed[/] {result.manifest['name']} {result.manifest['version']} -> "
             f"{result.output} ({human_size(result.size_bytes)}, {len(result.manifest['files'])} files, "
-            f"{golden} golden samples)"
+            f"{(result.manifest.get('golden') or {}).get('count', 0)} golden samples)"
         )
         stats = result.manifest.get("data_stats")
         if stats:
@@ -854,6 +869,7 @@ def drift_command(
     from mlpack.report.junit import drift_junit
     from mlpack.report.markdown import drift_markdown
 
+    check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=(package, data), summary=True)
     result = run_drift(package, data=data, thresholds=DriftThresholds(psi=psi, js=js), batch_size=batch_size)
     report = drift_markdown(result)
     if markdown:
@@ -927,7 +943,7 @@ def build(
         result = run_build(config, out=out, force=force, progress=update)
     _emit(result, "-" if as_json else None, "render_build")  # the JSON of a failed build too, then its code
     if not result.ok:
-        raise typer.Exit(int(result.exit_code))
+        raise _fail(result.message, int(result.exit_code))
 
 
 @app.command()

@@ -7,6 +7,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from mlpack.core.validate import MAX_NAME_BYTES
 from mlpack.errors import ArchiveError, TamperError
 
 MAX_ENTRIES = 10_000
@@ -34,15 +35,30 @@ def check_entries(archive: zipfile.ZipFile, source: Path) -> list[zipfile.ZipInf
             raise ArchiveError(f"{source}: entry '{name}' is a symbolic link; refusing to extract.")
         if name in seen:
             raise ArchiveError(f"{source}: entry '{name}' appears twice; refusing an ambiguous package.")
+        if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in path.parts):
+            raise ArchiveError(f"{source}: entry '{name[:80]}...' has a name over {MAX_NAME_BYTES} bytes; refusing it.")
         seen.add(name)
         total += info.file_size
         compressed += info.compress_size
+    _refuse_file_folder_clash(seen, source)
     if total > MAX_TOTAL_BYTES or (compressed and total / compressed > MAX_RATIO and total > 64 * 1024**2):
         raise ArchiveError(
             f"{source} would expand to {total / 1024**2:.0f} MB from {compressed / 1024**2:.1f} MB "
             "(an archive bomb?); refusing to extract."
         )
     return infos
+
+
+def _refuse_file_folder_clash(names: set[str], source: Path) -> None:
+    """``x`` beside ``x/y``: one of them cannot be extracted, whichever comes second."""
+    files = {name for name in names if not name.endswith("/")}
+    for name in names:
+        parts = name.rstrip("/").split("/")
+        for end in range(1, len(parts)):
+            if "/".join(parts[:end]) in files:
+                raise ArchiveError(
+                    f"{source}: entry '{'/'.join(parts[:end])}' is a file and also the folder of '{name}'; refusing it."
+                )
 
 
 def safe_extract(archive: zipfile.ZipFile, source: Path, destination: Path) -> list[Path]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.artifact.archive import check_entries
+from mlpack.artifact.schema import schema_problem
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.fileio import require_file
 from mlpack.errors import ArchiveError, TamperError
@@ -103,6 +104,9 @@ def _schema_problems(manifest: dict[str, Any], path: Path) -> list[str]:
         )
     if manifest_hash(manifest) != manifest["manifest_sha256"]:
         return [f"{MANIFEST} was modified after packing (its hash does not match)."]
+    problem = schema_problem(manifest)
+    if problem:  # sealed as it is, so not tampering: a package no mlpack wrote, unsafe to use
+        raise ArchiveError(f"{path}: {MANIFEST} is not a valid manifest: {problem}.")
     return []
 
 

@@ -21,6 +21,7 @@ from mlpack.artifact.manifest import (
     MANIFEST,
     seal,
 )
+from mlpack.artifact.packinputs import check_pack_inputs
 from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.errors import BadInputError
@@ -89,17 +90,17 @@ def pack(
     from mlpack.core.signature import signature_of
 
     model = require_file(Path(model), "model file")
-    onnx_model = load_model(model)
-    signature = signature_of(onnx_model)
-    if golden < 0:
-        raise BadInputError(f"--golden must be zero or more, got {golden}.")
     for extra in include:
         require_file(Path(extra), "included file")
+    check_pack_inputs(model, Path(output), include=include, reads=(report, golden_data, data), golden=golden)
+    onnx_model = load_model(model)
+    signature = signature_of(onnx_model)
     check = _read_report(report) if report else None
 
     entries = _file_entries(model, include)
     if golden:
-        entries.update(_golden_entries(model, signature, golden, golden_data, feeding))
+        golden_files, golden = _golden_entries(model, signature, golden, golden_data, feeding)
+        entries.update(golden_files)  # golden is now what is stored: data may hold fewer samples
     data_stats = _stats_entry(model, Path(data), entries) if data is not None else None
     manifest = _manifest(
         model,
@@ -131,17 +132,21 @@ def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
     return entries
 
 
-def _golden_entries(model: Path, signature: Signature, count: int, data: Path | None, feeding: FeedOptions) -> Entries:
-    """``count`` inputs (from ``data`` or generated) and the outputs this model gives for them."""
+def _golden_entries(
+    model: Path, signature: Signature, count: int, data: Path | None, feeding: FeedOptions
+) -> tuple[Entries, int]:
+    """Up to ``count`` inputs (from ``data`` or generated) and the outputs this model gives for them,
+    with the number stored (fewer than ``count`` where ``data`` holds fewer samples)."""
     from mlpack.core.feeds import golden_dataset
     from mlpack.core.runner import predict
 
     dataset = golden_dataset(model, signature, data=data, options=feeding, count=count)
     outputs = predict(model, dataset, options=feeding)
-    return {
+    entries: Entries = {
         GOLDEN_INPUTS: npz_bytes(dataset.inputs),
         GOLDEN_OUTPUTS: npz_bytes({o.name: v for o, v in zip(signature.outputs, outputs, strict=True)}),
     }
+    return entries, dataset.num_samples
 
 
 def _stats_entry(model: Path, data: Path, entries: Entries) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from mlpack.artifact.opened import OpenedPackage
 from mlpack.artifact.pack import npz_bytes
 from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path
+from mlpack.core.validate import check_output
 from mlpack.errors import BadInputError
 
 
@@ -47,6 +48,7 @@ def run_package(
 
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be at least 1, got {batch_size}.")
+    check_output(Path(output), option="-o", inputs=(package, inputs))
     with OpenedPackage(package) as opened:
         opened.require_intact()
         if feeding is None:

@@ -24,6 +24,7 @@ max_latency_ms = { p95 = 40.0 }
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 
 from mlpack.core.devices import DeviceProfile, parse_devices
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
+from mlpack.core.validate import check_override_names
 
 LATENCY_PERCENTILES = ("p50", "p90", "p95", "p99", "mean")
 _SCALAR_KEYS = {
@@ -177,6 +179,7 @@ def resolve(budget_file: BudgetFile, device: str | None) -> Budgets:
             overrides) gets the defaults.
     """
     values = dict(budget_file.defaults)
+    check_override_names(budget_file.path, budget_file.overrides, device)
     if device is not None and device in budget_file.overrides:
         values.update(budget_file.overrides[device])
     return Budgets(source=budget_file.path, device=device, **values)
@@ -244,6 +247,8 @@ def _drift_limits(doc: TomlDocument, table: str, key: str, value: Any) -> dict[s
 def _number(doc: TomlDocument, table: str, key: str, value: Any, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise doc.error(f"must be a number, got {type(value).__name__} {value!r}", table, key)
+    if not math.isfinite(value):  # nan passes every comparison, and inf is no limit
+        raise doc.error(f"must be a finite number, got {value}", table, key)
     if value < 0 or (value == 0 and not allow_zero):
         raise doc.error(f"must be {'non-negative' if allow_zero else 'positive'}, got {value}", table, key)
     return float(value)

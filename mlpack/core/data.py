@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mlpack.core.batching import data_batch_axes
 from mlpack.core.fileio import require_file
 from mlpack.core.generate import DEFAULT_BATCH, DEFAULT_SYMBOLIC_DIM, concrete_shape, generate_inputs
+from mlpack.core.npzcheck import check_npz
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import DataError, InputSpecError
 
@@ -111,6 +112,9 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
     path = require_file(Path(path), "data file")
     try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as members:
+                check_npz(members, path)  # before numpy allocates what a header claims
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except ValueError as exc:
@@ -159,9 +163,12 @@ def load_dataset(
             f"{path} has no '{LABELS_KEY}' array, but labels are needed here; "
             f"add one label per sample under the key '{LABELS_KEY}'."
         )
+    _check_labels(path, labels)
     if dataset.whole:
         return dataset
     n = dataset.num_samples
+    if n == 0:
+        raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
     if labels is not None and len(labels) != n:
         raise DataError(f"{path}: '{LABELS_KEY}' has {len(labels)} entries but the inputs have {n} samples.")
     if slices is not None and (slices.ndim != 1 or len(slices) != n):
@@ -169,6 +176,19 @@ def load_dataset(
             f"{path}: '{SLICES_KEY}' must hold one group id per sample ({n}), got shape {tuple(slices.shape)}."
         )
     return dataset
+
+
+def _check_labels(path: Path, labels: np.ndarray | None) -> None:
+    """Labels are one number (a class or a target) per sample, or one target array per sample."""
+    if labels is None:
+        return
+    if labels.ndim == 0:
+        raise DataError(f"{path}: '{LABELS_KEY}' is a single value; it needs one label per sample.")
+    if labels.dtype.kind not in "biuf":
+        raise DataError(
+            f"{path}: '{LABELS_KEY}' holds {labels.dtype.name} values; labels must be numbers "
+            "(class indices or targets), so map names to class indices first."
+        )
 
 
 def _split(

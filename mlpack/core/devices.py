@@ -47,6 +47,7 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
     )
 }
 
+MAX_CPU_ID = 4095  # Linux's largest NR_CPUS default; a CPU set beyond it is a typo or hostile
 _DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description", "target")
 # The shape of a target; mlpack.bench.ssh parses it when it is used.
 _TARGET = re.compile(r"ssh://([^@/\s]+@)?[A-Za-z0-9_.\-]+(:\d+)?(\?\S*)?|[A-Za-z0-9_.\-]+")
@@ -99,10 +100,16 @@ def _parse_cpus(doc: TomlDocument, table: str, value: Any) -> tuple[int, ...] | 
         cpus = list(value)
     elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*", value):
         for part in value.split(","):
-            low, _, high = part.strip().partition("-")
-            cpus.extend(range(int(low), int(high or low) + 1))
+            first, _, last = part.partition("-")
+            low, high = int(first), int(last or first)
+            # Bounded before the range is built: "0-20000000" must not take seconds and gigabytes.
+            if high > MAX_CPU_ID or low > high:
+                raise doc.error(f"range {part.strip()!r} must run upwards within CPU ids 0-{MAX_CPU_ID}", table, "cpus")
+            cpus.extend(range(low, high + 1))
     else:
         raise doc.error(f'must be a list of CPU ids or a range like "0-3", got {value!r}', table, "cpus")
+    if any(cpu > MAX_CPU_ID for cpu in cpus):
+        raise doc.error(f"CPU ids run from 0 to {MAX_CPU_ID}, got {max(cpus)}", table, "cpus")
     if not cpus:
         raise doc.error("must name at least one CPU", table, "cpus")
     return tuple(sorted(set(cpus)))

@@ -16,9 +16,18 @@ def atomic_path(destination: Path) -> Iterator[Path]:
 
     The temporary file lives in the same folder so that the final rename is atomic on POSIX.
     """
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    from mlpack.core.validate import check_output
+
+    destination = check_output(Path(destination), option="output")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    except OSError as exc:
+        from mlpack.errors import BadInputError
+
+        raise BadInputError(f"cannot write {destination}: {exc.strerror or exc}; choose another path.") from exc
+    # mkstemp makes the file private (0600); outputs get the mode the user's umask gives new files.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -26,6 +35,13 @@ def atomic_path(destination: Path) -> Iterator[Path]:
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    # The only way to read the umask is to set it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(destination: Path, text: str) -> None:

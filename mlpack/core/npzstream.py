@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mlpack.core.data import RESERVED_KEYS, check_array
 from mlpack.core.fileio import require_file
+from mlpack.core.npzcheck import check_member, check_npz
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import DataError, InputSpecError
 
@@ -28,6 +29,8 @@ class NpyStream:
         import numpy as np
         from numpy.lib import format as npy
 
+        # The header's row count is believed only once the member is shown to hold those rows.
+        check_member(archive, archive.getinfo(member), Path(str(archive.filename)))
         self.handle = archive.open(member)
         version = npy.read_magic(self.handle)
         if version == (1, 0):
@@ -67,20 +70,22 @@ def map_members(members: dict[str, str], specs: tuple[TensorSpec, ...], path: Pa
 
 def count_samples(path: Path, specs: tuple[TensorSpec, ...]) -> int:
     """Check an .npz against the model inputs (names, first row's shape and dtype) without reading it
-    whole; return its number of samples (0 for an empty file).
+    whole; return its number of samples (at least 1).
 
     Args:
         path: the .npz data file.
         specs: the model inputs its arrays must match.
 
     Raises:
-        DataError: the file is missing, not a readable .npz, or holds no input arrays (exit 2).
+        DataError: the file is missing, not a readable .npz, holds no input arrays, no samples, or
+            arrays whose headers claim more rows than the file holds (exit 2).
         InputSpecError: an array is missing, has the wrong shape or dtype, or the arrays disagree
             on the number of samples (exit 2).
     """
     path = require_file(Path(path), "data file")
     try:
         with zipfile.ZipFile(path) as archive:
+            check_npz(archive, path)  # a header claiming rows the file does not hold is refused here
             members = {k: v for k, v in npz_members(archive).items() if k not in RESERVED_KEYS}
             if not members:
                 raise DataError(f"{path} holds no input arrays: it needs samples of the model's inputs.")
@@ -95,7 +100,10 @@ def count_samples(path: Path, specs: tuple[TensorSpec, ...]) -> int:
         raise DataError(f"{path} is not a readable .npz file (corrupt or truncated?): {exc}") from exc
     if len(counts) != 1:
         raise InputSpecError(f"{path}: the input arrays disagree on the number of samples ({sorted(counts)}).")
-    return counts.pop()
+    samples = counts.pop()
+    if samples == 0:
+        raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
+    return samples
 
 
 def iter_blocks(
@@ -110,6 +118,7 @@ def iter_blocks(
         limit: read at most this many rows (None: all).
     """
     with zipfile.ZipFile(path) as archive:
+        check_npz(archive, path)
         members = {k: v for k, v in npz_members(archive).items() if k not in RESERVED_KEYS}
         mapping = map_members(members, specs, path)
         streams = {spec.name: NpyStream(archive, mapping[spec.name]) for spec in specs}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,10 @@ def load_model(path: Path, *, check: bool = True) -> onnx.ModelProto:
     path = require_file(Path(path), "model file")
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path} is empty: it is not an ONNX model.")
+    require_external_data(path)
     try:
         model = onnx.load(str(path), load_external_data=True)
-    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+    except (DecodeError, RuntimeError, ValueError, OSError, onnx.checker.ValidationError) as exc:
         raise ModelLoadError(
             f"{path} is not a readable ONNX model (corrupt or truncated file?): {_first_line(exc)}"
         ) from exc
@@ -115,6 +117,29 @@ def external_data_files(path: Path) -> list[Path]:
     return files
 
 
+def require_external_data(path: Path) -> list[Path]:
+    """The model's external data files, each checked to exist beside it, before anything loads them.
+
+    Raises:
+        ModelLoadError: ``path`` is not readable ONNX, or a data file it refers to is missing (exit 2).
+    """
+    from google.protobuf.message import DecodeError
+
+    try:
+        files = external_data_files(Path(path))
+    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+        raise ModelLoadError(
+            f"{path} is not a readable ONNX model (corrupt or truncated file?): {_first_line(exc)}"
+        ) from exc
+    for data_file in files:
+        if not data_file.is_file():
+            raise ModelLoadError(
+                f"{path} keeps its weights in {data_file.name}, which is missing; "
+                "copy it beside the model (or save the model as one file)."
+            )
+    return files
+
+
 def model_size_bytes(path: Path) -> int:
     """Size on disk of a model, external data files included: what a device must store."""
     path = Path(path)
@@ -169,10 +194,17 @@ def create_session(
         options.profile_file_prefix = profile_prefix
     source = str(model) if isinstance(model, (str, os.PathLike)) else model
     try:
-        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped exceptions
         name = model if isinstance(model, (str, os.PathLike)) else "the model"
         raise ModelLoadError(f"onnxruntime cannot load {name}: {_first_line(exc)}") from exc
+    if isinstance(model, (str, os.PathLike)):
+        _SESSION_NAMES[session] = str(model)  # so that a rejected input names the model
+    return session
+
+
+# The file each session was made from, for run_session's errors (weak: a name never keeps a session alive).
+_SESSION_NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def run_session(session: onnxruntime.InferenceSession, feeds: dict[str, Any]) -> list[Any]:
@@ -182,7 +214,8 @@ def run_session(session: onnxruntime.InferenceSession, feeds: dict[str, Any]) ->
     try:
         return list(session.run(None, feeds))
     except Exception as exc:
-        raise InputSpecError(f"the model rejected its inputs: {_first_line(exc)}") from exc
+        name = _SESSION_NAMES.get(session, "the model")
+        raise InputSpecError(f"{name} rejected its inputs: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ def positive_number(doc: TomlDocument, table: str, key: str, value: Any, *, inte
         raise doc.error(
             f"must be a {'whole ' if integer else ''}number, got {type(value).__name__} {value!r}", table, key
         )
+    if not math.isfinite(value):
+        raise doc.error(f"must be a finite number, got {value}", table, key)
     if value <= 0:
         raise doc.error(f"must be positive, got {value}", table, key)
     return value

@@ -5,8 +5,10 @@ torch is imported lazily (through :mod:`mlpack.exporter.torchsource`): only this
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,7 +21,10 @@ from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.quiet import silenced
 from mlpack.core.signature import Signature, TensorSpec, signature_of
+from mlpack.core.sourceref import SourceKind, SourceRef
+from mlpack.core.validate import check_output
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ BATCH_DIM = "batch"
 _EXAMPLE_BATCH = 2
 _SECOND_BATCH = 3
 _SECOND_SYMBOLIC = 5
+_OLDEST_OPSET = 7  # onnxruntime runs nothing older
 
 
 class Exporter(str, Enum):
@@ -84,14 +90,86 @@ def export(
     trust_pickle: bool = False,
     seed: int = 0,
 ) -> ExportResult:
-    """Export ``source`` to ONNX at ``output`` and verify it; nothing is written if verification fails."""
+    """Export ``source`` to ONNX at ``output`` and verify it; nothing is written if verification fails.
+
+    Raises:
+        BadInputError: ``output`` is one of the inputs or cannot be written, ``opset`` is not one
+            ONNX defines, or the user's code raised or exited while it was imported or called (exit 2).
+    """
     started = time.perf_counter()
     output = Path(output)
     tolerance = Tolerance(atol=atol, rtol=rtol)
+    check_output(output, option="-o", inputs=(_source_file(source), weights, example_inputs))
+    _check_opset(opset)
     if not is_factory_reference(source) and source.lower().endswith(".onnx"):
         return _copy_onnx(Path(source), output, tolerance, started)
     if not inputs and example_inputs is None:
         raise InputSpecError("describe the model inputs with --input NAME:SHAPE[:DTYPE] or --example-inputs FILE.npz.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _export_torch(
+            source,
+            output,
+            inputs,
+            example_inputs,
+            weights,
+            opset,
+            dynamic_batch,
+            exporter,
+            tolerance,
+            trust_pickle,
+            seed,
+        )
+    notes = _warning_note(caught) + _opset_note(opset, result.opset, result.exporter)
+    return dataclasses.replace(result, notes=result.notes + notes, seconds=time.perf_counter() - started)
+
+
+def _source_file(source: str) -> Path | None:
+    """The file a source names (``file.py:factory``, a .pt or .onnx file), if it is one."""
+    ref = SourceRef.parse(source)
+    return None if ref.kind is SourceKind.MODULE else Path(ref.target)
+
+
+def _check_opset(opset: int | None) -> None:
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and not _OLDEST_OPSET <= opset <= newest:
+        raise BadInputError(
+            f"--opset {opset} is not an ONNX opset mlpack can export to; use {_OLDEST_OPSET} to {newest}."
+        )
+
+
+def _opset_note(asked: int | None, wrote: int, exporter: str) -> tuple[str, ...]:
+    if asked is None or asked == wrote:
+        return ()
+    return (f"asked for opset {asked}; the {exporter} exporter wrote opset {wrote} (the oldest it supports)",)
+
+
+def _warning_note(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    """Library warnings raised while exporting, as one line of the result instead of stderr noise."""
+    if not caught:
+        return ()
+    first = str(caught[0].message).strip().splitlines()[0][:200] if str(caught[0].message).strip() else ""
+    more = f" (and {len(caught) - 1} more)" if len(caught) > 1 else ""
+    return (f"torch warned: {caught[0].category.__name__}: {first}{more}",)
+
+
+def _export_torch(
+    source: str,
+    output: Path,
+    inputs: Sequence[TensorSpec],
+    example_inputs: Path | None,
+    weights: Path | None,
+    opset: int | None,
+    dynamic_batch: bool,
+    exporter: Exporter,
+    tolerance: Tolerance,
+    trust_pickle: bool,
+    seed: int,
+) -> ExportResult:
+    """Load the PyTorch module, export it with each exporter in turn, keep the first that verifies."""
+    started = time.perf_counter()
     torch = import_torch()
     module = load_module(source, weights=weights, trust_pickle=trust_pickle)
     specs = _input_specs(module, inputs, example_inputs, dynamic_batch)
@@ -287,12 +365,16 @@ def _flatten(value: Any) -> list[Any]:
 
 def _torch_outputs(module: Any, specs: Sequence[TensorSpec], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     torch = import_torch()
-    with torch.no_grad():
+
+    def forward() -> Any:
         try:
-            result = module(*_to_torch(feeds, specs))
+            return module(*_to_torch(feeds, specs))
         except Exception as exc:
             shapes = ", ".join(f"{s.name}{tuple(feeds[s.name].shape)}:{feeds[s.name].dtype}" for s in specs)
-            raise InputSpecError(f"the model rejects inputs {shapes}: {_one_line(exc)}") from exc
+            raise InputSpecError(f"the PyTorch model rejects inputs {shapes}: {_one_line(exc)}") from exc
+
+    with torch.no_grad():
+        result = guarded("the PyTorch model's forward()", forward)
     return [t.detach().cpu().numpy() for t in _flatten(result)]
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.core.sourceref import SourceKind, SourceRef
 from mlpack.errors import BadInputError, MissingDependencyError, UnsafePickleError
+from mlpack.exporter.guard import guarded
 
 if TYPE_CHECKING:
     import torch
@@ -82,39 +83,43 @@ def _from_factory(source: str) -> Any:
         if spec is None or spec.loader is None:
             raise BadInputError(f"cannot import {path} as Python.")
         namespace = importlib.util.module_from_spec(spec)
+        loader = spec.loader
         with _on_sys_path(path.resolve().parent):
-            try:
-                spec.loader.exec_module(namespace)
-            except Exception as exc:
-                raise BadInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+            guarded(f"importing {path}", lambda: loader.exec_module(namespace))
     else:
         # Like uvicorn and friends, resolve modules from the working directory first.
         with _on_sys_path(Path.cwd()):
             try:
-                namespace = importlib.import_module(target)
-            except ModuleNotFoundError as exc:
-                raise BadInputError(f"cannot import module '{target}' (from '{source}'): {exc}.") from exc
-            except Exception as exc:
-                raise BadInputError(f"importing module '{target}' failed: {type(exc).__name__}: {exc}") from exc
+                namespace = guarded(f"importing module '{target}'", lambda: importlib.import_module(target))
+            except BadInputError as exc:
+                if isinstance(exc.__cause__, ModuleNotFoundError):
+                    raise BadInputError(
+                        f"cannot import module '{target}' (from '{source}'): {exc.__cause__}."
+                    ) from exc.__cause__
+                raise
     factory = getattr(namespace, attr, None)
     if factory is None:
         raise BadInputError(f"'{target}' has no attribute '{attr}' (from '{source}').")
     if not callable(factory):
         raise BadInputError(f"'{source}' is not callable; it must be a function or class returning an nn.Module.")
-    try:
-        return factory()
-    except Exception as exc:
-        raise BadInputError(f"calling {source}() failed: {type(exc).__name__}: {exc}") from exc
+    return guarded(f"calling {source}()", factory)
 
 
 def _torch_load(path: Path, *, weights_only: bool) -> Any:
+    if weights_only:
+        return _torch_load_unguarded(path, trusted=False)
+    # Unpickling a full pickle imports its classes and runs their code: user code, under the guard.
+    return guarded(f"unpickling {path} (--trust-pickle)", lambda: _torch_load_unguarded(path, trusted=True))
+
+
+def _torch_load_unguarded(path: Path, *, trusted: bool) -> Any:
     torch = import_torch()
     import pickle
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+        return torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as exc:
-        if weights_only:
+        if not trusted:
             raise UnsafePickleError(
                 f"{path} is a full pickle, not plain weights: loading it can run arbitrary code.",
                 hint="Pass --trust-pickle only if you trust where it came from, or export a "
@@ -135,8 +140,10 @@ def _from_file(path: Path, *, trust_pickle: bool) -> Any:
     if is_torchscript(path):
         try:
             return torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError as exc:
-            raise BadInputError(f"{path} is not a loadable TorchScript file: {str(exc).splitlines()[0]}") from exc
+        except Exception as exc:  # torch raises RuntimeError, ValueError and its own types, some with no text
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[0][:300] if lines else f"{type(exc).__name__} with no message (corrupt or truncated?)"
+            raise BadInputError(f"{path} is not a loadable TorchScript file: {reason}") from exc
     loaded = _torch_load(path, weights_only=not trust_pickle)
     if isinstance(loaded, dict):
         raise BadInputError(

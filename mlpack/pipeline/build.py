@@ -19,7 +19,8 @@ from typing import Any
 
 from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.progress import Progress
-from mlpack.errors import BudgetError, ExitCode, InternalError, MlpackError
+from mlpack.core.validate import check_folder
+from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, MlpackError
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
 
@@ -121,7 +122,7 @@ def build(
     started = time.perf_counter()
     report = progress or (lambda what, done: None)
     config = load_build_config(require_file(Path(config_path), "build config"))
-    out = Path(out)
+    out = check_folder(Path(out), option="--out")
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, out, StageCache(out, force=force))
     stages, exit_code, message = _run_stages(run, report)
@@ -205,13 +206,33 @@ def _export(run: _Run) -> StageReport:
             "max_abs_error": max((c.max_abs_error for c in result.checks), default=0.0),
         }
 
-    return _stage(run, "export", asdict(model), files, [run.fp32], produce)
+    # State pairs and set values do not change the exported file, so they stay out of its key.
+    key = {name: value for name, value in asdict(model).items() if name != "feeding"}
+    report = _stage(run, "export", key, files, [run.fp32], produce)
+    _check_feeding(run)
+    return report
+
+
+def _check_feeding(run: _Run) -> None:
+    """[model] state and set against the exported model: a wrong name stops the build here, not
+    in a later stage under the command line's option names."""
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+
+    feeding = run.config.model.feeding
+    if not feeding.state and not feeding.values:
+        return
+    try:
+        feeding.check(signature_of(load_model(run.fp32)))
+    except InputSpecError as exc:
+        said = exc.message.replace("--state ", "state ").replace("--set ", "set ")
+        raise InputSpecError(f"{run.config.path}: [model] {said}") from exc
 
 
 def _optimize(run: _Run) -> StageReport:
     settings = run.config.optimize
     files = [run.fp32, *_present(settings.calibration, settings.eval_data, settings.data)]
-    key: dict[str, Any] = asdict(settings)
+    key: dict[str, Any] = asdict(settings) | _feeding_key(run)
     if settings.tune:
         # The candidate tune chooses depends on the budgets and the data it is measured on.
         check = _tune_check(run)
@@ -221,6 +242,12 @@ def _optimize(run: _Run) -> StageReport:
     report = _stage(run, "optimize", key, files, [run.model], produce)
     run.optimization = report.summary
     return report
+
+
+def _feeding_key(run: _Run) -> dict[str, Any]:
+    """State pairs and set values change what a stage measures; a build without them keeps its old keys."""
+    feeding = run.config.model.feeding
+    return {"feeding": feeding.to_dict()} if feeding.state or feeding.values else {}
 
 
 def _quantize(run: _Run) -> dict[str, Any]:
@@ -243,6 +270,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
         data=settings.data,
         max_accuracy_drop=settings.max_accuracy_drop,
         eval_data=settings.eval_data,
+        feeding=run.config.model.feeding,
     )
     return {
         "quantize": settings.quantize.value,
@@ -278,6 +306,7 @@ def _tune(run: _Run) -> dict[str, Any]:
         device=check.device,
         objective=settings.objective,
         max_time_s=settings.max_time_s,
+        feeding=run.config.model.feeding,
     )
     if result.chosen is None:
         raise BudgetError("tune found no candidate that meets the budgets; see mlpack tune for the full table.")
@@ -296,9 +325,8 @@ def _check(run: _Run) -> StageReport:
     report_md = report_json.with_suffix(".md")
     reference = run.fp32 if settings.reference else None
     files = [run.model, settings.budgets, *_present(settings.data, reference)]
-    report = _stage(
-        run, "check", asdict(settings), files, [report_json, report_md], lambda: _measure(run, settings, reference)
-    )
+    key = asdict(settings) | _feeding_key(run)
+    report = _stage(run, "check", key, files, [report_json, report_md], lambda: _measure(run, settings, reference))
     if report.summary.get("exit_code"):
         report.status, report.error = "failed", report.summary["summary"]
     return report
@@ -317,6 +345,7 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
         data=settings.data,
         runs=settings.runs,
         duration_s=settings.duration_s,
+        feeding=run.config.model.feeding,
     )
     report_json = run.out / "check.json"
     write_text_atomic(report_json, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
@@ -336,6 +365,7 @@ def _pack(run: _Run) -> StageReport:
     stats_data = _stats_data(run)
     files = [run.model, *_present(run.check_report, settings.golden_data, stats_data), *settings.include]
     key = asdict(settings) | {"name": model.package_name, "version": model.version, "stats_data": str(stats_data)}
+    key |= _feeding_key(run)
 
     def produce() -> dict[str, Any]:
         result = pack(
@@ -351,6 +381,7 @@ def _pack(run: _Run) -> StageReport:
             golden_data=settings.golden_data,
             model_card=dict(settings.model_card) if settings.model_card is not None else None,
             data=stats_data,
+            feeding=model.feeding,
         )
         summary = {"size_bytes": result.size_bytes, "files": len(result.manifest["files"])}
         if result.manifest.get("data_stats"):
@@ -370,6 +401,9 @@ def _stats_data(run: _Run) -> Path | None:
         return None
     if settings.data is not None or check is None or check.data is None:
         return settings.data
+    if run.config.model.feeding.state:
+        # Statistics summarise independent samples; a stream's steps are not, so only [pack] data records them.
+        return None
     return check.data if _samples(run.model, check.data) >= MIN_SAMPLES else None
 
 

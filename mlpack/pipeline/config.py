@@ -8,6 +8,7 @@ from the functions' signatures, never restated here.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -16,10 +17,13 @@ from typing import Any, TypeVar
 
 from mlpack.artifact.pack import pack as run_pack
 from mlpack.budget.check import check as run_check
+from mlpack.core.feeds import FeedOptions, SetValue
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
+from mlpack.core.stream import parse_state_pairs
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
+from mlpack.core.validate import check_inside, safe_component
 from mlpack.errors import BadInputError, ConfigError, InputSpecError
 from mlpack.exporter.export import export as run_export
 from mlpack.pipeline.tune import Objective
@@ -51,6 +55,8 @@ class ModelConfig:
     example_inputs: Path | None = None
     opset: int | None = _api_default(run_export, "opset")
     trust_pickle: bool = _api_default(run_export, "trust_pickle")
+    # ``state = ["OUT=IN"]`` and ``set = { sr = 16000 }``: how every stage after export feeds the model.
+    feeding: FeedOptions = _api_default(run_optimize, "feeding")
 
     @property
     def package_name(self) -> str:
@@ -210,9 +216,31 @@ class _Table:
         value = self.text(key)
         return None if value is None else self.base / value
 
-    def paths(self, key: str) -> tuple[Path, ...] | None:
+    def paths(self, key: str, *, inside: bool = False) -> tuple[Path, ...] | None:
+        """Paths read from the config's folder; ``inside``: each must stay inside that folder (files
+        that get packed: a config must not ship the host's files)."""
         values = self.strings(key)
-        return None if values is None else tuple(self.base / value for value in values)
+        if values is None:
+            return None
+        if inside:
+            for value in values:
+                try:
+                    check_inside(self.base, self.base / value, what=key)
+                except BadInputError as exc:
+                    raise self.error(
+                        f"{value!r} lies outside the config's folder; copy the file into the project", key
+                    ) from exc
+        return tuple(self.base / value for value in values)
+
+    def file_name(self, key: str) -> str | None:
+        """A string that becomes part of an output's file name (the package's name and version)."""
+        value = self.text(key)
+        if value is not None:
+            try:
+                safe_component(value, what=key)
+            except BadInputError as exc:
+                raise self.error(exc.message.removeprefix(f"{key} "), key) from exc
+        return value
 
     def choice(self, key: str, enum: type[E]) -> E | None:
         value = self.text(key)
@@ -233,14 +261,39 @@ def _model(table: _Table) -> ModelConfig:
     return _given(
         ModelConfig,
         source=SourceRef.parse(str(table.text("source"))).relative_to(table.base),
-        name=table.text("name"),
-        version=table.text("version"),
+        name=table.file_name("name"),
+        version=table.file_name("version"),
         weights=table.path("weights"),
         inputs=_input_specs(table),
         example_inputs=table.path("example_inputs"),
         opset=table.count("opset"),
         trust_pickle=table.flag("trust_pickle"),
+        feeding=_feeding(table),
     )
+
+
+def _feeding(table: _Table) -> FeedOptions | None:
+    """``state`` pairs and ``set`` values, as ``--state OUT=IN`` and ``--set NAME=VALUE`` take them."""
+    state, values = table.strings("state"), table.mapping("set")
+    if state is None and values is None:
+        return None
+    try:
+        pairs = parse_state_pairs(state or ())
+    except InputSpecError as exc:
+        raise table.error(str(exc).replace("--state", "state"), "state") from exc
+    sets = []
+    for name, value in (values or {}).items():
+        if not _numeric(value):
+            raise table.error(f"{name} must be a number or a list of numbers, got {value!r}", "set")
+        sets.append(SetValue(name=name, value=json.dumps(value)))
+    return FeedOptions(state=pairs, values=tuple(sets))
+
+
+def _numeric(value: Any) -> bool:
+    """A number, or a (nested) list of numbers: what an input's value can be."""
+    if isinstance(value, list):
+        return all(_numeric(item) for item in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _input_specs(table: _Table) -> tuple[TensorSpec, ...] | None:
@@ -314,7 +367,7 @@ def _check(table: _Table) -> CheckConfig | None:
 def _pack(table: _Table) -> PackConfig:
     return _given(
         PackConfig,
-        include=table.paths("include"),
+        include=table.paths("include", inside=True),
         golden=table.count("golden"),
         golden_data=table.path("golden_data"),
         data=table.path("data"),

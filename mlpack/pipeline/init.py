@@ -8,6 +8,7 @@ config's own, so the starter never advertises a default the build does not use.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from mlpack.core.fileio import write_text_atomic
@@ -60,6 +61,13 @@ def toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+def _package_name(source: str) -> str:
+    """The source's file or module name as a package name: the last part of a Windows or POSIX
+    path, characters that cannot be in a file name replaced (``build`` refuses them in ``name``)."""
+    stem = re.split(r"[\\/:]", SourceRef.parse(source).stem)[-1]
+    return re.sub(r"[^\w.\-]", "_", stem).strip("._") or "model"
+
+
 def _toml_bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -75,7 +83,7 @@ def starter_text(output: Path, *, source: str, inputs: tuple[str, ...]) -> str:
     optimize, pack = OptimizeConfig(), PackConfig()
     return STARTER.format(
         path=" ".join(str(output).splitlines()),  # a comment ends at a line break
-        name=toml_string(SourceRef.parse(source).stem or "model"),
+        name=toml_string(_package_name(source)),
         version=toml_string(ModelConfig.version),
         source=toml_string(source),
         inputs=", ".join(toml_string(spec) for spec in inputs),
@@ -101,10 +109,12 @@ def init(
         force: overwrite ``output`` if it exists (otherwise an existing file is an error).
 
     Raises:
-        BadInputError: ``output`` exists and ``force`` is not set.
+        BadInputError: ``output`` exists and ``force`` is not set, or ``source`` holds a control character.
     """
     output = Path(output)
     if output.exists() and not force:
         raise BadInputError(f"{output} already exists; pass --force to overwrite it.")
+    if not source.isprintable():  # a newline or control character is a pasting accident, never a path
+        raise BadInputError(f"the source {source!r} holds a newline or control character; write it on one line.")
     write_text_atomic(output, starter_text(output, source=source, inputs=inputs))
     return output

@@ -31,6 +31,7 @@ from mlpack.core.devices import DeviceProfile, device_record, resolve_device
 from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path
 from mlpack.core.progress import Progress
+from mlpack.core.validate import check_number, check_output
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
@@ -231,8 +232,8 @@ def tune(
     started = time.perf_counter()
     report = progress or _silent
     _check_calibration_options(calibration_batch, calibration_memory)
-    if max_time_s <= 0:
-        raise BadInputError(f"--max-time must be positive, got {max_time_s}.")
+    check_number(max_time_s, name="--max-time", minimum=0, exclusive_minimum=True)
+    check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file))
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)

@@ -467,9 +467,7 @@ def render_build(console: Console, result: BuildResult) -> None:
             f"{accuracy:.2%}" if accuracy is not None else "-",
         )
         console.print(before_after)
-    if result.exit_code:
-        console.print(f"[bold red]{escape(result.message)}[/] (exit {int(result.exit_code)})")
-    else:
+    if not result.exit_code:  # a failed build's message is an error: the CLI prints it on stderr
         console.print(
             f"[bold green]package:[/] {escape(str(result.package))} ({result.seconds:.1f} s); summary in "
             f"{escape(str(result.out / 'build.md'))}"

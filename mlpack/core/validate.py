@@ -1,0 +1,266 @@
+"""One place that checks what a user hands over before any work starts: paths and numbers.
+
+Paths: an output is never one of the inputs (writing it would destroy the source), its folder
+exists (or can be created) and is writable, it is not a directory, and where a name is joined
+under an output folder it stays inside it. Numbers: finite and in range, for command-line options
+and for the values read from files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from mlpack.errors import BadInputError
+
+# The longest file-name component most file systems accept (ext4, APFS, NTFS: 255).
+MAX_NAME_BYTES = 255
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (through links and relative spellings alike)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
+
+
+def check_output(output: Path, *, option: str, inputs: Iterable[Path | None] = ()) -> Path:
+    """Refuse an output that would destroy an input or that cannot be written; return it.
+
+    Args:
+        output: the file the command will write.
+        option: the option that named it (``-o``, ``--json``...), for the message.
+        inputs: every file the command reads; writing over any of them is refused.
+
+    Raises:
+        BadInputError: ``output`` is an input, a directory, or under a folder that is missing and
+            cannot be created, or that is not writable (exit 2).
+    """
+    output = Path(output)
+    for source in inputs:
+        if source is not None and Path(source).exists() and same_file(output, Path(source)):
+            raise BadInputError(
+                f"{option} {output} is also an input: writing it would destroy the source; choose another path."
+            )
+    if output.is_dir():
+        raise BadInputError(f"{option} {output} is a directory; name a file to write.")
+    check_folder(output.parent, option=option, target=output)
+    return output
+
+
+def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Path:
+    """A folder that outputs can be written into: it exists and is writable, or its nearest existing
+    parent is a writable directory (the command creates the rest).
+
+    Args:
+        folder: the folder outputs go to.
+        option: the option that named it, for the message.
+        target: the file (or folder) the user named, for the message (default: ``folder``).
+
+    Raises:
+        BadInputError: something on the way is a file, or the folder cannot be written (exit 2).
+    """
+    named = target if target is not None else folder
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BadInputError(f"{option} {named}: {probe} is a file, not a folder; choose another path.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInputError(f"{option} {named}: cannot write in {probe} (permission denied); choose another path.")
+    return Path(folder)
+
+
+def check_appendable(path: Path, *, what: str) -> Path:
+    """A file that is appended to (a CI step summary): it is not a folder and can be written.
+
+    Raises:
+        BadInputError: it is a directory, or neither it nor its folder is writable (exit 2).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise BadInputError(f"{what} {path} is a directory, not a file; fix the variable or unset it.")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise BadInputError(f"{what} {path} is not writable (permission denied); fix the variable or unset it.")
+        return path
+    check_folder(path.parent, option=what, target=path)
+    return path
+
+
+def safe_component(value: str, *, what: str) -> str:
+    """A name used as (part of) one file name: no separators, no '..', no control characters.
+
+    Raises:
+        BadInputError: the name could climb out of its folder or cannot be a file name (exit 2).
+    """
+    if not value or value in (".", "..") or any(c in value for c in "/\\:\0") or not value.isprintable():
+        raise BadInputError(
+            f"{what} {value!r} cannot be part of a file name: use letters, digits, '.', '-' and '_' "
+            "(no '/', '\\', ':' or '..')."
+        )
+    if len(value.encode("utf-8")) > MAX_NAME_BYTES - 16:
+        raise BadInputError(f"{what} is {len(value)} characters long; keep it under {MAX_NAME_BYTES - 16}.")
+    return value
+
+
+def check_inside(folder: Path, path: Path, *, what: str) -> Path:
+    """``path`` resolved, refused unless it lies inside ``folder`` (resolved too, links followed).
+
+    Raises:
+        BadInputError: the path resolves outside ``folder`` (exit 2).
+    """
+    root = Path(folder).resolve()
+    resolved = Path(path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise BadInputError(f"{what} {path} lies outside {folder}; keep it inside that folder.")
+    return resolved
+
+
+def relative_member(name: str) -> str | None:
+    """Why ``name`` is not a safe relative path inside a package, or None when it is.
+
+    Safe: relative, '/'-separated, normalised (no '', '.' or '..' parts), printable, each part a
+    file-system-sized name.
+    """
+    if not isinstance(name, str) or not name:
+        return "is not a non-empty string"
+    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        return "is not a relative path"
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts) or PurePosixPath(name).as_posix() != name:
+        return "is not a normalised path inside the package"
+    if not name.isprintable():
+        return "holds control characters"
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        return f"has a name longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def check_number(
+    value: float,
+    *,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+) -> float:
+    """A finite number within bounds, else a one-line error naming ``name`` and the range.
+
+    Args:
+        value: the number given.
+        name: the option or key, as the user wrote it (``--duration``, ``max_size_mb``).
+        minimum: the smallest value allowed (None: no bound).
+        maximum: the largest value allowed (None: no bound).
+        exclusive_minimum: ``minimum`` itself is not allowed (a duration must be above 0).
+
+    Raises:
+        BadInputError: NaN, infinite, or out of range (exit 2).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadInputError(f"{name} must be a number, got {value!r}.")
+    if not math.isfinite(value):
+        raise BadInputError(f"{name} must be a finite number, got {value}.")
+    below = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
+    above = maximum is not None and value > maximum
+    if below or above:
+        raise BadInputError(f"{name} must be {describe_range(minimum, maximum, exclusive_minimum)}, got {value}.")
+    return value
+
+
+def describe_range(minimum: float | None, maximum: float | None, exclusive_minimum: bool = False) -> str:
+    """'above 0', 'at least 1', 'between 0 and 1' — the range in words."""
+    low = None if minimum is None else (f"above {minimum:g}" if exclusive_minimum else f"at least {minimum:g}")
+    if maximum is None:
+        return low or "a finite number"
+    if minimum is None:
+        return f"at most {maximum:g}"
+    return f"between {minimum:g} and {maximum:g}" + (f" (above {minimum:g})" if exclusive_minimum else "")
+
+
+# Every numeric command-line option, by parameter name, with its range: (min, max, exclusive min).
+# One table for all commands, because an option name means the same thing everywhere.
+OPTION_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "atol": (0, None, False),
+    "rtol": (0, None, False),
+    "min_cosine": (-1, 1, False),
+    "min_agreement": (0, 1, False),
+    "max_accuracy_drop": (0, 1, False),
+    "duration": (0, None, True),
+    "max_time": (0, None, True),
+    "precision": (0, 1, True),
+    "timeout": (0, None, True),
+    "latency_budget": (0, None, True),
+    "fail_if_slower": (0, None, False),
+    "confidence": (0, 1, True),
+    "psi": (0, None, True),
+    "js": (0, 1, True),
+    "runs": (1, None, False),
+    "warmup": (0, None, False),
+    "max_remeasure": (0, None, False),
+    "golden": (0, None, False),
+    "batch_size": (1, None, False),
+    "calibration_batch": (1, None, False),
+}
+
+
+def check_options(values: dict[str, object]) -> None:
+    """Check a command's numeric options: every float finite, and each named one in its range.
+
+    Raises:
+        BadInputError: the first option out of range, named as the user types it (exit 2).
+    """
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        low, high, exclusive = OPTION_RANGES.get(key, (None, None, False))
+        check_number(value, name=f"--{key.replace('_', '-')}", minimum=low, maximum=high, exclusive_minimum=exclusive)
+
+
+def check_reports(reports: dict[str, object], *, inputs: Iterable[Path | None] = (), summary: bool = False) -> None:
+    """Check every report a command will write, before it measures anything: a report that cannot be
+    written would otherwise fail after the work and hide the verdict.
+
+    Args:
+        reports: option -> the path given (None: not asked for; '-' is stdout).
+        inputs: the files the command reads; no report may overwrite one.
+        summary: the command appends to ``$GITHUB_STEP_SUMMARY`` when it is set; check it too.
+
+    Raises:
+        BadInputError: the first report that cannot be written, named by its option (exit 2).
+    """
+    inputs = [p for p in inputs if p is not None]
+    for option, path in reports.items():
+        if path is not None and str(path) != "-":
+            check_output(Path(str(path)), option=option, inputs=inputs)
+    if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
+        check_appendable(Path(os.environ["GITHUB_STEP_SUMMARY"]), what="GITHUB_STEP_SUMMARY")
+
+
+def check_override_names(source: Path, overrides: dict[str, object], device: str | None) -> None:
+    """A ``[budget.NAME]`` table that nearly names the device checked is a typo, not another device:
+    silently ignoring it would drop the stricter limits it holds.
+
+    Args:
+        source: the budget file, for the message.
+        overrides: its per-device tables, by name.
+        device: the device being checked (None: defaults only, nothing to compare).
+
+    Raises:
+        BadInputError: an override's name is a near miss of ``device`` (exit 2).
+    """
+    import difflib
+
+    if device is None or device in overrides:
+        return
+    close = difflib.get_close_matches(device, list(overrides), n=1, cutoff=0.8)
+    if close:
+        raise BadInputError(
+            f"{source}: [budget.{close[0]}] does not apply to --device {device}; "
+            f"if it is meant for {device}, fix its name (it would be ignored)."
+        )
