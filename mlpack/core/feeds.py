@@ -367,4 +367,15 @@ def golden_dataset(
     dataset = model_dataset(data, signature.inputs, options=options)
     if dataset.whole:
         return Dataset(inputs=dataset.calls[0], calls=dataset.calls[:1], axes=dataset.axes, notes=dataset.notes)
-    return Dataset(inputs=dataset.batch(0, count), axes=dataset.axes, notes=dataset.notes)
+    inputs = dataset.batch(0, count)
+    # A stream's zero initial state (the file gives none) is stored at the samples' batch, so the
+    # stored file splits into the same samples when verify --run reads it back.
+    zeros = {
+        name: value
+        for name, value in _zero_state(signature.inputs, options, min(count, dataset.num_samples)).items()
+        if dataset.axis(name) is None
+    }
+    axes = {name: dataset.axis(name) for name in inputs} | {
+        name: signature_batch_axes(signature.inputs).axes[name] for name in zeros
+    }
+    return Dataset(inputs=inputs | zeros, axes=axes, notes=dataset.notes)
