@@ -1,9 +1,8 @@
 """Calibration data for static INT8, streamed from an .npz one batch at a time.
 
-onnxruntime's calibrators keep every intermediate activation of every batch they are fed
-until they compute ranges, which needs tens of GB on a BERT-size model. mlpack feeds them one
-batch per collection round (``CalibStridedMinMax``), and reads the .npz lazily, row block by
-row block, so memory stays at about one batch of activations whatever the file's size.
+The .npz is read lazily, row block by row block, so the file's size never decides memory;
+how many activations calibration holds at once is ``mlpack.quant.ranges``'s job (it caps the
+batch by the activation bytes it implies, within ``--calibration-memory``).
 """
 
 from __future__ import annotations
