@@ -24,7 +24,7 @@ from tests.bench.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, s
 from tests.conftest import make_gemm_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--runs", "5", "--duration", "0", "--warmup", "1"]
+FAST = ["--runs", "5", "--duration", "0.01", "--warmup", "1"]
 
 
 class World:
@@ -224,7 +224,7 @@ def test_a_timeout_is_one_line_and_the_device_folder_goes(
     world: World, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
     server = world.servers[0]
-    slow = ["--runs", "100000000", "--duration", "0", "--warmup", "1"]
+    slow = ["--runs", "100000000", "--duration", "0.01", "--warmup", "1"]
     result = runner.invoke(app, ["bench", str(model), *slow, "--target", world.url(server), "--timeout", "4"])
     assert result.exit_code == 2
     assert "did not finish within 4 s" in _one_error_line(result.output)
@@ -242,7 +242,7 @@ def _start_cli(args: list[str], home: Path) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("how", ["ctrl-c", "lost connection", "host killed"])
 def test_the_device_folder_goes_when_the_run_is_cut_short(world: World, model: Path, how: str) -> None:
     server = world.servers[1]
-    slow = ["--runs", "100000000", "--duration", "0", "--warmup", "1"]
+    slow = ["--runs", "100000000", "--duration", "0.01", "--warmup", "1"]
     proc = _start_cli(["bench", str(model), *slow, "--target", world.url(server), "--timeout", "60"], world.home)
     try:
         assert _wait_until(lambda: world.leftovers(server) != []), "the device never started"
@@ -277,7 +277,7 @@ def test_check_on_a_device_measures_there_and_keeps_its_exit_codes(
     world: World, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
     url = world.url(world.servers[0])
-    args = ["check", str(model), "--runs", "5", "--duration", "0", "--warmup", "1", "--max-remeasure", "0"]
+    args = ["check", str(model), "--runs", "5", "--duration", "0.01", "--warmup", "1", "--max-remeasure", "0"]
     out, markdown = tmp_path / "check.json", tmp_path / "check.md"
     passed = runner.invoke(
         app,

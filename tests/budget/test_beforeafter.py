@@ -13,7 +13,7 @@ from mlpack.cli import app
 from mlpack.report.before_after import MARKER, before_after_markdown
 from tests.conftest import make_gemm_mlp
 
-FAST = ["--runs", "5", "--duration", "0", "--max-remeasure", "0"]
+FAST = ["--runs", "5", "--duration", "0.01", "--max-remeasure", "0"]
 
 
 @pytest.fixture
