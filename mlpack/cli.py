@@ -168,7 +168,10 @@ def export(
             "--input", "-i", help="NAME:SHAPE[:DTYPE], e.g. x:1x3x224x224 or ids:batch,seq:int64 (repeatable)."
         ),
     ] = None,
-    example_inputs: Annotated[Path | None, typer.Option(help=".npz with one array per input, named by input.")] = None,
+    example_inputs: Annotated[
+        Path | None,
+        typer.Option(help=".npz with one array per input, named by input, or an ONNX test-data directory."),
+    ] = None,
     weights: Annotated[Path | None, typer.Option(help="A state_dict for a module:factory source.")] = None,
     opset: Annotated[int | None, typer.Option(help="ONNX opset (default: the exporter's).")] = None,
     static_batch: Annotated[bool, typer.Option("--static-batch", help="Keep the batch dimension fixed.")] = False,
@@ -211,7 +214,9 @@ def optimize(
     op_types: Annotated[
         str | None, typer.Option(help="Comma-separated op types to quantise (default: where it pays on a CPU).")
     ] = None,
-    calibration: Annotated[Path | None, typer.Option(help="Calibration .npz for --quantize static.")] = None,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration .npz or ONNX test-data directory for --quantize static.")
+    ] = None,
     calibration_method: Annotated[CalibrationMethod, typer.Option(help="Static: how activation ranges are set.")] = (
         CalibrationMethod.MINMAX
     ),
@@ -662,7 +667,9 @@ def tune(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the chosen candidate.")],
     budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")],
     data: Annotated[Path, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")],
-    calibration: Annotated[Path | None, typer.Option(help="Calibration .npz (enables static INT8).")] = None,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration .npz or ONNX test-data directory (enables static INT8).")
+    ] = None,
     calibration_batch: Annotated[int, typer.Option(help="Static: samples per calibration batch, at most.")] = 32,
     calibration_memory: Annotated[
         str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")

@@ -8,6 +8,7 @@ are an extra check. ``input_K`` is the K-th model input, unless the tensor names
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,7 @@ def load_test_data(
     from mlpack.core.data import Dataset, check_array
 
     path = Path(path)
-    sets = sorted((int(m.group(1)), p) for p in path.iterdir() if p.is_dir() and (m := _SET.match(p.name)))
-    if not sets:
-        raise DataError(
-            f"{path} is a directory without test_data_set_N folders; pass an .npz or an ONNX test-data "
-            "directory (test_data_set_0/input_0.pb, ...)."
-        )
+    sets = _sets(path)
     given = given or {}
     calls: list[dict[str, np.ndarray]] = []
     expected: list[tuple[np.ndarray, ...] | None] = []
@@ -63,6 +59,34 @@ def load_test_data(
         expected.append(tuple(value for _, value in outputs) if outputs else None)
     note = "each ONNX test set is one call with its arrays as given"
     return Dataset(inputs=calls[0], calls=tuple(calls), expected=tuple(expected), notes=(note,))
+
+
+def first_set_inputs(path: Path, names: Sequence[str] = ()) -> dict[str, Any]:
+    """The first test set's inputs by name, for a caller that has no signature yet (export).
+
+    Args:
+        path: the directory holding ``test_data_set_N`` folders.
+        names: the inputs' names in order (a module's forward parameters): used by position
+            unless every tensor carries a distinct name of its own that is one of them.
+    """
+    sets = _sets(Path(path))
+    files = _numbered(sets[0][1], "input")
+    if not files:
+        raise InputSpecError(f"{sets[0][1]} holds no input_K.pb files; each test set needs the model's inputs.")
+    own = [name for name, _ in files]
+    if all(own) and len(set(own)) == len(own) and (not names or set(own) <= set(names)):
+        return dict(files)
+    return {(names[k] if k < len(names) else f"input_{k}"): value for k, (_, value) in enumerate(files)}
+
+
+def _sets(path: Path) -> list[tuple[int, Path]]:
+    sets = sorted((int(m.group(1)), p) for p in path.iterdir() if p.is_dir() and (m := _SET.match(p.name)))
+    if not sets:
+        raise DataError(
+            f"{path} is a directory without test_data_set_N folders; pass an .npz or an ONNX test-data "
+            "directory (test_data_set_0/input_0.pb, ...)."
+        )
+    return sets
 
 
 def _match(

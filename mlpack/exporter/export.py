@@ -22,6 +22,7 @@ from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run
 from mlpack.core.quiet import silenced
 from mlpack.core.signature import Signature, TensorSpec, signature_of
 from mlpack.core.sourceref import SourceKind, SourceRef
+from mlpack.core.testdata import first_set_inputs, is_test_data_dir, load_test_data
 from mlpack.core.validate import check_output
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.exporter.guard import guarded
@@ -191,6 +192,8 @@ def _export_torch(
                 errors.append(f"{name} exporter: {_one_line(exc)}")
                 continue
             checks = _verify(session, module, specs, example, reference, output_names, tolerance, seed)
+            set_checks, set_notes = _test_set_checks(session, module, specs, example_inputs, output_names, tolerance)
+            checks, notes = checks + set_checks, notes + set_notes
             fallback = "; ".join(errors) or None
             failed = [c for c in checks if not c.passed]
             if failed:
@@ -290,7 +293,7 @@ def _input_specs(
             return tuple(given)
         return tuple(_with_batch(s, 0 if s.shape else None) for s in given)
     assert example_inputs is not None
-    arrays = _example_arrays(example_inputs)
+    arrays = _example_arrays(example_inputs, _forward_parameter_names(module))
     order = [n for n in _forward_parameter_names(module) if n in arrays] or list(arrays)
     if not dynamic_batch:
         return tuple(TensorSpec(n, tuple(arrays[n].shape), arrays[n].dtype.name) for n in order)
@@ -305,7 +308,17 @@ def _with_batch(spec: TensorSpec, axis: int | None) -> TensorSpec:
     return TensorSpec(spec.name, (*spec.shape[:axis], BATCH_DIM, *spec.shape[axis + 1 :]), spec.dtype)
 
 
-def _example_arrays(example_inputs: Path) -> dict[str, np.ndarray]:
+def _example_arrays(example_inputs: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The example's arrays by input name: an .npz, or the first set of an ONNX test-data directory
+    (its tensors' own names, else ``names`` by position)."""
+    import numpy as np
+
+    if is_test_data_dir(example_inputs):
+        arrays = first_set_inputs(example_inputs, names)
+        lists = [name for name, value in arrays.items() if not isinstance(value, np.ndarray)]
+        if lists:
+            raise InputSpecError(f"{example_inputs}: export takes tensors; the inputs {lists} are sequences.")
+        return arrays
     arrays = read_npz(example_inputs)
     for reserved in ("labels", "slices"):
         arrays.pop(reserved, None)
@@ -327,7 +340,9 @@ def _dim_sizes(specs: Sequence[TensorSpec], batch: int, other: int) -> dict[str,
 def _example_feeds(specs: tuple[TensorSpec, ...], example_inputs: Path | None, seed: int) -> dict[str, np.ndarray]:
     if example_inputs is None:
         return generate_inputs(specs, seed=seed, dim_values=_dim_sizes(specs, _EXAMPLE_BATCH, DEFAULT_SYMBOLIC_DIM))
-    feeds = match_inputs(_example_arrays(example_inputs), specs, source=str(example_inputs), consistent=False)
+    feeds = match_inputs(
+        _example_arrays(example_inputs, [s.name for s in specs]), specs, source=str(example_inputs), consistent=False
+    )
     axes = data_batch_axes(specs, feeds, source=str(example_inputs)).axes
     sizes = {name: feeds[name].shape[axis] for name, axis in axes.items() if axis is not None}
     if len(set(sizes.values())) > 1:
@@ -429,6 +444,43 @@ def _verify(
             )
         )
     return checks
+
+
+def _test_set_checks(
+    session: Any,
+    module: Any,
+    specs: tuple[TensorSpec, ...],
+    example_inputs: Path | None,
+    output_names: list[str],
+    tolerance: Tolerance,
+) -> tuple[list[Comparison], list[str]]:
+    """Every set of an ONNX test-data directory, as given: the ONNX file against PyTorch, and against
+    the set's expected outputs where PyTorch itself reproduces them (else a note says it does not)."""
+    if example_inputs is None or not is_test_data_dir(example_inputs):
+        return [], []
+    dataset = load_test_data(example_inputs, specs)
+    checks: list[Comparison] = []
+    notes: list[str] = []
+    for index, (call, expected) in enumerate(zip(dataset.calls, dataset.expected, strict=True)):
+        label = f"test set {index} ({_label(call, specs)})"
+        reference = _torch_outputs(module, specs, call)
+        checks.append(_check(session, call, reference, output_names, tolerance, label))
+        if expected is None:
+            continue
+        names = output_names[: len(expected)]
+        torch_agrees = compare_outputs(
+            list(expected), reference[: len(expected)], names=names, tolerance=tolerance, label=label
+        )
+        if not torch_agrees.passed:
+            notes.append(f"PyTorch does not reproduce the expected outputs of test set {index}; they were not checked")
+            continue
+        produced = run_session(session, call)[: len(expected)]
+        checks.append(
+            compare_outputs(
+                list(expected), produced, names=names, tolerance=tolerance, label=f"the expected outputs of {label}"
+            )
+        )
+    return checks, notes
 
 
 def _resize_like(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -30,7 +30,7 @@ class StageCache:
             "stage": stage,
             "mlpack": mlpack_version(),
             "settings": settings,
-            "files": {str(f): sha256_file(f) for f in files if f.is_file()},
+            "files": {str(f): _digest(f) for f in files if f.exists()},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -51,6 +51,15 @@ class StageCache:
         """Remember that ``stage`` built ``outputs`` with ``key``; written at once, so a later failure keeps it."""
         self.state[stage] = {"key": key, "outputs": {str(p): sha256_file(p) for p in outputs}, "summary": summary}
         write_text_atomic(self.path, json.dumps(self.state, indent=2, default=str))
+
+
+def _digest(path: Path) -> str:
+    """A file's hash; a folder's (an ONNX test-data directory) covers every file under it, by name."""
+    if not path.is_dir():
+        return sha256_file(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    listing = "\n".join(f"{p.relative_to(path).as_posix()} {sha256_file(p)}" for p in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Calibration data for static INT8, streamed from an .npz one batch at a time.
+"""Calibration data for static INT8, streamed from an .npz one batch at a time, or read from ONNX's
+test-data layout (``test_data_set_N/input_K.pb``), where each test set is one batch as given.
 
 The .npz is read lazily, row block by row block, so the file's size never decides memory;
 how many activations calibration holds at once is ``mlpack.quant.ranges``'s job (it caps the
@@ -27,7 +28,10 @@ DEFAULT_BATCH = 32
 
 
 def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
-    """Check the calibration file against the model inputs; return its number of samples."""
+    """Check the calibration file against the model inputs; return its number of samples (of an
+    ONNX test-data directory: its number of test sets, each one batch)."""
+    if Path(path).is_dir():
+        return len(_test_sets(Path(path), specs))
     path = require_file(Path(path), "calibration file")
     try:
         with zipfile.ZipFile(path) as archive:
@@ -54,7 +58,11 @@ def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
 def iter_batches(
     path: Path, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH, limit: int | None = None
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Batches of checked model inputs, read lazily from the .npz."""
+    """Batches of checked model inputs, read lazily from the .npz; of an ONNX test-data directory,
+    each test set as given (``limit`` then counts sets)."""
+    if Path(path).is_dir():
+        yield from _test_sets(Path(path), specs)[:limit]
+        return
     with zipfile.ZipFile(path) as archive:
         mapping = _map_inputs({k: v for k, v in _members(archive).items() if k not in RESERVED_KEYS}, specs, path)
         streams = {spec.name: _NpyStream(archive, mapping[spec.name]) for spec in specs}
@@ -63,6 +71,14 @@ def iter_batches(
             rows = min(batch_size, remaining)
             yield {spec.name: check_array(streams[spec.name].read(rows), spec, source=str(path)) for spec in specs}
             remaining -= rows
+
+
+def _test_sets(path: Path, specs: tuple[TensorSpec, ...]) -> tuple[dict[str, np.ndarray], ...]:
+    """Every test set of an ONNX test-data directory, checked against the inputs: small by nature
+    (they are files of single calls), so they are read whole."""
+    from mlpack.core.testdata import load_test_data
+
+    return load_test_data(path, specs).calls
 
 
 class NpzCalibrationReader:
@@ -74,7 +90,8 @@ class NpzCalibrationReader:
         self.path, self.specs, self.batch_size, self.limit = Path(path), specs, batch_size, limit
         samples = inspect_calibration(self.path, specs)
         self.samples = min(samples, limit) if limit else samples
-        self.batches = -(-self.samples // batch_size)
+        # A test set is one batch as given; an .npz's samples are grouped into batches.
+        self.batches = self.samples if self.path.is_dir() else -(-self.samples // batch_size)
         self._iterator: Iterator[dict[str, Any]] | None = None
         self._left = self.batches
 

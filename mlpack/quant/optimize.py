@@ -173,6 +173,8 @@ def _reference(
     if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
+        if Path(settings.calibration).is_dir():  # ONNX test sets: every set is a call, as --data runs them
+            return _reference(source, signature, quantize, settings, settings.calibration, seed, feeding)
         inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
         feeds = next(iter_batches(settings.calibration, signature.inputs, batch_size=VERIFY_SAMPLES))
         label = f"{next(iter(feeds.values())).shape[0]} calibration samples from {settings.calibration}"
