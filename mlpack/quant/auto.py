@@ -26,6 +26,7 @@ from mlpack.quant.weights import apply_choices, initial_choice, weight_values
 MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
 MIN_SPEEDUP = 0.95  # INT8 compute for an op kind only if it measured at least 5% faster
 MAX_ROUNDS = 12
+SENSITIVITY_SAMPLES = 4  # enough to rank weights; every activation of each is held at once
 # The kinds INT8 compute is tried for (onnxruntime's dynamic kernels), with the weight role each reads.
 COMPUTE_KINDS = {"MatMul": ("MatMul weight", "Gemm weight"), "Conv": ("Conv weight",)}
 # The ladder a weight climbs when the outputs drift, from small to faithful.
@@ -89,7 +90,7 @@ def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassCon
     from mlpack.quant.passes import PassLog
 
     faster = []
-    feeds = _one_sample(context.reference.feeds)
+    feeds = _samples(model, context.reference.feeds, 1)
     for kind, roles in COMPUTE_KINDS.items():
         if not any(w.role in roles for w in weights.values()):
             continue
@@ -108,9 +109,30 @@ def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassCon
     return faster
 
 
-def _one_sample(feeds: dict[str, Any]) -> dict[str, Any]:
-    """Latency is compared at batch 1, the batch most edge deployments run."""
-    return {name: value[:1] if getattr(value, "ndim", 0) else value for name, value in feeds.items()}
+def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
+    """The first ``count`` samples of every batched input, along its own batch axis; the rest whole.
+
+    Latency is compared at batch 1 (the batch most edge deployments run), and sensitivity is
+    ranked on a few samples: exposing every activation of a BERT-size model costs about 250 MB
+    per sample.
+    """
+    import numpy as np
+    import onnx
+
+    from mlpack.core.batching import data_batch_axes
+    from mlpack.core.signature import signature_of
+    from mlpack.errors import MlpackError
+
+    specs = signature_of(onnx.load(str(model), load_external_data=False)).inputs
+    try:
+        axes = data_batch_axes(specs, feeds, source="the verification inputs").axes
+    except MlpackError:  # no reading of the batch fits: the inputs are one call, used whole
+        return feeds
+    return {
+        name: np.take(value, range(min(count, value.shape[axis])), axis=axis) if axes.get(name) is not None else value
+        for name, value in feeds.items()
+        for axis in [axes.get(name) or 0]
+    }
 
 
 def _build(model: Path, plan: _Plan, context: PassContext, index: int) -> Path:
@@ -157,7 +179,8 @@ def _refine(
         movable = [n for n in weights if plan.rung(n) < len(LADDER) - 1]
         if not movable:
             break
-        scores = weight_degradation(model, candidate, context.reference.feeds, set(movable), context.workdir)
+        few = _samples(model, context.reference.feeds, SENSITIVITY_SAMPLES)
+        scores = weight_degradation(model, candidate, few, set(movable), context.workdir)
         ranked = sorted(movable, key=lambda n: -scores.get(n, float("-inf")))
         for name in ranked[: 2**index]:
             _promote(plan, name, weights[name], values[name], context.settings, scores.get(name))
@@ -189,7 +212,7 @@ def _hold_latency(
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
     from mlpack.core.timing import folded_ops, p50_ratios
 
-    feeds = _one_sample(context.reference.feeds)
+    feeds = _samples(model, context.reference.feeds, 1)
     for _ in range(3):
         ratio = p50_ratios([model, candidate], feeds)[1]
         context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")
