@@ -30,7 +30,10 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, SimplifyOutcome]:
     before = len(model.graph.node)
     try:
         import onnxsim
-
+    except ImportError:
+        missing = "onnxsim is not installed (pip install 'mlpack-edge[optimize]'); graph kept unsimplified"
+        return model, SimplifyOutcome(False, before, before, missing)
+    try:
         # onnxsim prints progress and warnings of its own.
         with silenced():
             simplified, ok = onnxsim.simplify(model, check_n=0)
