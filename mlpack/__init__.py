@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.bench.compare import CompareResult, compare  # noqa: F401
     from mlpack.bench.measure import BenchResult, BenchSettings, benchmark  # noqa: F401
     from mlpack.budget.check import CheckResult, check  # noqa: F401
+    from mlpack.budget.drift import DriftResult, DriftThresholds, drift  # noqa: F401
     from mlpack.core.fidelity import Comparison, Tolerance  # noqa: F401
     from mlpack.core.inputspec import parse_input_spec  # noqa: F401
     from mlpack.core.modelinfo import ModelInfo, inspect_model  # noqa: F401
@@ -43,6 +44,9 @@ _LAZY = {
     "benchmark": "mlpack.bench.measure",
     "CheckResult": "mlpack.budget.check",
     "check": "mlpack.budget.check",
+    "DriftResult": "mlpack.budget.drift",
+    "DriftThresholds": "mlpack.budget.drift",
+    "drift": "mlpack.budget.drift",
     "Comparison": "mlpack.core.fidelity",
     "Tolerance": "mlpack.core.fidelity",
     "parse_input_spec": "mlpack.core.inputspec",

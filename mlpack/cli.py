@@ -314,10 +314,11 @@ def inspect(
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
     from mlpack.artifact.manifest import is_package, read_manifest
+    from mlpack.artifact.statsview import with_stats_overview
     from mlpack.core.modelinfo import inspect_model
 
     if model.is_file() and is_package(model):
-        manifest = read_manifest(model)
+        manifest = with_stats_overview(model, read_manifest(model))
         if as_json:
             _print_json(manifest)
         else:

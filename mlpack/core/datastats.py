@@ -23,6 +23,7 @@ from mlpack.errors import DataError
 SCHEMA = "mlpack.datastats/1"
 MAX_BYTES = 256 * 1024  # the bound the package promises, whatever the data's size
 
+TOP_SHOWN = 3  # categories an overview names
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
@@ -114,6 +115,30 @@ class TensorStats:
             "features": [f.to_dict() for f in self.features],
         }
 
+    def overview(self) -> dict[str, Any]:
+        """In brief, for people: the view, how many features, the numeric features' range and the
+        first categorical feature's most frequent values."""
+        numeric_features = [f for f in self.features if f.kind == NUMERIC and f.summary]
+        numeric = [f.summary for f in numeric_features]
+        categorical = [f for f in self.features if f.kind == CATEGORICAL]
+        brief: dict[str, Any] = {"name": self.name, "view": self.view.kind, "features": len(self.features)}
+        if numeric:
+            brief["numeric"] = {
+                "mean": _short(sum(s.get("mean", 0.0) for s in numeric) / len(numeric)),
+                "std": _short(sum(s.get("std", 0.0) for s in numeric) / len(numeric)),
+                "min": _short(min(s.get("min", 0.0) for s in numeric)),
+                "max": _short(max(s.get("max", 0.0) for s in numeric)),
+                "nan_rate": _short(max(s.get("nan_rate", 0.0) for s in numeric)),
+                "inf_rate": _short(max(s.get("inf_rate", 0.0) for s in numeric)),
+            }
+            if len(numeric_features) == 1:  # a single feature (a confidence, a length) says which
+                brief["numeric"]["feature"] = numeric_features[0].name
+        if categorical:
+            first = categorical[0]
+            ranked = sorted(zip(first.bins, first.proportions, strict=False), key=lambda c: -c[1])[:TOP_SHOWN]
+            brief["categorical"] = {"feature": first.name, "top": [[_short(v), _short(p)] for v, p in ranked]}
+        return brief
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TensorStats:
         return cls(
@@ -143,6 +168,15 @@ class DataStats:
             "samples": self.samples,
             "source": self.source,
             "tensors": [t.to_dict() for t in self.tensors],
+        }
+
+    def overview(self) -> dict[str, Any]:
+        """What the statistics cover, in brief: sample count, and each input and output summarised."""
+        return {
+            "samples": self.samples,
+            "source": self.source,
+            "inputs": [t.overview() for t in self.role("input")],
+            "outputs": [t.overview() for t in self.role("output")],
         }
 
     def to_json(self) -> bytes:

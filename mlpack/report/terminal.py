@@ -402,6 +402,7 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
     pairs = (model.get("feeding") or {}).get("state") or []
     if pairs:
         console.print(f"state pairs (output=input, streamed by verify --run and run): {escape(', '.join(pairs))}")
+    _render_data_stats(console, manifest.get("data_stats"))
     files = Table(title="Files", title_justify="left")
     for column in ("path", "size", "sha256"):
         files.add_column(column)
@@ -429,6 +430,44 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
         )
     provenance = manifest["provenance"]
     console.print("provenance: " + ", ".join(f"{k} {v}" for k, v in provenance.items() if v))
+
+
+def _render_data_stats(console: Console, entry: dict[str, Any] | None) -> None:
+    """The recorded data statistics: how many samples, and each input and output in brief."""
+    if not entry:
+        console.print("data statistics: none recorded (pack with --data VAL.npz to record them for mlpack drift)")
+        return
+    overview = entry.get("overview") or {}
+    title = (
+        f"Data statistics: {entry.get('samples')} samples from {escape(str(entry.get('source') or '-'))}, "
+        f"{human_size(entry.get('size_bytes', 0))} (for mlpack drift)"
+    )
+    if "error" in overview:
+        console.print(f"{title}\n[red]{escape(overview['error'])}[/]")
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("", "tensor", "view", "features", "summary"):
+        table.add_column(column, justify="right" if column == "features" else "left")
+    for role in ("inputs", "outputs"):
+        for tensor in overview.get(role, []):
+            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], str(tensor["features"]), _brief(tensor))
+    console.print(table)
+
+
+def _brief(tensor: dict[str, Any]) -> str:
+    parts = []
+    numeric = tensor.get("numeric")
+    if numeric:
+        text = f"{escape(numeric['feature'])}: " if numeric.get("feature") else ""
+        text += f"mean {numeric['mean']:.3g}, std {numeric['std']:.3g}, "
+        text += f"range [{numeric['min']:.3g}, {numeric['max']:.3g}]"
+        bad = numeric["nan_rate"] + numeric["inf_rate"]
+        parts.append(text + (f", NaN/Inf up to {bad:.1%}" if bad else ""))
+    categorical = tensor.get("categorical")
+    if categorical:
+        top = ", ".join(f"{value:g} ({share:.0%})" for value, share in categorical["top"])
+        parts.append(f"{escape(categorical['feature'])} most often {top}")
+    return "; ".join(parts)
 
 
 def render_build(console: Console, result: BuildResult) -> None:
