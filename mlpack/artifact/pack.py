@@ -86,39 +86,62 @@ def pack(
             report, a negative ``golden``, or ``data`` that does not fit the model or holds too few
             samples to record statistics (exit 2).
     """
+    model, onnx_model, signature = _open_model(Path(model), Path(output), include, (report, golden_data, data), golden)
+    check = _read_report(report) if report else None
+    contents = _contents(model, signature, include, golden, golden_data, data, feeding)
+    described = {
+        "name": name or model.stem,
+        "version": version,
+        "preprocessing": preprocessing or {},
+        "optimization": optimization or {},
+        "check": check,
+        "model_card": _model_card(model_card or {}, check),
+    }
+    manifest = _manifest(model, onnx_model, signature, contents, described, feeding)
+    _write_archive(Path(output), manifest, contents.entries)
+    return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
+
+
+def _open_model(
+    model: Path, output: Path, include: tuple[Path, ...], reads: tuple[Path | None, ...], golden: int
+) -> tuple[Path, onnx.ModelProto, Signature]:
+    """Check every input before any work (nothing is written on bad input), then load the model."""
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
 
-    model = require_file(Path(model), "model file")
+    model = require_file(model, "model file")
     for extra in include:
         require_file(Path(extra), "included file")
-    check_pack_inputs(model, Path(output), include=include, reads=(report, golden_data, data), golden=golden)
+    check_pack_inputs(model, output, include=include, reads=reads, golden=golden)
     onnx_model = load_model(model)
-    signature = signature_of(onnx_model)
-    check = _read_report(report) if report else None
+    return model, onnx_model, signature_of(onnx_model)
 
+
+@dataclass(frozen=True)
+class _Contents:
+    """What the archive holds besides the manifest."""
+
+    entries: Entries
+    golden: int  # golden samples stored: data may hold fewer than were asked for
+    data_stats: dict[str, Any] | None  # the manifest's note of the recorded statistics
+
+
+def _contents(
+    model: Path,
+    signature: Signature,
+    include: tuple[Path, ...],
+    golden: int,
+    golden_data: Path | None,
+    data: Path | None,
+    feeding: FeedOptions,
+) -> _Contents:
+    """The model and its data files, the included files, the golden samples and the data statistics."""
     entries = _file_entries(model, include)
     if golden:
         golden_files, golden = _golden_entries(model, signature, golden, golden_data, feeding)
-        entries.update(golden_files)  # golden is now what is stored: data may hold fewer samples
+        entries.update(golden_files)
     data_stats = _stats_entry(model, Path(data), entries) if data is not None else None
-    manifest = _manifest(
-        model,
-        onnx_model,
-        signature,
-        entries,
-        name=name or model.stem,
-        version=version,
-        preprocessing=preprocessing or {},
-        optimization=optimization or {},
-        check=check,
-        golden=golden,
-        model_card=_model_card(model_card or {}, check),
-        data_stats=data_stats,
-        feeding=feeding,
-    )
-    _write_archive(Path(output), manifest, entries)
-    return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
+    return _Contents(entries, golden, data_stats)
 
 
 def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
@@ -172,18 +195,13 @@ def _manifest(
     model: Path,
     onnx_model: onnx.ModelProto,
     signature: Signature,
-    entries: Entries,
-    *,
-    name: str,
-    version: str,
-    preprocessing: dict[str, Any],
-    optimization: dict[str, Any],
-    check: dict[str, Any] | None,
-    golden: int,
-    model_card: dict[str, Any],
-    data_stats: dict[str, Any] | None,
+    contents: _Contents,
+    described: dict[str, Any],
     feeding: FeedOptions,
 ) -> dict[str, Any]:
+    """The sealed manifest; ``described`` holds what the user says of the model (name, version,
+    preprocessing, optimization, check, model_card)."""
+    entries, golden = contents.entries, contents.golden
     opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 0)
     golden_section = {
         "count": golden,
@@ -194,8 +212,8 @@ def _manifest(
     return seal(
         {
             "format": FORMAT,
-            "name": name,
-            "version": version,
+            "name": described["name"],
+            "version": described["version"],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "files": {path: {"sha256": _digest(content), "size": _size(content)} for path, content in entries.items()},
             "model": {
@@ -206,12 +224,12 @@ def _manifest(
                 "size_bytes": sum(_size(c) for p, c in entries.items() if p.startswith("model/")),
                 "feeding": feeding.to_dict(),
             },
-            "preprocessing": preprocessing,
-            "optimization": optimization,
-            "check": check,
+            "preprocessing": described["preprocessing"],
+            "optimization": described["optimization"],
+            "check": described["check"],
             "golden": golden_section if golden else None,
-            "data_stats": data_stats,
-            "model_card": model_card,
+            "data_stats": contents.data_stats,
+            "model_card": described["model_card"],
             "provenance": _provenance(model),
         }
     )

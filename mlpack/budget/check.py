@@ -164,29 +164,81 @@ def check(
     """
     from mlpack.bench.measure import BenchSettings
 
-    _check_options(confidence=confidence, max_remeasure=max_remeasure)
-    budget_file = load_budget_file(budgets)
-    profile = resolve_device(device, budget_file.devices, devices_file)
-    resolved = resolve(budget_file, device)
+    profile, resolved = _resolved_budgets(budgets, device, devices_file, confidence, max_remeasure)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
     _check_drift_requirements(resolved, drift_reference=drift_reference, data=data)
     model = Path(model)
     size, input_specs = _open_model(model)
-    verdicts = size_verdicts(size, resolved)
-    quality = reference_quality = None
-    if data is not None and (resolved.needs_data or reference is not None):
-        quality, reference_quality = _evaluate(model, reference, data, input_specs, resolved, feeding)
-        verdicts += quality_verdicts(quality, resolved)
-    drift = _drift(model, drift_reference, data) if drift_reference is not None and data is not None else None
-    if drift is not None:
-        verdicts += drift_verdicts(drift, resolved)
+    judged = _judge_data(model, data, reference, drift_reference, input_specs, resolved, feeding)
     timing = None
     if resolved.needs_timing:
         settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup, data=data, feeding=feeding)
         timing = _time(model, baseline, resolved, profile, settings, confidence, max_remeasure, progress)
-        verdicts += timing.verdicts
+    verdicts = size_verdicts(size, resolved) + judged.verdicts + (timing.verdicts if timing else [])
     if not verdicts:
         raise BadInputError(f"{budgets} sets no budget that applies here; nothing was checked.")
+    return _result(
+        model, reference, baseline, data, profile, resolved, tuple(verdicts), size, judged, timing, confidence
+    )
+
+
+def _resolved_budgets(
+    budgets: Path, device: str | None, devices_file: Path | None, confidence: float, max_remeasure: int
+) -> tuple[DeviceProfile | None, Budgets]:
+    """The device profile and the budgets that apply on it, after checking the options."""
+    _check_options(confidence=confidence, max_remeasure=max_remeasure)
+    budget_file = load_budget_file(budgets)
+    profile = resolve_device(device, budget_file.devices, devices_file)
+    return profile, resolve(budget_file, device)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The verdicts that rest on the evaluation data, with what they were judged on."""
+
+    verdicts: list[Verdict]
+    quality: QualityReport | None = None
+    reference_quality: QualityReport | None = None
+    drift: DriftResult | None = None
+
+
+def _judge_data(
+    model: Path,
+    data: Path | None,
+    reference: Path | None,
+    drift_reference: Path | None,
+    specs: Any,
+    budgets: Budgets,
+    feeding: FeedOptions,
+) -> _Judged:
+    """Accuracy, agreement with the reference and drift: the budgets judged on evaluation data."""
+    if data is None:
+        return _Judged([])
+    verdicts: list[Verdict] = []
+    quality = reference_quality = None
+    if budgets.needs_data or reference is not None:
+        quality, reference_quality = _evaluate(model, reference, data, specs, budgets, feeding)
+        verdicts += quality_verdicts(quality, budgets)
+    drift = _drift(model, drift_reference, data) if drift_reference is not None else None
+    if drift is not None:
+        verdicts += drift_verdicts(drift, budgets)
+    return _Judged(verdicts, quality, reference_quality, drift)
+
+
+def _result(
+    model: Path,
+    reference: Path | None,
+    baseline: Path | None,
+    data: Path | None,
+    profile: DeviceProfile | None,
+    budgets: Budgets,
+    verdicts: tuple[Verdict, ...],
+    size: int,
+    judged: _Judged,
+    timing: _Timing | None,
+    confidence: float,
+) -> CheckResult:
+    """The result, with the files it judged named as given."""
     return CheckResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=str(model),
@@ -194,16 +246,16 @@ def check(
         baseline=str(baseline) if baseline else None,
         data=str(data) if data else None,
         device=device_record(profile),
-        budgets=resolved,
-        verdicts=tuple(verdicts),
+        budgets=budgets,
+        verdicts=verdicts,
         size_bytes=size,
-        quality=quality,
-        reference_quality=reference_quality,
+        quality=judged.quality,
+        reference_quality=judged.reference_quality,
         latency=timing.latency if timing else None,
         system=timing.system if timing else None,
         confidence=confidence,
         remeasured=timing.remeasured if timing else 0,
-        drift=drift,
+        drift=judged.drift,
     )
 
 
