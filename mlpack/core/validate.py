@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from mlpack.errors import BadInputError
@@ -191,7 +191,7 @@ OPTION_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "min_cosine": (-1, 1, False),
     "min_agreement": (0, 1, False),
     "max_accuracy_drop": (0, 1, False),
-    "duration": (0, None, True),
+    "duration": (0, None, False),  # 0: a fixed run count alone
     "max_time": (0, None, True),
     "precision": (0, 1, True),
     "timeout": (0, None, True),
@@ -242,7 +242,7 @@ def check_reports(reports: dict[str, object], *, inputs: Iterable[Path | None] =
         check_appendable(Path(os.environ["GITHUB_STEP_SUMMARY"]), what="GITHUB_STEP_SUMMARY")
 
 
-def check_override_names(source: Path, overrides: dict[str, object], device: str | None) -> None:
+def check_override_names(source: Path, overrides: Mapping[str, object], device: str | None) -> None:
     """A ``[budget.NAME]`` table that nearly names the device checked is a typo, not another device:
     silently ignoring it would drop the stricter limits it holds.
 

@@ -109,12 +109,10 @@ def init(
         force: overwrite ``output`` if it exists (otherwise an existing file is an error).
 
     Raises:
-        BadInputError: ``output`` exists and ``force`` is not set, or ``source`` holds a control character.
+        BadInputError: ``output`` exists and ``force`` is not set.
     """
     output = Path(output)
     if output.exists() and not force:
         raise BadInputError(f"{output} already exists; pass --force to overwrite it.")
-    if not source.isprintable():  # a newline or control character is a pasting accident, never a path
-        raise BadInputError(f"the source {source!r} holds a newline or control character; write it on one line.")
     write_text_atomic(output, starter_text(output, source=source, inputs=inputs))
     return output
