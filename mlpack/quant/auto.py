@@ -12,6 +12,7 @@ Every tensor's final representation, and why, goes into the report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,7 @@ def _nodes_reading(model: Path, names: set[str]) -> list[str]:
 
 
 def _refine(
-    model: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
+    model: Path, plan: _Plan, weights: dict[str, Weight], values: Mapping[str, Any], context: PassContext
 ) -> Path:
     """Move the most sensitive weights to finer forms until the outputs hold; fail closed if none do."""
     from mlpack.quant.sensitivity import weight_degradation
@@ -213,7 +214,12 @@ def _promote(
 
 
 def _hold_latency(
-    model: Path, candidate: Path, plan: _Plan, weights: dict[str, Weight], values: dict[str, Any], context: PassContext
+    model: Path,
+    candidate: Path,
+    plan: _Plan,
+    weights: dict[str, Weight],
+    values: Mapping[str, Any],
+    context: PassContext,
 ) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
     from mlpack.core.timing import folded_ops, p50_ratios

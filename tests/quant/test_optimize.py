@@ -133,7 +133,7 @@ def test_pre_processing_degrades_step_by_step(gemm_mlp: Path, tmp_path: Path, mo
 
     monkeypatch.setattr(shape_inference, "quant_pre_process", flaky)
     result = mlpack.optimize(gemm_mlp, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC)
-    assert calls[1] == {"skip_symbolic_shape": True}
+    assert calls[1]["skip_symbolic_shape"] is True and "skip_optimization" not in calls[1]
     assert any("NoneType" in w for w in result.warnings)
     assert "pre-processing without symbolic shape inference" in result.steps
     assert result.comparison.passed
