@@ -12,7 +12,7 @@ Every tensor's final representation, and why, goes into the report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,16 @@ class Auto(ModelPass):
         from mlpack.core.onnxio import load_model
 
         loaded = load_model(model, check=False)
-        values = weight_values(loaded)
         weights = {w.name: w for w in find_weights(loaded, min_elements=context.settings.min_weight_elements)}
         if not weights:
             context.log.warnings.append("auto: no float weight large enough to shrink; the model is kept as it is")
             return False
-        stored = {n: initial_choice(w, values[n], context.settings) for n, w in weights.items()}
+        in_memory = weight_values(loaded)
+        stored = {n: initial_choice(w, in_memory[n], context.settings) for n, w in weights.items()}
+        # The values are needed again only if a weight must move up the ladder: read them back from
+        # the file then, rather than hold a copy of the model through every session timed below.
+        del loaded, in_memory
+        values = _FileValues(model)
         compute = _faster_int8_kinds(model, weights, context)
         plan = _Plan({n: k for n, w in weights.items() for k in compute if w.role in COMPUTE_KINDS[k]}, stored)
         candidate = _refine(model, plan, weights, values, context)
@@ -85,6 +89,30 @@ class Auto(ModelPass):
         candidate.replace(output)
         _report(plan, weights, context)
         return True
+
+
+class _FileValues(Mapping[str, Any]):
+    """Weight values read back from the model file on first use (a promotion), then kept."""
+
+    def __init__(self, model: Path) -> None:
+        self.model = model
+        self._values: Mapping[str, Any] | None = None
+
+    def _loaded(self) -> Mapping[str, Any]:
+        if self._values is None:
+            from mlpack.core.onnxio import load_model
+
+            self._values = weight_values(load_model(self.model, check=False))
+        return self._values
+
+    def __getitem__(self, name: str) -> Any:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
