@@ -361,32 +361,61 @@ def _build(
     *,
     simplify: bool = True,
 ) -> None:
+    """Build one candidate in a fresh child process.
+
+    Each build's memory goes back to the system when its process ends (in one long-lived process
+    the heap left by a BERT-size build stays, and the next build starts from it), and a native
+    crash in a quantiser fails that candidate instead of the whole search.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     from mlpack.core.onnxio import model_size_bytes
-    from mlpack.quant.optimize import optimize
 
     spec = candidate.spec
     target = workdir / f"{spec.name}.onnx"
+    drop = budgets.max_accuracy_drop if spec.accuracy_aware else None
     began = time.perf_counter()
     try:
-        result = optimize(
-            model,
-            target,
-            simplify=simplify,
-            quantize=spec.quantize,
-            settings=spec.settings,
-            data=data,
-            max_accuracy_drop=budgets.max_accuracy_drop if spec.accuracy_aware else None,
-            eval_data=data if spec.accuracy_aware else None,
-            feeding=feeding,
-        )
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            kept = pool.submit(_optimize_candidate, model, target, spec, data, drop, feeding, simplify).result()
     except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
         candidate.status, candidate.reason = "failed", str(exc)
+        return
+    except BrokenProcessPool:
+        candidate.status, candidate.reason = "failed", "the process building it died (a native crash or out of memory)"
         return
     finally:
         candidate.build_seconds = time.perf_counter() - began
     candidate.status, candidate.path, candidate.size_bytes = "built", target, model_size_bytes(target)
-    if result.accuracy is not None:
-        candidate.kept_in_float = len(result.accuracy.kept_in_float)
+    candidate.kept_in_float = kept
+
+
+def _optimize_candidate(
+    model: Path,
+    target: Path,
+    spec: CandidateSpec,
+    data: Path,
+    max_drop: float | None,
+    feeding: FeedOptions,
+    simplify: bool,
+) -> int:
+    """Runs in the child: optimise, and return how many nodes accuracy-aware quantisation kept in float."""
+    from mlpack.quant.optimize import optimize
+
+    result = optimize(
+        model,
+        target,
+        simplify=simplify,
+        quantize=spec.quantize,
+        settings=spec.settings,
+        data=data,
+        max_accuracy_drop=max_drop,
+        eval_data=data if max_drop is not None else None,
+        feeding=feeding,
+    )
+    return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
 
 def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, feeding: FeedOptions) -> None:
