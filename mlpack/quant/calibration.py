@@ -8,18 +8,13 @@ batch by the activation bytes it implies, within ``--calibration-memory``).
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.data import RESERVED_KEYS, check_array
 from mlpack.core.fileio import require_file
-from mlpack.core.npzstream import NpyStream as _NpyStream
-from mlpack.core.npzstream import map_members as _map_inputs
-from mlpack.core.npzstream import npz_members as _members
+from mlpack.core.npzstream import count_samples, iter_blocks
 from mlpack.core.signature import TensorSpec
-from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,27 +27,7 @@ def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
     ONNX test-data directory: its number of test sets, each one batch)."""
     if Path(path).is_dir():
         return len(_test_sets(Path(path), specs))
-    path = require_file(Path(path), "calibration file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {k: v for k, v in _members(archive).items() if k not in RESERVED_KEYS}
-            if not members:
-                raise DataError(f"{path} holds no input arrays: calibration needs samples of the model's inputs.")
-            mapping = _map_inputs(members, specs, path)
-            counts = set()
-            for spec in specs:
-                stream = _NpyStream(archive, mapping[spec.name])
-                counts.add(stream.shape[0] if stream.shape else 0)
-                if stream.shape and stream.shape[0]:
-                    check_array(stream.read(1), spec, source=str(path))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable .npz file (corrupt or truncated?): {exc}") from exc
-    if len(counts) != 1:
-        raise InputSpecError(f"{path}: the input arrays disagree on the number of samples ({sorted(counts)}).")
-    samples = counts.pop()
-    if samples == 0:
-        raise DataError(f"{path} is empty: calibration needs at least one sample (a few hundred is typical).")
-    return samples
+    return count_samples(require_file(Path(path), "calibration file"), specs)
 
 
 def iter_batches(
@@ -63,14 +38,7 @@ def iter_batches(
     if Path(path).is_dir():
         yield from _test_sets(Path(path), specs)[:limit]
         return
-    with zipfile.ZipFile(path) as archive:
-        mapping = _map_inputs({k: v for k, v in _members(archive).items() if k not in RESERVED_KEYS}, specs, path)
-        streams = {spec.name: _NpyStream(archive, mapping[spec.name]) for spec in specs}
-        remaining = min(limit or streams[specs[0].name].shape[0], streams[specs[0].name].shape[0])
-        while remaining > 0:
-            rows = min(batch_size, remaining)
-            yield {spec.name: check_array(streams[spec.name].read(rows), spec, source=str(path)) for spec in specs}
-            remaining -= rows
+    yield from iter_blocks(Path(path), specs, batch_size=batch_size, limit=limit)
 
 
 def _test_sets(path: Path, specs: tuple[TensorSpec, ...]) -> tuple[dict[str, np.ndarray], ...]:

@@ -132,7 +132,7 @@ def test_unreachable_accuracy_budget_fails_closed(wide: dict[str, Path], runner,
     ("extra", "message"),
     [
         ([], "needs calibration data"),
-        (["--calibration", "EMPTY"], "is empty"),
+        (["--calibration", "EMPTY"], "holds 0 samples"),
         (["--calibration", "MISMATCH"], "lacks arrays for the model inputs"),
         (["--calibration", "WIDE", "--max-accuracy-drop", "0.01"], "needs --eval"),
         (["--calibration", "WIDE", "--calibration-batch", "0"], "--calibration-batch"),
