@@ -168,7 +168,7 @@ def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
     }
 
 
-def _build(model: Path, plan: _Plan, context: PassContext, index: int) -> Path:
+def _build(model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int) -> Path:
     """INT8 compute for the planned nodes, then every other weight stored at rest."""
     from mlpack.quant.dynamic import quantize_dynamic
     from mlpack.quant.passes import PassLog
@@ -178,7 +178,7 @@ def _build(model: Path, plan: _Plan, context: PassContext, index: int) -> Path:
     kinds = sorted(set(plan.compute.values()))
     if kinds:
         op_types = tuple(kinds) + (("Gemm",) if "MatMul" in kinds else ())
-        excluded = _nodes_reading(model, set(plan.stored) - set(plan.compute))
+        excluded = _nodes_left_in_float(model, plan, weights)
         settings = replace(context.settings, op_types=op_types, exclude_nodes=tuple(excluded))
         quantize_dynamic(current, path, settings, PassLog())
         current = path
@@ -188,11 +188,28 @@ def _build(model: Path, plan: _Plan, context: PassContext, index: int) -> Path:
     return path
 
 
-def _nodes_reading(model: Path, names: set[str]) -> list[str]:
+# The op kind whose INT8 kernel computes a node of each op type.
+_KIND_OF_OP = {"MatMul": "MatMul", "Gemm": "MatMul", "Conv": "Conv", "LSTM": "LSTM"}
+
+
+def _nodes_left_in_float(model: Path, plan: _Plan, weights: dict[str, Weight]) -> list[str]:
+    """Nodes of a planned kind that read a weight of that kind's roles taken off INT8 compute.
+
+    Only those weights decide: an LSTM's bias or a MatMul's activation input are not what the
+    INT8 kernel quantises, and must not keep the node in float.
+    """
     import onnx
 
     graph = onnx.load(str(model), load_external_data=False).graph
-    return [n.name for n in graph.node if n.name and any(i in names for i in n.input)]
+    excluded = []
+    for node in graph.node:
+        kind = _KIND_OF_OP.get(node.op_type)
+        if not node.name or kind not in set(plan.compute.values()):
+            continue
+        roles = COMPUTE_KINDS[kind]
+        if any(i in weights and weights[i].role in roles and i not in plan.compute for i in node.input):
+            excluded.append(node.name)
+    return excluded
 
 
 def _refine(
@@ -205,7 +222,7 @@ def _refine(
     for index in range(MAX_ROUNDS + 1):
         if not plan.compute and all(c.representation is Representation.FP32 for c in plan.stored.values()):
             break  # back at FP32: nothing shrinks within the tolerance
-        candidate = _build(model, plan, context, index)
+        candidate = _build(model, plan, weights, context, index)
         comparison = context.reference.compare(candidate, context.tolerance)
         if comparison.passed:
             if index:
