@@ -33,6 +33,19 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# Options several commands share, declared once.
+BudgetDevice = Annotated[str | None, typer.Option("--device", help="Device profile whose budgets and threads apply.")]
+DevicesFile = Annotated[Path | None, typer.Option("--devices", help="TOML file with more [device.NAME] profiles.")]
+ReferenceModel = Annotated[
+    Path | None, typer.Option("--reference", help="Reference model for accuracy drop and agreement.")
+]
+Confidence = Annotated[float, typer.Option("--confidence", help="Confidence of the latency intervals.")]
+MaxRemeasure = Annotated[
+    int, typer.Option("--max-remeasure", help="Re-measurements when a latency is too close to call.")
+]
+JsonFile = Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")]
+
+
 _debug = False
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -369,9 +382,7 @@ def bench(
     ] = None,
     data: Annotated[Path | None, typer.Option(help=".npz inputs (default: generated from the signature).")] = None,
     device: Annotated[str | None, typer.Option(help="Device profile to run with (see mlpack devices).")] = None,
-    devices_file: Annotated[Path | None, typer.Option("--devices", help="TOML file with [device.NAME] profiles.")] = (
-        None
-    ),
+    devices_file: DevicesFile = None,
     on_device: Annotated[
         bool, typer.Option("--on-device", help="This machine is the profile's device (not an approximation).")
     ] = False,
@@ -382,9 +393,7 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed for generated inputs.")] = 0,
     state: StateOption = None,
     set_values: SetOption = None,
-    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
-        None
-    ),
+    json_out: JsonFile = None,
     plot: Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")] = None,
     targets: Annotated[
         list[str] | None,
@@ -472,9 +481,7 @@ def _bench_on_targets(
 @app.command()
 @handle_errors
 def devices(
-    devices_file: Annotated[Path | None, typer.Option("--devices", help="TOML file with [device.NAME] profiles.")] = (
-        None
-    ),
+    devices_file: DevicesFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
 ) -> None:
     """List the device profiles: built in, and from your own file."""
@@ -514,21 +521,17 @@ def compare(
 def check(
     model: Annotated[Path, typer.Argument(help="The ONNX model to check.")],
     budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")],
-    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
-    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
-        None
-    ),
-    reference: Annotated[Path | None, typer.Option(help="Reference model for accuracy drop and agreement.")] = None,
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
+    reference: ReferenceModel = None,
     baseline: Annotated[Path | None, typer.Option(help="Previous model for max_slowdown, timed interleaved.")] = None,
     data: Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")] = None,
     runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process (3 per round).")] = 100,
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 10,
-    confidence: Annotated[float, typer.Option(help="Confidence of the latency intervals.")] = 0.95,
-    max_remeasure: Annotated[int, typer.Option(help="Re-measurements when a latency is too close to call.")] = 2,
-    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
-        None
-    ),
+    confidence: Confidence = 0.95,
+    max_remeasure: MaxRemeasure = 2,
+    json_out: JsonFile = None,
     markdown: Annotated[
         Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
     ] = None,
@@ -611,19 +614,15 @@ def diff_command(
     before: Annotated[Path, typer.Argument(help="The base branch's model (ONNX).")],
     after: Annotated[Path, typer.Argument(help="The pull request's model (ONNX).")],
     budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML) both are checked against.")],
-    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
-    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
-        None
-    ),
-    reference: Annotated[Path | None, typer.Option(help="Reference model for accuracy drop and agreement.")] = None,
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
+    reference: ReferenceModel = None,
     data: Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")] = None,
     runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process.")] = 100,
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
-    confidence: Annotated[float, typer.Option(help="Confidence of the latency intervals.")] = 0.95,
-    max_remeasure: Annotated[int, typer.Option(help="Re-measurements when a latency is too close to call.")] = 2,
-    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
-        None
-    ),
+    confidence: Confidence = 0.95,
+    max_remeasure: MaxRemeasure = 2,
+    json_out: JsonFile = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
 ) -> None:
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
@@ -675,10 +674,8 @@ def tune(
     calibration_memory: Annotated[
         str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
     ] = "1GB",
-    device: Annotated[str | None, typer.Option(help="Device profile whose budgets and threads apply.")] = None,
-    devices_file: Annotated[Path | None, typer.Option("--devices", help="Extra [device.NAME] profiles (TOML).")] = (
-        None
-    ),
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
     objective: Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")] = (
         Objective.LATENCY
     ),
@@ -860,9 +857,7 @@ def drift_command(
         0.1
     ),
     batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
-    json_out: Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")] = (
-        None
-    ),
+    json_out: JsonFile = None,
     markdown: Annotated[
         Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
     ] = None,
