@@ -39,9 +39,17 @@ def test_every_session_choice_is_understood(gemm_mlp: Path, level: GraphOptimiza
     assert session.get_inputs()
 
 
-@pytest.mark.parametrize("objective", list(Objective))
-def test_every_tune_objective_is_handled(objective: Objective) -> None:
-    assert _choose([], objective) is None
+def test_every_tune_objective_chooses_by_its_own_measure() -> None:
+    from mlpack.pipeline.tune import Candidate, CandidateSpec
+
+    small = Candidate(CandidateSpec("small", QuantMode.WEIGHTS), status="built", size_bytes=10)
+    small.latency_ms = {"p95": 9.0}
+    fast = Candidate(CandidateSpec("fast", QuantMode.DYNAMIC), status="built", size_bytes=20)
+    fast.latency_ms = {"p95": 3.0}
+    expected = {Objective.LATENCY: "fast", Objective.SIZE: "small"}
+    for objective in Objective:  # a new objective without an expectation here fails with KeyError
+        chosen = _choose([small, fast], objective)
+        assert chosen is not None and chosen.spec.name == expected[objective]
 
 
 def test_every_renderer_the_cli_names_exists() -> None:
