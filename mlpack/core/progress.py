@@ -6,6 +6,3 @@ from collections.abc import Callable
 
 Progress = Callable[[str, float], None]
 
-
-def no_progress(what: str, fraction: float) -> None:
-    """The default: report nothing."""
