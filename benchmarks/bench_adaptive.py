@@ -24,7 +24,8 @@ def main() -> None:
     from bert_model import bert_model, token_data
 
     from mlpack.bench.adaptive import Adaptive
-    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.measure import benchmark
+    from mlpack.bench.settings import BenchSettings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-time", type=float, default=5.0, help="timed seconds per configuration at most")

@@ -24,10 +24,11 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from mlpack.bench.measure import BenchSettings, benchmark
-from mlpack.core.data import generate_inputs
+from mlpack.bench.measure import benchmark
+from mlpack.bench.settings import BenchSettings
 from mlpack.core.onnxio import load_model
 from mlpack.core.signature import signature_of
+from mlpack.data.generate import generate_inputs
 
 
 def build_model(path: Path, width: int = 512, layers: int = 4) -> Path:

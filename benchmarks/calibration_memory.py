@@ -65,7 +65,7 @@ def _raw(model: Path, calibration: Path, method: str, batch: int, workdir: Path)
 
 def _mlpack(model: Path, calibration: Path, method: str, workdir: Path) -> str:
     from mlpack.quant.passes import PassLog
-    from mlpack.quant.registry import CalibrationMethod, QuantizeSettings
+    from mlpack.quant.settings import CalibrationMethod, QuantizeSettings
     from mlpack.quant.static import quantize_static
 
     log = PassLog()

@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_overhead import build_model  # noqa: E402
 
-from mlpack.bench.measure import BenchSettings, benchmark  # noqa: E402
+from mlpack.bench.measure import benchmark
+from mlpack.bench.settings import BenchSettings  # noqa: E402
 from mlpack.budget.check import check  # noqa: E402
 
 

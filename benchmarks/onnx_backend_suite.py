@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from mlpack.cli import app
 from mlpack.core.onnxio import create_session
 from mlpack.core.signature import signature_of
-from mlpack.core.testdata import load_test_data
+from mlpack.data.testdata import load_test_data
 from mlpack.errors import MlpackError
 
 FOLDERS = ("pytorch-converted", "pytorch-operator", "simple")

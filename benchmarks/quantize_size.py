@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 import mlpack
-from mlpack.core.data import load_dataset
 from mlpack.core.metrics import top1_accuracy
-from mlpack.core.runner import predict
+from mlpack.data.runner import predict
+from mlpack.data.sources import load_dataset
 from mlpack.errors import MlpackError
-from mlpack.quant.registry import QuantizeSettings
+from mlpack.quant.settings import QuantizeSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from digits_models import HELDOUT, exported  # noqa: E402

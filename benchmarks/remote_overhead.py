@@ -26,8 +26,9 @@ def main() -> None:
     import asyncssh
 
     from mlpack.bench.fleet import benchmark_on_target, benchmark_on_targets
-    from mlpack.bench.measure import BenchSettings, benchmark
-    from mlpack.bench.ssh import parse_target
+    from mlpack.bench.measure import benchmark
+    from mlpack.bench.settings import BenchSettings
+    from mlpack.remote.ssh import parse_target
     from tests.bench.ssh_server import LocalSSHServer, session_env, write_client_home
     from tests.conftest import make_gemm_mlp
 

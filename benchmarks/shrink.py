@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import mlpack  # noqa: E402
 from mlpack.core.fidelity import Tolerance, mean_cosine  # noqa: E402
-from mlpack.core.timing import p50_ratios  # noqa: E402
-from mlpack.quant.registry import QuantizeSettings, QuantMode  # noqa: E402
+from mlpack.quant.settings import QuantizeSettings, QuantMode  # noqa: E402
+from mlpack.quant.timing import p50_ratios  # noqa: E402
 
 MODES: dict[str, tuple[QuantMode, QuantizeSettings]] = {
     "none": (QuantMode.NONE, QuantizeSettings()),

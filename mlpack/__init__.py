@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.artifact.run import RunResult, run_package  # noqa: F401
     from mlpack.artifact.verify import VerifyResult, verify  # noqa: F401
     from mlpack.bench.compare import CompareResult, compare  # noqa: F401
-    from mlpack.bench.measure import BenchResult, BenchSettings, benchmark  # noqa: F401
+    from mlpack.bench.measure import benchmark  # noqa: F401
+    from mlpack.bench.results import BenchResult  # noqa: F401
+    from mlpack.bench.settings import BenchSettings  # noqa: F401
     from mlpack.budget.check import CheckResult, check  # noqa: F401
     from mlpack.budget.drift import DriftResult, DriftThresholds, drift  # noqa: F401
     from mlpack.core.fidelity import Comparison, Tolerance  # noqa: F401
@@ -24,10 +26,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.core.signature import Signature, TensorSpec  # noqa: F401
     from mlpack.errors import ExitCode, MlpackError  # noqa: F401
     from mlpack.exporter.export import Exporter, ExportResult, export  # noqa: F401
-    from mlpack.pipeline.build import BuildResult, build  # noqa: F401
+    from mlpack.pipeline.build import build  # noqa: F401
+    from mlpack.pipeline.summary import BuildResult  # noqa: F401
     from mlpack.pipeline.tune import Objective, TuneResult, tune  # noqa: F401
     from mlpack.quant.optimize import OptimizeResult, optimize  # noqa: F401
-    from mlpack.quant.registry import QuantizeSettings, QuantMode  # noqa: F401
+    from mlpack.quant.settings import QuantizeSettings, QuantMode  # noqa: F401
 
 # name -> the module that defines it. Loaded on first use, then cached in this module.
 _LAZY = {
@@ -39,8 +42,8 @@ _LAZY = {
     "verify": "mlpack.artifact.verify",
     "CompareResult": "mlpack.bench.compare",
     "compare": "mlpack.bench.compare",
-    "BenchResult": "mlpack.bench.measure",
-    "BenchSettings": "mlpack.bench.measure",
+    "BenchResult": "mlpack.bench.results",
+    "BenchSettings": "mlpack.bench.settings",
     "benchmark": "mlpack.bench.measure",
     "CheckResult": "mlpack.budget.check",
     "check": "mlpack.budget.check",
@@ -59,15 +62,15 @@ _LAZY = {
     "Exporter": "mlpack.exporter.export",
     "ExportResult": "mlpack.exporter.export",
     "export": "mlpack.exporter.export",
-    "BuildResult": "mlpack.pipeline.build",
+    "BuildResult": "mlpack.pipeline.summary",
     "build": "mlpack.pipeline.build",
     "Objective": "mlpack.pipeline.tune",
     "TuneResult": "mlpack.pipeline.tune",
     "tune": "mlpack.pipeline.tune",
     "OptimizeResult": "mlpack.quant.optimize",
     "optimize": "mlpack.quant.optimize",
-    "QuantizeSettings": "mlpack.quant.registry",
-    "QuantMode": "mlpack.quant.registry",
+    "QuantizeSettings": "mlpack.quant.settings",
+    "QuantMode": "mlpack.quant.settings",
 }
 
 

@@ -62,6 +62,14 @@ class ArchiveError(BadInputError):
     """An .mlpack archive that is malformed or unsafe to open."""
 
 
+class RemoteError(BadInputError):
+    """A target device that cannot be reached, refuses us, or cannot run mlpack (exit 2)."""
+
+
+class RemoteTimeout(RemoteError):
+    """The device did not finish within ``--timeout``."""
+
+
 class VerificationError(MlpackError):
     """A transformed model computes something else than the model it came from."""
 

@@ -9,19 +9,19 @@ import pytest
 
 import mlpack.cli
 from mlpack.cli import app
+from mlpack.cli import render as terminal
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization, create_session
 from mlpack.pipeline.tune import Objective, _choose
-from mlpack.quant.registry import QuantMode, default_tolerance, quantizers
-from mlpack.report import terminal
+from mlpack.quant.modes import QUANTIZERS, default_tolerance
+from mlpack.quant.settings import QuantMode
 
 
 def test_every_quantize_mode_has_a_quantiser() -> None:
-    registered = quantizers()
-    assert set(registered) == set(QuantMode) - {QuantMode.NONE}
-    for mode, entry in registered.items():
-        assert entry.mode is mode and entry.description
-        assert entry.make().name  # each builds a pass with a name for its messages
-        assert default_tolerance(mode) is entry.tolerance
+    assert set(QUANTIZERS) == set(QuantMode) - {QuantMode.NONE}
+    for mode, quantiser in QUANTIZERS.items():
+        assert quantiser.description
+        assert quantiser().name  # each builds a pass with a name for its messages
+        assert default_tolerance(mode) is quantiser.tolerance
 
 
 def test_the_cli_offers_every_quantize_mode(runner) -> None:

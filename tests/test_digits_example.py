@@ -30,10 +30,10 @@ def _check(runner, digits: dict[str, Path], budget_file: str, *extra: str):
 
 def test_int8_is_small_and_as_accurate(digits: dict[str, Path]) -> None:
     import mlpack
-    from mlpack.core.data import load_dataset
     from mlpack.core.metrics import top1_accuracy
     from mlpack.core.onnxio import model_size_bytes
-    from mlpack.core.runner import predict
+    from mlpack.data.runner import predict
+    from mlpack.data.sources import load_dataset
 
     assert model_size_bytes(digits["int8"]) <= 0.30 * model_size_bytes(digits["fp32"])
     data = load_dataset(digits["heldout"], mlpack.inspect_model(digits["fp32"]).signature.inputs, need_labels=True)

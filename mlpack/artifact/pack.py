@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
 import zipfile
@@ -22,8 +21,9 @@ from mlpack.artifact.manifest import (
     seal,
 )
 from mlpack.artifact.packinputs import check_pack_inputs
-from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
+from mlpack.data.feeds import FeedOptions
+from mlpack.data.npz import npz_bytes
 from mlpack.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -160,8 +160,8 @@ def _golden_entries(
 ) -> tuple[Entries, int]:
     """Up to ``count`` inputs (from ``data`` or generated) and the outputs this model gives for them,
     with the number stored (fewer than ``count`` where ``data`` holds fewer samples)."""
-    from mlpack.core.feeds import golden_dataset
-    from mlpack.core.runner import predict
+    from mlpack.data.feeds import golden_dataset
+    from mlpack.data.runner import predict
 
     dataset = golden_dataset(model, signature, data=data, options=feeding, count=count)
     outputs = predict(model, dataset, options=feeding)
@@ -175,8 +175,8 @@ def _golden_entries(
 def _stats_entry(model: Path, data: Path, entries: Entries) -> dict[str, Any]:
     """Record the statistics of ``data`` (inputs, and the model's outputs on it) as a package file;
     return the manifest's note of them: where, how many samples they summarise, their size."""
-    from mlpack.core.datastats import MAX_BYTES, SCHEMA
-    from mlpack.core.statscollect import record_stats
+    from mlpack.data.collect import record_stats
+    from mlpack.data.stats import MAX_BYTES, SCHEMA
 
     stats = record_stats(model, data)
     content = stats.to_json()
@@ -252,15 +252,6 @@ def _digest(content: Path | bytes) -> str:
 
 def _size(content: Path | bytes) -> int:
     return len(content) if isinstance(content, bytes) else content.stat().st_size
-
-
-def npz_bytes(arrays: dict[str, Any]) -> bytes:
-    """The arrays as an uncompressed .npz file, in memory (golden samples, run outputs)."""
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
 
 
 def _read_report(path: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from mlpack.core.datastats import MAX_BYTES, parse_stats
+from mlpack.data.stats import MAX_BYTES, parse_stats
 from mlpack.errors import DataError
 
 

@@ -108,8 +108,8 @@ def _signature_problem(opened: OpenedPackage) -> str | None:
 def _run_golden(opened: OpenedPackage) -> Comparison:
     import numpy as np
 
-    from mlpack.core.feeds import FeedOptions, model_dataset
-    from mlpack.core.runner import predict
+    from mlpack.data.feeds import FeedOptions, model_dataset
+    from mlpack.data.runner import predict
 
     golden = opened.manifest.get("golden")
     if not golden:

@@ -12,58 +12,20 @@ import json
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from mlpack.bench.measure import BenchResult, BenchSettings, unique_names
-from mlpack.bench.remote import DEFAULT_TIMEOUT_S, RemoteJob, RemoteOutcome, gather_jobs
-from mlpack.bench.ssh import RemoteError, Target
+from mlpack.bench.measure import unique_names
+from mlpack.bench.results import BenchResult, FleetResult
+from mlpack.bench.settings import BenchSettings
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
-from mlpack.errors import BadInputError, ExitCode
+from mlpack.errors import BadInputError, RemoteError
+from mlpack.remote.jobs import DEFAULT_TIMEOUT_S, RemoteJob, RemoteOutcome, gather_jobs
+from mlpack.remote.ssh import Target
 
-FLEET_SCHEMA = "mlpack.bench.fleet/1"
 _RESULT = "result.json"
 _PROFILES = "devices.toml"
-
-
-@dataclass(frozen=True)
-class FleetResult:
-    """One bench result per device that answered, and one line per device that did not."""
-
-    results: tuple[BenchResult, ...]
-    failures: dict[str, str]  # target -> why it could not be measured
-    wall_seconds: float
-    schema: str = FLEET_SCHEMA
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.ok else ExitCode.BAD_INPUT
-
-    def merged(self) -> BenchResult:
-        """One result whose entries are named ``device: model``, for one table over the fleet."""
-        first = self.results[0]
-        measurements = tuple(
-            replace(m, name=f"{result.target}: {m.name}", ratio_to_first=None)
-            for result in self.results
-            for m in result.measurements
-        )
-        return replace(first, measurements=measurements, best_batch={}, target=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "ok": self.ok,
-            "exit_code": int(self.exit_code),
-            "wall_seconds": self.wall_seconds,
-            "failures": self.failures,
-            "results": [r.to_dict() for r in self.results],
-        }
 
 
 def benchmark_on_targets(
@@ -230,25 +192,3 @@ def _bench_result(outcome: RemoteOutcome, paths: list[Path]) -> BenchResult:
         on_device=True,
         target=outcome.target.url(),
     )
-
-
-def profile_target(device: str | None, *, budget: Path | None = None, devices_file: Path | None = None) -> str | None:
-    """The ``target`` of the named device profile (from the budget file, ``--devices`` or built in);
-    None on the device itself, where a job of ``--target`` runs.
-
-    Args:
-        device: the profile's name, or None.
-        budget: a budget file whose ``[device.NAME]`` tables win, as ``check`` resolves them.
-        devices_file: a TOML file of extra ``[device.NAME]`` profiles.
-    """
-    import os
-
-    from mlpack.bench.agent import ON_DEVICE_ENV
-    from mlpack.core.devices import parse_devices, resolve_device
-    from mlpack.core.tomlfile import read_toml
-
-    if device is None or os.environ.get(ON_DEVICE_ENV):  # already on the device: measure here
-        return None
-    from_budget = parse_devices(read_toml(budget)) if budget is not None and budget.is_file() else {}
-    profile = resolve_device(device, from_budget, devices_file)
-    return profile.target if profile else None

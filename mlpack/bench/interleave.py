@@ -15,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TypeVar
 
 from mlpack.bench.adaptive import StoppingRule
 from mlpack.bench.protocol import (
@@ -33,11 +33,9 @@ from mlpack.bench.protocol import (
     from_json,
     to_json,
 )
+from mlpack.bench.settings import BenchSettings
 from mlpack.core.progress import Progress
 from mlpack.errors import InternalError, ModelLoadError
-
-if TYPE_CHECKING:  # measure imports this module; the settings type is only named here
-    from mlpack.bench.measure import BenchSettings
 
 BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the switching cost
 # Alone, a configuration needs no interleaving: longer blocks only keep the progress bar moving,

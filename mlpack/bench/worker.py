@@ -167,7 +167,7 @@ def _breakdown(events: list[dict[str, Any]], runs: int) -> Profiled:
 
 
 def _feeds(signature: Any, config: WorkerConfig) -> dict[str, Any]:
-    from mlpack.core.feeds import step_feeds
+    from mlpack.data.feeds import step_feeds
 
     return step_feeds(
         config.model,

@@ -26,13 +26,14 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
-from mlpack.core.feeds import FeedOptions
 from mlpack.core.metrics import QualityReport
 from mlpack.core.progress import Progress
+from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError, DataError, ExitCode
 
 if TYPE_CHECKING:
-    from mlpack.bench.measure import BenchSettings, Measurement
+    from mlpack.bench.results import Measurement
+    from mlpack.bench.settings import BenchSettings
     from mlpack.budget.drift import DriftResult
 
 SCHEMA = "mlpack.check/1"
@@ -162,7 +163,7 @@ def check(
             is compared with, for ``max_input_drift`` and ``max_output_drift``.
         feeding: state pairs (the data runs as a stream carrying them) and inputs given by value.
     """
-    from mlpack.bench.measure import BenchSettings
+    from mlpack.bench.settings import BenchSettings
 
     profile, resolved = _resolved_budgets(budgets, device, devices_file, confidence, max_remeasure)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
@@ -311,9 +312,9 @@ def _drift(model: Path, drift_reference: Path, data: Path) -> DriftResult:
 def _evaluate(
     model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets, feeding: FeedOptions
 ) -> tuple[QualityReport, QualityReport | None]:
-    from mlpack.core.feeds import model_dataset
     from mlpack.core.metrics import evaluate
-    from mlpack.core.runner import predict
+    from mlpack.data.feeds import model_dataset
+    from mlpack.data.runner import predict
 
     dataset = model_dataset(data, specs, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:

@@ -1,7 +1,7 @@
 """``mlpack drift``: has new data moved away from the data a package was validated on?
 
 The package holds statistics of its validation inputs and of the model's outputs on them
-(:mod:`mlpack.core.datastats`, recorded by ``mlpack pack --data``). New data, without labels, is
+(:mod:`mlpack.data.stats`, recorded by ``mlpack pack --data``). New data, without labels, is
 streamed through the packaged model in blocks and binned into the same bins; each feature gets a
 score with a named method (see :mod:`mlpack.budget.driftscore`), and a feature whose score reaches
 its threshold has drifted: exit 1. Budgets use the same scores (``max_input_drift``,
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from mlpack.artifact.manifest import DATA_STATS, is_package
 from mlpack.budget.driftscore import chi_square_test, js_distance, psi
 from mlpack.budget.verdicts import Verdict, upper_verdict
-from mlpack.core.datastats import CATEGORICAL, DataStats, FeatureStats, parse_stats
 from mlpack.core.fileio import require_file
-from mlpack.core.statscollect import DEFAULT_BATCH, SAMPLE_SIZE
+from mlpack.data.collect import DEFAULT_BATCH, SAMPLE_SIZE
+from mlpack.data.stats import CATEGORICAL, DataStats, FeatureStats, parse_stats
 from mlpack.errors import ArchiveError, BadInputError, ExitCode
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def drift_against(
     Raises:
         BadInputError: the data does not fit the model, or holds too few samples (exit 2).
     """
-    from mlpack.core.statscollect import observe_stats
+    from mlpack.data.collect import observe_stats
 
     thresholds = thresholds or DriftThresholds()
     observed = observe_stats(reference, model, data, batch_size=batch_size)

@@ -19,7 +19,7 @@ from mlpack.budget.spec import Budgets
 from mlpack.errors import DataError
 
 if TYPE_CHECKING:
-    from mlpack.bench.measure import Measurement
+    from mlpack.bench.results import Measurement
     from mlpack.bench.stats import LatencyStats
     from mlpack.core.metrics import QualityReport
 

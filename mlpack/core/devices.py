@@ -49,7 +49,7 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
 
 MAX_CPU_ID = 4095  # Linux's largest NR_CPUS default; a CPU set beyond it is a typo or hostile
 _DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description", "target")
-# The shape of a target; mlpack.bench.ssh parses it when it is used.
+# The shape of a target; mlpack.remote.ssh parses it when it is used.
 _TARGET = re.compile(r"ssh://([^@/\s]+@)?[A-Za-z0-9_.\-]+(:\d+)?(\?\S*)?|[A-Za-z0-9_.\-]+")
 
 

@@ -72,3 +72,13 @@ def system_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "versions": {"mlpack": mlpack_version(), "onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__},
     }
+
+
+def total_memory_mb() -> float | None:
+    """This machine's physical memory, for the result's system record (None where unknown)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.batching import batch_symbol, data_batch_axes
-from mlpack.core.data import DEFAULT_SYMBOLIC_DIM, generate_inputs, match_inputs, read_npz
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.quiet import silenced
 from mlpack.core.signature import Signature, TensorSpec, signature_of
 from mlpack.core.sourceref import SourceKind, SourceRef
-from mlpack.core.testdata import first_set_inputs, is_test_data_dir, load_test_data
 from mlpack.core.validate import check_output
+from mlpack.data.dataset import match_inputs
+from mlpack.data.generate import DEFAULT_SYMBOLIC_DIM, generate_inputs
+from mlpack.data.npz import read_npz
+from mlpack.data.testdata import first_set_inputs, is_test_data_dir, load_test_data
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,54 +23,7 @@ from mlpack.core.validate import check_folder
 from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, MlpackError
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
-
-
-@dataclass
-class StageReport:
-    name: str
-    status: str  # built, up to date, failed, skipped
-    seconds: float = 0.0
-    outputs: list[str] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "seconds": self.seconds,
-            "outputs": self.outputs,
-            "summary": self.summary,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    config: Path
-    out: Path
-    stages: tuple[StageReport, ...]
-    package: Path | None
-    exit_code: ExitCode
-    seconds: float
-    message: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == ExitCode.OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "mlpack.build/1",
-            "config": str(self.config),
-            "out": str(self.out),
-            "package": str(self.package) if self.package else None,
-            "ok": self.ok,
-            "exit_code": int(self.exit_code),
-            "message": self.message,
-            "seconds": self.seconds,
-            "stages": [s.to_dict() for s in self.stages],
-        }
+from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 
 
 @dataclass
@@ -117,8 +70,6 @@ def build(
     Raises:
         ConfigError: the config file is missing or malformed (nothing is built).
     """
-    from mlpack.report.markdown import build_markdown
-
     started = time.perf_counter()
     report = progress or (lambda what, done: None)
     config = load_build_config(require_file(Path(config_path), "build config"))
@@ -252,7 +203,7 @@ def _feeding_key(run: _Run) -> dict[str, Any]:
 
 def _quantize(run: _Run) -> dict[str, Any]:
     from mlpack.quant.optimize import optimize
-    from mlpack.quant.registry import QuantizeSettings
+    from mlpack.quant.settings import QuantizeSettings
 
     settings = run.config.optimize
     result = optimize(
@@ -394,7 +345,7 @@ def _pack(run: _Run) -> StageReport:
 def _stats_data(run: _Run) -> Path | None:
     """The data whose statistics the package records for drift: [pack] data, else the check's data
     where it has enough samples for drift scores (a smaller check set still builds, without them)."""
-    from mlpack.core.statscollect import MIN_SAMPLES
+    from mlpack.data.collect import MIN_SAMPLES
 
     settings, check = run.config.pack, run.config.check
     if not settings.stats:
@@ -408,9 +359,9 @@ def _stats_data(run: _Run) -> Path | None:
 
 
 def _samples(model: Path, data: Path) -> int:
-    from mlpack.core.npzstream import count_samples
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
+    from mlpack.data.npzstream import count_samples
 
     return count_samples(data, signature_of(load_model(model)).inputs)
 

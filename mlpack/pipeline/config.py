@@ -17,20 +17,20 @@ from typing import Any, TypeVar
 
 from mlpack.artifact.pack import pack as run_pack
 from mlpack.budget.check import check as run_check
-from mlpack.core.feeds import FeedOptions, SetValue
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
-from mlpack.core.stream import parse_state_pairs
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.core.validate import check_inside, safe_component
+from mlpack.data.feeds import FeedOptions, SetValue
+from mlpack.data.stream import parse_state_pairs
 from mlpack.errors import BadInputError, ConfigError, InputSpecError
 from mlpack.exporter.export import export as run_export
 from mlpack.pipeline.tune import Objective
 from mlpack.pipeline.tune import tune as run_tune
 from mlpack.quant.optimize import optimize as run_optimize
 from mlpack.quant.ranges import parse_memory
-from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
+from mlpack.quant.settings import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 TUNE = "tune"  # the one [optimize] quantize value that is not a QuantMode: search, then choose
 _QUANTIZE_SETTINGS = QuantizeSettings()

@@ -15,7 +15,7 @@ from mlpack.core.fileio import write_text_atomic
 from mlpack.core.sourceref import SourceRef
 from mlpack.errors import BadInputError
 from mlpack.pipeline.config import TUNE, CheckConfig, ModelConfig, OptimizeConfig, PackConfig
-from mlpack.quant.registry import CalibrationMethod, QuantMode
+from mlpack.quant.settings import CalibrationMethod, QuantMode
 
 DEFAULT_SOURCE = "model.py:build"
 DEFAULT_INPUTS = ("x:1x3x224x224",)

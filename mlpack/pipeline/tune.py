@@ -28,12 +28,12 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
-from mlpack.core.feeds import FeedOptions
 from mlpack.core.fileio import atomic_path
 from mlpack.core.progress import Progress
 from mlpack.core.validate import check_number, check_output
+from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError, ExitCode, MlpackError
-from mlpack.quant.registry import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
+from mlpack.quant.settings import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
@@ -292,9 +292,9 @@ def _silent(what: str, done: float) -> None:
 
 def _load_data(model: Path, data: Path, calibration: Path | None, budgets: Budgets, feeding: FeedOptions) -> Any:
     """The evaluation dataset, after checking that the data and budgets can tune this model."""
-    from mlpack.core.feeds import model_dataset
     from mlpack.core.onnxio import load_model
     from mlpack.core.signature import signature_of
+    from mlpack.data.feeds import model_dataset
     from mlpack.quant.calibration import inspect_calibration
 
     specs_in = signature_of(load_model(model)).inputs
@@ -421,7 +421,7 @@ def _optimize_candidate(
 def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, feeding: FeedOptions) -> None:
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
     from mlpack.core.metrics import evaluate
-    from mlpack.core.runner import predict
+    from mlpack.data.runner import predict
 
     fp32_outputs = predict(model, dataset, options=feeding)[0]
     for candidate in built:
@@ -445,7 +445,8 @@ def _measure(
     Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
     for the confidence-interval verdict.
     """
-    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.measure import benchmark
+    from mlpack.bench.settings import BenchSettings
 
     result = benchmark(
         [c.path for c in built if c.path],

@@ -17,7 +17,7 @@ from typing import Any
 from mlpack.core.quiet import silenced
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
-from mlpack.quant.registry import QuantFormat, QuantizeSettings
+from mlpack.quant.settings import QuantFormat, QuantizeSettings
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
 EVAL_ACTIVATION_SAMPLES = 128  # enough to rank tensors; collecting activations is memory-hungry
@@ -71,11 +71,11 @@ class _Scorer:
     """Top-1 accuracy with labels; agreement with the FP32 model's decisions without them."""
 
     def __init__(self, reference_model: Path, eval_data: Path) -> None:
-        from mlpack.core.data import load_dataset
         from mlpack.core.metrics import agreement, is_classification, top1_accuracy
         from mlpack.core.onnxio import load_model
-        from mlpack.core.runner import predict
         from mlpack.core.signature import signature_of
+        from mlpack.data.runner import predict
+        from mlpack.data.sources import load_dataset
 
         self._predict = predict
         specs = signature_of(load_model(reference_model)).inputs

@@ -22,7 +22,7 @@ from mlpack.core.fidelity import Tolerance
 from mlpack.errors import VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
 from mlpack.quant.passes import ModelPass, PassContext, describe
-from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
+from mlpack.quant.settings import QuantizeSettings
 from mlpack.quant.weights import apply_choices, initial_choice, weight_values
 
 MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
@@ -60,14 +60,13 @@ class _Plan:
         return next((i for i, step in enumerate(LADDER) if step == key), 0)
 
 
-@register_quantizer(
-    QuantMode.AUTO,
-    tolerance=Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99),
-    description="per tensor: INT8 compute where measured faster, INT8 at rest elsewhere, finer where the "
-    "outputs need it; never more than 5% slower than FP32",
-)
 class Auto(ModelPass):
     name = "auto"
+    tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
+    description = (
+        "per tensor: INT8 compute where measured faster, INT8 at rest elsewhere, finer where the "
+        "outputs need it; never more than 5% slower than FP32"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         from mlpack.core.onnxio import load_model
@@ -118,10 +117,10 @@ class _FileValues(Mapping[str, Any]):
 
 def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
     """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
-    from mlpack.core.timing import p50_ratios
     from mlpack.errors import MlpackError
     from mlpack.quant.dynamic import quantize_dynamic
     from mlpack.quant.passes import PassLog
+    from mlpack.quant.timing import p50_ratios
 
     faster = []
     feeds = _samples(model, context.reference.feeds, 1)
@@ -277,7 +276,7 @@ def _hold_latency(
     context: PassContext,
 ) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
-    from mlpack.core.timing import folded_ops, p50_ratios
+    from mlpack.quant.timing import folded_ops, p50_ratios
 
     feeds = _samples(model, context.reference.feeds, 1)
     for _ in range(3):

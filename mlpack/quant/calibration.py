@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fileio import require_file
-from mlpack.core.npzstream import count_samples, iter_blocks
 from mlpack.core.signature import TensorSpec
+from mlpack.data.npzstream import count_samples, iter_blocks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,7 +44,7 @@ def iter_batches(
 def _test_sets(path: Path, specs: tuple[TensorSpec, ...]) -> tuple[dict[str, np.ndarray], ...]:
     """Every test set of an ONNX test-data directory, checked against the inputs: small by nature
     (they are files of single calls), so they are read whole."""
-    from mlpack.core.testdata import load_test_data
+    from mlpack.data.testdata import load_test_data
 
     return load_test_data(path, specs).calls
 

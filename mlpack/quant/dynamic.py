@@ -19,7 +19,7 @@ from mlpack.core.quiet import silenced
 from mlpack.quant.gemm import gemm_to_matmul_add
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.preprocess import preprocess
-from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
+from mlpack.quant.settings import QuantizeSettings
 
 DYNAMIC_DEFAULT_OP_TYPES = ("MatMul", "Attention", "LSTM", "Gemm")
 # What onnxruntime's dynamic quantiser turns quantised nodes into.
@@ -62,14 +62,13 @@ def quantize_dynamic(src: Path, dst: Path, settings: QuantizeSettings, log: Pass
     )
 
 
-@register_quantizer(
-    QuantMode.DYNAMIC,
-    tolerance=Tolerance(atol=None, min_cosine=0.99),
-    description="INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM); "
-    "embedding tables INT8 at rest",
-)
 class DynamicInt8(ModelPass):
     name = "dynamic INT8"
+    tolerance = Tolerance(atol=None, min_cosine=0.99)
+    description = (
+        "INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM); "
+        "embedding tables INT8 at rest"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         settings, log = context.settings, context.log

@@ -7,7 +7,6 @@ from pathlib import Path
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
 from mlpack.quant.passes import ModelPass, PassContext
-from mlpack.quant.registry import QuantMode, register_quantizer
 
 # Normalisation stays float32 in FP16 mode: its variance loses precision in half floats, its
 # weights are tiny, and onnxruntime 1.32's CPU provider crashed (SIGSEGV) creating a session for
@@ -15,13 +14,12 @@ from mlpack.quant.registry import QuantMode, register_quantizer
 FP16_KEPT_FLOAT = ("LayerNormalization", "BatchNormalization", "InstanceNormalization", "GroupNormalization")
 
 
-@register_quantizer(
-    QuantMode.FP16,
-    tolerance=Tolerance(atol=None, min_cosine=0.999),
-    description="FP16 weights and compute; float32 inputs and outputs",
-)
 class Float16(ModelPass):
     name = "FP16"
+    tolerance = Tolerance(atol=None, min_cosine=0.999)
+    description = (
+        "FP16 weights and compute; float32 inputs and outputs"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         import onnx

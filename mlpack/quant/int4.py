@@ -13,7 +13,7 @@ from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
 from mlpack.quant.gemm import gemm_to_matmul_add
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
-from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
+from mlpack.quant.settings import QuantizeSettings
 
 
 def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> int:
@@ -43,13 +43,12 @@ def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog
     return count
 
 
-@register_quantizer(
-    QuantMode.INT4,
-    tolerance=Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99),
-    description="4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest",
-)
 class Int4Weights(ModelPass):
     name = "INT4 weights"
+    tolerance = Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99)
+    description = (
+        "4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         from mlpack.quant.weights import store_roles_at_rest

@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.core.feeds import FeedOptions, Feeds, model_feeds
 from mlpack.core.fidelity import Comparison, Tolerance
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.signature import Signature, signature_of
+from mlpack.data.feeds import FeedOptions, Feeds, model_feeds
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
+from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
-from mlpack.quant.registry import QuantizeSettings, QuantMode, default_tolerance, quantizers
+from mlpack.quant.settings import QuantizeSettings, QuantMode
 from mlpack.quant.simplify import Simplify
 
 VERIFY_BATCH = 8
@@ -156,7 +157,7 @@ def _plan(
         assert eval_data is not None
         passes.append(AccuracyAwareStatic(eval_data=eval_data, max_drop=max_accuracy_drop))
     elif quantize is not QuantMode.NONE:
-        passes.append(quantizers()[quantize].make())
+        passes.append(QUANTIZERS[quantize]())
     return passes
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 
 from mlpack.errors import BadInputError
-from mlpack.quant.registry import QuantMode
+from mlpack.quant.settings import QuantMode
 
 
 def valid_op_types(mode: QuantMode) -> frozenset[str]:

@@ -20,7 +20,7 @@ from mlpack.errors import VerificationError
 if TYPE_CHECKING:
     import numpy as np
 
-    from mlpack.quant.registry import QuantizeSettings
+    from mlpack.quant.settings import QuantizeSettings
 
 
 @dataclass
@@ -72,6 +72,9 @@ class ModelPass(ABC):
     """One step that rewrites an ONNX file into another."""
 
     name: str = "pass"
+    # Quantisers state the check their outputs are held to by default, and one line for --help.
+    tolerance: Tolerance = Tolerance()
+    description: str = ""
 
     def requires(self, model: Path, context: PassContext) -> None:  # noqa: B027  (optional hook)
         """Raise an MlpackError if ``model`` is not something this pass can work on."""
@@ -82,7 +85,7 @@ class ModelPass(ABC):
 
     def ensures(self, model: Path, context: PassContext) -> Comparison:
         """The fail-closed check: the new model loads, runs, and computes what the source did."""
-        from mlpack.core.probe import probe_model
+        from mlpack.quant.probe import probe_model
 
         probe_model(model, what=f"the model after {self.name}")
         comparison = context.reference.compare(model, context.tolerance)
@@ -112,7 +115,7 @@ def run_passes(model: Path, passes: list[ModelPass], context: PassContext) -> tu
         if result.modified:
             model, comparison = result.model, result.comparison
     if comparison is None:  # nothing changed: still prove the copy computes what the source does
-        from mlpack.core.probe import probe_model
+        from mlpack.quant.probe import probe_model
 
         probe_model(model, what="the model")
         comparison = context.reference.compare(model, context.tolerance)

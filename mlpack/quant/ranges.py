@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import BadInputError
 from mlpack.quant.calibration import iter_batches
-from mlpack.quant.registry import CalibrationMethod, QuantizeSettings
+from mlpack.quant.settings import CalibrationMethod, QuantizeSettings
 
 if TYPE_CHECKING:
     import numpy as np

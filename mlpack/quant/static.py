@@ -9,14 +9,7 @@ from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.preprocess import preprocess
-from mlpack.quant.registry import (
-    CalibrationMethod,
-    IntType,
-    QuantFormat,
-    QuantizeSettings,
-    QuantMode,
-    register_quantizer,
-)
+from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings
 
 
 def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> None:
@@ -99,13 +92,12 @@ _ORT_METHODS = {
 }
 
 
-@register_quantizer(
-    QuantMode.STATIC,
-    tolerance=Tolerance(atol=None, min_cosine=0.98),
-    description="INT8 weights and activations, activation ranges calibrated on data",
-)
 class StaticInt8(ModelPass):
     name = "static INT8"
+    tolerance = Tolerance(atol=None, min_cosine=0.98)
+    description = (
+        "INT8 weights and activations, activation ranges calibrated on data"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         quantize_static(model, output, context.settings, context.log)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from mlpack.core.fidelity import Tolerance
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights, sqnr_db, store_at_rest
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe
-from mlpack.quant.registry import QuantizeSettings, QuantMode, register_quantizer
+from mlpack.quant.settings import QuantizeSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,14 +108,13 @@ def store_roles_at_rest(
     return chosen
 
 
-@register_quantizer(
-    QuantMode.WEIGHTS,
-    tolerance=Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99),
-    description="INT8 weights at rest (per-channel or blocks with FP16 scales), restored to FP32 when "
-    "the session loads: about 0.27 of the file, FP32 speed",
-)
 class WeightsAtRest(ModelPass):
     name = "INT8 weights at rest"
+    tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
+    description = (
+        "INT8 weights at rest (per-channel or blocks with FP16 scales), restored to FP32 when "
+        "the session loads: about 0.27 of the file, FP32 speed"
+    )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         choices = initial_choices(model, context.settings)

@@ -1,4 +1,4 @@
-"""Compact Markdown reports of a check and of a build, for a PR comment or a CI step summary."""
+"""Compact Markdown reports of a check and of drift, for a PR comment or a CI step summary."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from mlpack.report.formatting import margin_text, status_text, value_text
 if TYPE_CHECKING:
     from mlpack.budget.check import CheckResult
     from mlpack.budget.drift import DriftResult
-    from mlpack.pipeline.build import BuildResult
 
 _MARKS = {"pass": "✅", "FAIL": "❌", "inconclusive": "❔"}
 
@@ -40,30 +39,6 @@ def check_markdown(result: CheckResult) -> str:
             if metric in metrics:
                 lines.append(f"| {name} | {result.quality.slice_sizes[name]} | {metrics[metric]:.4f} |")
     return "\n".join(lines) + "\n"
-
-
-_BUILD_MARKS = {"built": "✅ built", "up to date": "♻️ up to date", "failed": "❌ failed", "skipped": "⏭️ skipped"}
-
-
-def build_markdown(result: BuildResult) -> str:
-    headline = f"✅ {result.package}" if result.ok else f"❌ {result.message}"
-    lines = [
-        f"### mlpack build: {headline}",
-        "",
-        f"`{result.config}` -> `{result.out}` in {result.seconds:.1f} s",
-        "",
-        "| stage | result | seconds | summary |",
-        "|---|---|---:|---|",
-    ]
-    for stage in result.stages:
-        summary = stage.error or ", ".join(f"{k}: {_short(v)}" for k, v in stage.summary.items() if k != "steps")
-        mark = _BUILD_MARKS.get(stage.status, stage.status)
-        lines.append(f"| {stage.name} | {mark} | {stage.seconds:.2f} | {summary} |")
-    return "\n".join(lines) + "\n"
-
-
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def drift_markdown(result: DriftResult) -> str:

@@ -9,7 +9,7 @@ from mlpack.core.fileio import atomic_path
 from mlpack.errors import MissingDependencyError
 
 if TYPE_CHECKING:
-    from mlpack.bench.measure import BenchResult
+    from mlpack.bench.results import BenchResult
 
 
 def plot_bench(result: BenchResult, destination: Path) -> Path:

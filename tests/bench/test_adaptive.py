@@ -18,7 +18,8 @@ from mlpack.bench.adaptive import (
     StoppingRule,
     p50_precision,
 )
-from mlpack.bench.measure import BenchSettings, benchmark
+from mlpack.bench.measure import benchmark
+from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import median_interval
 from mlpack.cli import app
 from mlpack.errors import BadInputError

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from mlpack.bench.compare import compare
-from mlpack.bench.measure import SCHEMA, BenchResult, BenchSettings, benchmark
+from mlpack.bench.measure import benchmark
+from mlpack.bench.results import SCHEMA, BenchResult
+from mlpack.bench.settings import BenchSettings
 from mlpack.cli import app
 from mlpack.core.devices import get_device
 from mlpack.errors import ConfigError, ExitCode

@@ -11,7 +11,7 @@ import pytest
 
 from mlpack.bench import protocol
 from mlpack.bench.interleave import WorkerProcess
-from mlpack.bench.measure import BenchSettings, benchmark
+from mlpack.bench.measure import benchmark
 from mlpack.bench.protocol import (
     Failed,
     Finish,
@@ -28,6 +28,7 @@ from mlpack.bench.protocol import (
     from_json,
     to_json,
 )
+from mlpack.bench.settings import BenchSettings
 from mlpack.bench.worker import Worker, serve
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 from mlpack.errors import (

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mlpack.bench.ssh import parse_target
 from mlpack.cli import app
 from mlpack.errors import BadInputError
+from mlpack.remote.ssh import parse_target
 from tests.bench.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, session_env, write_client_home
 from tests.conftest import make_gemm_mlp
 

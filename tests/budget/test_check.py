@@ -140,7 +140,7 @@ def test_slowdown_against_a_baseline(case: dict[str, Path]) -> None:
 def _fake_processes(monkeypatch, per_process_ms: list[float]) -> list[int]:
     """Replace the measurement with processes whose latencies we choose, counting the calls."""
     import mlpack.bench.measure
-    from mlpack.bench.measure import BenchResult, Measurement, Memory
+    from mlpack.bench.results import BenchResult, Measurement, Memory
     from mlpack.bench.stats import summarize
 
     calls: list[int] = []

@@ -23,8 +23,8 @@ from mlpack.budget.check import check
 from mlpack.budget.drift import DriftThresholds, drift, load_reference
 from mlpack.budget.driftscore import chi2_sf, chi_square_test, js_distance, psi
 from mlpack.cli import app
-from mlpack.core.datastats import MAX_BYTES
-from mlpack.core.statscollect import observe_stats, record_stats
+from mlpack.data.collect import observe_stats, record_stats
+from mlpack.data.stats import MAX_BYTES
 from mlpack.errors import BadInputError, DataError, ExitCode, InputSpecError
 from tests.conftest import runtime_only_env
 

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from mlpack.cli import app
 from mlpack.core.batching import data_batch_axes
-from mlpack.core.feeds import FeedOptions, model_feeds
 from mlpack.core.fidelity import Tolerance, compare_outputs
-from mlpack.core.generate import generate_inputs, input_hints
 from mlpack.core.onnxio import create_session, run_session
 from mlpack.core.signature import TensorSpec, signature_of
+from mlpack.data.feeds import FeedOptions, model_feeds
+from mlpack.data.generate import generate_inputs, input_hints
 from mlpack.errors import InputSpecError
 
 runner = CliRunner()

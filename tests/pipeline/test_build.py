@@ -17,7 +17,7 @@ from mlpack.errors import ExitCode
 from mlpack.pipeline.cache import STATE_FILE, StageCache
 from mlpack.pipeline.config import ModelConfig, PackConfig, load_build_config
 from mlpack.pipeline.init import init
-from mlpack.quant.registry import QuantMode
+from mlpack.quant.settings import QuantMode
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_tune_bad_input(digits: dict[str, Path], runner, tmp_path: Path) -> None
 def _fixed_measurements(monkeypatch, *, first_inference_ms: float, load_ms: float, model_peak_mb: float) -> None:
     """Every benchmark call measures the same figures for every model, in check and in tune."""
     import mlpack.bench.measure
-    from mlpack.bench.measure import BenchResult, Measurement, Memory
+    from mlpack.bench.results import BenchResult, Measurement, Memory
     from mlpack.bench.stats import summarize
 
     samples = (1.0, 1.1, 1.2, 1.0)
@@ -154,7 +154,7 @@ def test_check_and_tune_give_the_same_resource_verdicts(digits: dict[str, Path],
     from mlpack.budget.check import check
     from mlpack.budget.verdicts import Status
     from mlpack.pipeline.tune import CandidateSpec, tune
-    from mlpack.quant.registry import QuantMode
+    from mlpack.quant.settings import QuantMode
 
     _fixed_measurements(monkeypatch, first_inference_ms=40.0, load_ms=12.0, model_peak_mb=30.0)
     monkeypatch.setattr(mlpack.pipeline.tune, "candidate_specs", lambda *a: [CandidateSpec("fp32", QuantMode.NONE)])

@@ -14,7 +14,7 @@ import mlpack
 from mlpack.cli import app
 from mlpack.errors import BadInputError, ExitCode
 from mlpack.quant.ranges import collect_ranges, parse_memory, plan_calibration
-from mlpack.quant.registry import CalibrationMethod, QuantizeSettings, QuantMode
+from mlpack.quant.settings import CalibrationMethod, QuantizeSettings, QuantMode
 
 WIDTH, HIDDEN = 16, 64
 

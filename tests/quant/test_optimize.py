@@ -16,7 +16,8 @@ import pytest
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode, ModelLoadError, VerificationError
-from mlpack.quant.registry import QuantizeSettings, QuantMode, quantizers
+from mlpack.quant.modes import QUANTIZERS
+from mlpack.quant.settings import QuantizeSettings, QuantMode
 from tests.conftest import files_in
 
 
@@ -30,7 +31,7 @@ def _io_dtypes(path: Path) -> set[str]:
 
 
 def test_every_mode_is_registered_with_a_quantiser() -> None:
-    assert set(quantizers()) == set(QuantMode) - {QuantMode.NONE}
+    assert set(QUANTIZERS) == set(QuantMode) - {QuantMode.NONE}
 
 
 def test_simplify_only_is_lossless(exported: dict, tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_pre_processing_degrades_step_by_step(gemm_mlp: Path, tmp_path: Path, mo
 
 
 def test_a_native_crash_in_onnxruntime_is_reported_not_fatal(monkeypatch, tmp_path: Path) -> None:
-    from mlpack.core import probe
+    from mlpack.quant import probe
 
     monkeypatch.setattr(probe.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, -11, "", ""))
     with pytest.raises(ModelLoadError, match="SIGSEGV"):

@@ -10,12 +10,12 @@ import pytest
 
 import mlpack
 from mlpack.cli import app
-from mlpack.core.data import load_dataset
 from mlpack.core.metrics import top1_accuracy
-from mlpack.core.runner import predict
+from mlpack.data.runner import predict
+from mlpack.data.sources import load_dataset
 from mlpack.errors import ExitCode
 from mlpack.quant.calibration import NpzCalibrationReader, iter_batches
-from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat, QuantizeSettings, QuantMode
+from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings, QuantMode
 from tests.conftest import make_wide_range_classifier
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlpack.bench.ssh import RemoteError, RemoteTimeout, Target, connect
-from mlpack.errors import BadInputError
+from mlpack.errors import BadInputError, RemoteError, RemoteTimeout
+from mlpack.remote.ssh import Target, connect
 
 DEFAULT_TIMEOUT_S = 600.0
 # Run by the device's Python before anything of mlpack: it must work where mlpack is missing.
@@ -70,7 +70,7 @@ def run_job(target: Target, job: RemoteJob, *, timeout_s: float = DEFAULT_TIMEOU
         timeout_s: give up (and have the device remove its folder) after this many seconds.
 
     Raises:
-        RemoteError: the device cannot be reached or used (see :mod:`mlpack.bench.ssh`), has no
+        RemoteError: the device cannot be reached or used (see :mod:`mlpack.remote.ssh`), has no
             or another mlpack, ran out of memory or disk, or timed out.
     """
     return run_jobs([(target, job)], timeout_s=timeout_s)[0]
@@ -152,7 +152,7 @@ async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
 
 
 def _outcome(target: Target, hello: dict[str, Any], answer: dict[str, Any]) -> RemoteOutcome:
-    from mlpack.bench.agent import OUT_OF_MEMORY
+    from mlpack.remote.agent import OUT_OF_MEMORY
 
     code = int(answer["exit_code"])
     outcome = RemoteOutcome(

@@ -14,17 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mlpack.errors import BadInputError, MissingDependencyError
+from mlpack.errors import BadInputError, MissingDependencyError, RemoteError
 
 DEFAULT_PYTHON = "python3"
-
-
-class RemoteError(BadInputError):
-    """A target device that cannot be reached, refuses us, or cannot run mlpack (exit 2)."""
-
-
-class RemoteTimeout(RemoteError):
-    """The device did not finish within ``--timeout``."""
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,15 @@
-"""The one registry of quantisers: the CLI's ``--quantize`` choices and the pipeline both read it."""
+"""The choices a quantiser takes: modes, calibration, formats, and one settings object.
+
+A leaf: the CLI's ``--quantize`` options, the typed config and every pass read it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlpack.core.fidelity import Tolerance
-
-if TYPE_CHECKING:
-    from mlpack.quant.passes import ModelPass
 
 
 class QuantMode(str, Enum):
@@ -63,45 +61,5 @@ class QuantizeSettings:
     embeddings_at_rest: bool = True  # dynamic mode: Gather tables stored as INT8 at rest
 
 
-@dataclass(frozen=True)
-class QuantizerEntry:
-    mode: QuantMode
-    make: Callable[[], ModelPass]  # the pass that quantises in this mode
-    tolerance: Tolerance  # the default fail-closed check for this mode's outputs
-    description: str
-
-
-PassFactory = Callable[[], "ModelPass"]
-_QUANTIZERS: dict[QuantMode, QuantizerEntry] = {}
-
-
-def register_quantizer(
-    mode: QuantMode, *, tolerance: Tolerance, description: str
-) -> Callable[[PassFactory], PassFactory]:
-    """Class decorator: the pass that implements ``--quantize MODE``."""
-
-    def decorate(cls: PassFactory) -> PassFactory:
-        if mode in _QUANTIZERS:
-            raise RuntimeError(f"quantiser for {mode.value} registered twice")
-        _QUANTIZERS[mode] = QuantizerEntry(mode, cls, tolerance, description)
-        return cls
-
-    return decorate
-
-
-def quantizers() -> dict[QuantMode, QuantizerEntry]:
-    """Every registered quantiser; importing their modules fills the registry."""
-    import mlpack.quant.quantizers  # noqa: F401
-
-    return dict(_QUANTIZERS)
-
-
 # Simplification alone must be numerically exact up to float re-association.
 LOSSLESS_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-3, min_cosine=0.9999)
-
-
-def default_tolerance(mode: QuantMode) -> Tolerance:
-    """The fail-closed check a mode is held to unless the user states another."""
-    if mode is QuantMode.NONE:
-        return LOSSLESS_TOLERANCE
-    return quantizers()[mode].tolerance

@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.core.datastats import CATEGORICAL, MAX_BYTES, NUMERIC, DataStats, FeatureStats, TensorStats, View
-from mlpack.core.npzstream import count_samples, iter_blocks
+from mlpack.data.npzstream import count_samples, iter_blocks
+from mlpack.data.stats import CATEGORICAL, MAX_BYTES, NUMERIC, DataStats, FeatureStats, TensorStats, View
 from mlpack.errors import DataError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ one or more *features*, each summarised in a way that new data can be binned int
 - categorical features: the most frequent values (top-k) and their shares, plus one "other" share.
 
 How a tensor becomes features (its *view*) is recorded with it, so new data is cut the same way.
-Collecting the statistics from data lives in :mod:`mlpack.core.statscollect`.
+Collecting the statistics from data lives in :mod:`mlpack.data.collect`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def probe_model(path: Path, *, what: str = "the model") -> None:
     """Raise ModelLoadError if onnxruntime dies or fails while loading and running ``path``."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "mlpack.core.probe", str(path)],
+            [sys.executable, "-m", "mlpack.quant.probe", str(path)],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
@@ -48,9 +48,9 @@ def _main(path: str) -> None:
     Generated inputs cannot satisfy every model (a sample rate it checks, a length it needs): that
     is a Python exception, reported where the real inputs run, not a native crash to catch here.
     """
-    from mlpack.core.feeds import model_feeds
     from mlpack.core.onnxio import create_session, load_model, quiet_native_logs, run_session
     from mlpack.core.signature import signature_of
+    from mlpack.data.feeds import model_feeds
     from mlpack.errors import InputSpecError
 
     quiet_native_logs()

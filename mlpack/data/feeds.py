@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import signature_batch_axes
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
-from mlpack.core.generate import DEFAULT_BATCH, concrete_shape, generate_inputs, input_hints
 from mlpack.core.signature import Signature, TensorSpec
-from mlpack.core.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
+from mlpack.data.dataset import Dataset, check_array
+from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, generate_inputs, input_hints
+from mlpack.data.sources import load_dataset
+from mlpack.data.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
 from mlpack.errors import InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from mlpack.core.data import Dataset
 
 STREAM_STEPS = 16  # calls in a generated stream: enough for drift through the state to show
 
@@ -47,8 +48,6 @@ class SetValue:
         """The value as the input's dtype; a number given for a tensor input fills its shape."""
         import numpy as np
 
-        from mlpack.core.batching import signature_batch_axes
-        from mlpack.core.data import check_array
 
         try:
             parsed = json.loads(self.value)
@@ -243,8 +242,6 @@ def model_dataset(
         options: state pairs and values by name.
         need_labels: raise DataError unless the file has labels.
     """
-    from mlpack.core.data import load_dataset
-
     return load_dataset(
         data, specs, need_labels=need_labels, given=options.given(specs), defaults=_zero_state(specs, options, 1)
     )
@@ -357,9 +354,6 @@ def golden_dataset(
             and values by name.
         count: how many samples.
     """
-    from mlpack.core.batching import signature_batch_axes
-    from mlpack.core.data import Dataset
-
     options.check(signature)
     if data is None:
         feeds = model_feeds(model, signature, options=options, batch_size=count, seed=0, steps=1).first

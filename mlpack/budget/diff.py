@@ -140,7 +140,8 @@ def _interleaved_ratios(
     """Both models in each of a few fresh processes, in turns: one after/before ratio per process."""
     import statistics
 
-    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.measure import benchmark
+    from mlpack.bench.settings import BenchSettings
     from mlpack.bench.stats import process_interval
     from mlpack.budget.spec import load_budget_file
     from mlpack.core.devices import resolve_device

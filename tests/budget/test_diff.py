@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlpack.budget.beforeafter import before_after
+from mlpack.budget.diff import before_after
 from mlpack.cli import app
-from mlpack.report.before_after import MARKER, before_after_markdown
+from mlpack.report.diff import MARKER, before_after_markdown
 from tests.conftest import make_gemm_mlp
 
 FAST = ["--runs", "5", "--duration", "0.01", "--max-remeasure", "0"]

@@ -21,7 +21,7 @@ from mlpack.core.validate import check_reports
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.exporter.export import Exporter
 from mlpack.pipeline.tune import Objective
-from mlpack.quant.registry import CalibrationMethod, IntType, QuantFormat, QuantMode
+from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantMode
 
 app = typer.Typer(
     name="mlpack",
@@ -117,7 +117,7 @@ def _emit(result: Any, json_out: str | None, render: str) -> None:
     if json_out:
         _write_json(json_out, result.to_dict())
     if json_out != "-":
-        from mlpack.report import terminal
+        from mlpack.cli import render as terminal
 
         getattr(terminal, render)(_console(), result)
 
@@ -151,7 +151,7 @@ SetOption = Annotated[
 
 def _feeding(state: list[str] | None, values: list[str] | None) -> Any:
     """The --state and --set options as the API's FeedOptions."""
-    from mlpack.core.feeds import FeedOptions
+    from mlpack.data.feeds import FeedOptions
 
     return FeedOptions.parse(tuple(state or ()), tuple(values or ()))
 
@@ -271,8 +271,9 @@ def optimize(
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
     from mlpack.core.fidelity import Tolerance
+    from mlpack.quant.modes import default_tolerance
     from mlpack.quant.optimize import optimize as run_optimize
-    from mlpack.quant.registry import QuantizeSettings, default_tolerance
+    from mlpack.quant.settings import QuantizeSettings
 
     tolerance = None
     if atol is not None or min_cosine is not None or min_agreement is not None:
@@ -335,7 +336,7 @@ def inspect(
         if as_json:
             _print_json(manifest)
         else:
-            from mlpack.report.terminal import render_manifest
+            from mlpack.cli.render import render_manifest
 
             render_manifest(_console(), model, manifest)
         return
@@ -343,7 +344,7 @@ def inspect(
     if as_json:
         _print_json(info.to_dict())
     else:
-        from mlpack.report.terminal import render_inspect
+        from mlpack.cli.render import render_inspect
 
         render_inspect(_console(), info)
 
@@ -403,9 +404,10 @@ def bench(
 ) -> None:
     """Measure latency, throughput and memory with onnxruntime on this CPU, or on devices (--target)."""
     from mlpack.bench.adaptive import Adaptive
-    from mlpack.bench.fleet import profile_target
-    from mlpack.bench.measure import BenchSettings, benchmark
+    from mlpack.bench.measure import benchmark
+    from mlpack.bench.settings import BenchSettings
     from mlpack.core.devices import get_device
+    from mlpack.remote.targets import profile_target
 
     check_reports({"--json": json_out, "--plot": plot}, inputs=(*models, data, devices_file))
     fixed = runs is not None or duration is not None
@@ -455,8 +457,9 @@ def _bench_on_targets(
     from rich.markup import escape
 
     from mlpack.bench.fleet import benchmark_on_targets
-    from mlpack.bench.ssh import RemoteError, parse_target
-    from mlpack.report.terminal import render_bench
+    from mlpack.cli.render import render_bench
+    from mlpack.errors import RemoteError
+    from mlpack.remote.ssh import parse_target
 
     targets = [parse_target(url) for url in urls]
     with _console(stderr=True).status(f"measuring on {', '.join(t.label for t in targets)}"):
@@ -491,7 +494,7 @@ def devices(
     if as_json:
         _print_json({name: p.to_dict() for name, p in profiles.items()})
     else:
-        from mlpack.report.terminal import render_devices
+        from mlpack.cli.render import render_devices
 
         render_devices(_console(), profiles)
 
@@ -550,9 +553,9 @@ def check(
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     import os
 
-    from mlpack.bench.fleet import profile_target
     from mlpack.budget.check import check as run_check
     from mlpack.core.fileio import write_text_atomic
+    from mlpack.remote.targets import profile_target
     from mlpack.report.junit import check_junit
     from mlpack.report.markdown import check_markdown
 
@@ -627,9 +630,9 @@ def diff_command(
 ) -> None:
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
     Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
-    from mlpack.budget.beforeafter import before_after
+    from mlpack.budget.diff import before_after
     from mlpack.core.fileio import write_text_atomic
-    from mlpack.report.before_after import before_after_markdown
+    from mlpack.report.diff import before_after_markdown
 
     if runs < 1:
         raise BadInputError(f"--runs must be at least 1, got {runs}.")
@@ -782,7 +785,7 @@ def pack(
     if as_json:
         _print_json(result.to_dict())
     else:
-        from mlpack.report.terminal import human_size
+        from mlpack.cli.render import human_size
 
         _console().print(
             f"[bold green]Packed[/] {result.manifest['name']} {result.manifest['version']} -> "
@@ -838,7 +841,7 @@ def verify(
             f"[bold red]verification failed[/] {escape(named)}: {escape(' '.join(result.problems))}", soft_wrap=True
         )
     if result.golden is not None and not as_json:
-        from mlpack.report.terminal import comparison_table
+        from mlpack.cli.render import comparison_table
 
         _console().print(comparison_table([result.golden], "Golden samples on this machine"))
     if result.exit_code:
@@ -979,8 +982,8 @@ def _file_job(
     args: list[str], uploads: dict[str, Path], options: dict[str, Path | None], fetch: tuple[str, ...]
 ) -> Any:
     """An mlpack command for a device: each file option's file is copied there under a name of its own."""
-    from mlpack.bench.remote import RemoteJob
     from mlpack.core.fileio import require_file
+    from mlpack.remote.jobs import RemoteJob
 
     uploads = {name: require_file(Path(path), "file") for name, path in uploads.items()}
     for option, path in options.items():
@@ -993,9 +996,9 @@ def _file_job(
 
 def _run_on_target(url: str, timeout: float, job: Any) -> Any:
     """The device's answer to an mlpack command; its own bad-input or internal error raised here."""
-    from mlpack.bench.remote import run_job
-    from mlpack.bench.ssh import RemoteError, parse_target
-    from mlpack.errors import InternalError
+    from mlpack.errors import InternalError, RemoteError
+    from mlpack.remote.jobs import run_job
+    from mlpack.remote.ssh import parse_target
 
     target = parse_target(url)
     with _console(stderr=True).status(f"running on {target.label}"):
@@ -1009,7 +1012,7 @@ def _run_on_target(url: str, timeout: float, job: Any) -> Any:
 
 def _device_json(outcome: Any, name: str | None) -> dict[str, Any]:
     """The device's JSON result (a fetched file, or its stdout), saying that it ran there."""
-    from mlpack.bench.ssh import RemoteError
+    from mlpack.errors import RemoteError
 
     raw = outcome.files.get(name, b"") if name else outcome.stdout.encode("utf-8")
     try:
@@ -1060,6 +1063,3 @@ def _progress() -> Any:
 def main() -> None:
     app(prog_name="mlpack")
 
-
-if __name__ == "__main__":
-    main()

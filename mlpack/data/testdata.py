@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.signature import TensorSpec
+from mlpack.data.dataset import Dataset, check_array
 from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from mlpack.core.data import Dataset
 
 _SET = re.compile(r"^test_data_set_(\d+)$")
 _FILE = re.compile(r"^(input|output)_(\d+)\.pb$")
@@ -44,8 +43,6 @@ def load_test_data(
         given: values for inputs the sets may lack (``--set``); they override the files.
         defaults: values for inputs only where a set lacks them (a stream's initial state).
     """
-    from mlpack.core.data import Dataset, check_array
-
     path = Path(path)
     sets = _sets(path)
     given = given or {}

@@ -1,4 +1,4 @@
-"""An .npz's arrays measured against the bytes the file really holds, before anything is allocated.
+"""Reading and writing .npz files; each array measured against the bytes the file really holds first.
 
 An .npy header states a shape and dtype, and numpy allocates what it states before reading a byte:
 a 30-byte header can ask for 238 GiB, and a truncated array claims rows that are not there (a lazy
@@ -8,11 +8,17 @@ header's claim is only believed when the member holds that many bytes.
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from mlpack.core.fileio import require_file
 from mlpack.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Deflate cannot expand data more than about 1032:1; a member claiming more lies about its size.
 _MAX_DEFLATE_RATIO = 1100
@@ -77,3 +83,34 @@ def check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) ->
                 f"{held:,} bytes: the file is truncated or its header is wrong; write it again."
             )
     return tuple(shape), dtype.name
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz file. Pickled object arrays are refused: loading them runs code."""
+    import numpy as np
+
+    path = require_file(Path(path), "data file")
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as members:
+                check_npz(members, path)  # before numpy allocates what a header claims
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(
+                f"{path} holds pickled object arrays, which mlpack refuses to load "
+                "(they can run arbitrary code); save plain numeric arrays."
+            ) from exc
+        raise DataError(f"{path} is not a readable .npz file: {exc}") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path} is not a readable .npz file (corrupt or truncated?): {exc}") from exc
+
+
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """The arrays as an uncompressed .npz file, in memory (golden samples, run outputs)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

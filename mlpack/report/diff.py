@@ -6,8 +6,8 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlpack.budget.beforeafter import BeforeAfter
     from mlpack.budget.check import CheckResult
+    from mlpack.budget.diff import BeforeAfter
 
 _ICONS = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
 MARKER = "<!-- mlpack-diff -->"  # lets a workflow find and update its own comment
@@ -17,7 +17,7 @@ def before_after_markdown(result: BeforeAfter) -> str:
     """The whole comment; its first line is a marker a workflow can find to update it in place.
 
     Args:
-        result: what :func:`mlpack.budget.beforeafter.before_after` returned.
+        result: what :func:`mlpack.budget.diff.before_after` returned.
     """
     before, after = result.before, result.after
     headline = {0: "✅ budgets hold", 1: "❌ a budget broke", 3: "⚠️ inconclusive: too close to call"}

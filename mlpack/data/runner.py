@@ -11,8 +11,8 @@ from mlpack.errors import DataError
 if TYPE_CHECKING:
     import numpy as np
 
-    from mlpack.core.data import Dataset
-    from mlpack.core.feeds import FeedOptions
+    from mlpack.data.dataset import Dataset
+    from mlpack.data.feeds import FeedOptions
 
 DEFAULT_BATCH = 256
 
@@ -34,11 +34,11 @@ def predict(
         threads: onnxruntime intra-op threads (None: its default).
         options: with state pairs, the samples run as a stream of one-sample calls.
     """
-    from mlpack.core.feeds import feeds_from_dataset
+    from mlpack.data.feeds import feeds_from_dataset
 
     session = create_session(Path(model), threads=threads)
     if dataset.whole or (options is not None and options.streaming):
-        from mlpack.core.feeds import FeedOptions
+        from mlpack.data.feeds import FeedOptions
 
         runs = feeds_from_dataset(dataset, options or FeedOptions(), source="the data").run(session)
     else:

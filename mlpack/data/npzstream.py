@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.core.data import RESERVED_KEYS, check_array
 from mlpack.core.fileio import require_file
-from mlpack.core.npzcheck import check_member, check_npz
 from mlpack.core.signature import TensorSpec
+from mlpack.data.dataset import RESERVED_KEYS, check_array
+from mlpack.data.npz import check_member, check_npz
 from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from mlpack.bench.compare import CompareResult
-    from mlpack.bench.measure import BenchResult, Measurement
+    from mlpack.bench.results import BenchResult, Measurement
     from mlpack.budget.check import CheckResult
     from mlpack.budget.drift import DriftResult
     from mlpack.core.devices import DeviceProfile
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mlpack.core.modelinfo import ModelInfo
     from mlpack.core.signature import Signature
     from mlpack.exporter.export import ExportResult
-    from mlpack.pipeline.build import BuildResult
+    from mlpack.pipeline.summary import BuildResult
     from mlpack.pipeline.tune import TuneResult
     from mlpack.quant.optimize import OptimizeResult
 

@@ -1,4 +1,4 @@
-"""Model inputs from data files: .npz arrays or ONNX's test-data layout, checked against a signature.
+"""A data set matched to a model's inputs: samples along each input's batch axis, or calls as given.
 
 Each input is split into samples along its own batch axis (:mod:`mlpack.core.batching`); an
 input without one is fed whole with every batch. A file whose arrays cannot be split into
@@ -7,32 +7,14 @@ samples consistently is one call, used exactly as given, and says so in ``notes`
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.core.batching import data_batch_axes
-from mlpack.core.fileio import require_file
-from mlpack.core.generate import DEFAULT_BATCH, DEFAULT_SYMBOLIC_DIM, concrete_shape, generate_inputs
-from mlpack.core.npzcheck import check_npz
 from mlpack.core.signature import TensorSpec
-from mlpack.errors import DataError, InputSpecError
+from mlpack.errors import InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
-
-__all__ = [
-    "DEFAULT_BATCH",
-    "DEFAULT_SYMBOLIC_DIM",
-    "Dataset",
-    "check_array",
-    "concrete_shape",
-    "generate_inputs",
-    "load_dataset",
-    "match_inputs",
-    "read_npz",
-]
 
 LABELS_KEY = "labels"
 SLICES_KEY = "slices"
@@ -104,113 +86,6 @@ def _slice(array: np.ndarray, axis: int | None, start: int, stop: int) -> np.nda
     index = [slice(None)] * array.ndim
     index[axis] = slice(start, stop)
     return array[tuple(index)]
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz file. Pickled object arrays are refused: loading them runs code."""
-    import numpy as np
-
-    path = require_file(Path(path), "data file")
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as members:
-                check_npz(members, path)  # before numpy allocates what a header claims
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(
-                f"{path} holds pickled object arrays, which mlpack refuses to load "
-                "(they can run arbitrary code); save plain numeric arrays."
-            ) from exc
-        raise DataError(f"{path} is not a readable .npz file: {exc}") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path} is not a readable .npz file (corrupt or truncated?): {exc}") from exc
-
-
-def load_dataset(
-    path: Path,
-    specs: tuple[TensorSpec, ...],
-    *,
-    need_labels: bool = False,
-    given: dict[str, np.ndarray] | None = None,
-    defaults: dict[str, np.ndarray] | None = None,
-) -> Dataset:
-    """Load an .npz file or an ONNX test-data directory and match it to the model inputs.
-
-    Args:
-        path: an .npz (one array per input, named by input, plus optional ``labels`` and
-            ``slices``), or a directory of ``test_data_set_N/input_K.pb`` (each set one call).
-        specs: the model's inputs; names, shapes and dtypes are checked against them.
-        need_labels: raise DataError unless the file has labels.
-        given: values for inputs that the file may lack (``--set NAME=VALUE``); they are fed
-            whole with every batch and override the file's arrays.
-        defaults: values for inputs only where the file lacks them (a stream's initial state).
-    """
-    if Path(path).is_dir():
-        from mlpack.core.testdata import load_test_data
-
-        return load_test_data(Path(path), specs, given=given, defaults=defaults)
-    arrays = read_npz(path)
-    labels = arrays.pop(LABELS_KEY, None)
-    slices = arrays.pop(SLICES_KEY, None)
-    given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
-    open_specs = tuple(s for s in specs if s.name not in given)
-    inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
-    dataset = _split(path, specs, open_specs, inputs, labels, slices)
-    if need_labels and labels is None:
-        raise DataError(
-            f"{path} has no '{LABELS_KEY}' array, but labels are needed here; "
-            f"add one label per sample under the key '{LABELS_KEY}'."
-        )
-    _check_labels(path, labels)
-    if dataset.whole:
-        return dataset
-    n = dataset.num_samples
-    if n == 0:
-        raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
-    if labels is not None and len(labels) != n:
-        raise DataError(f"{path}: '{LABELS_KEY}' has {len(labels)} entries but the inputs have {n} samples.")
-    if slices is not None and (slices.ndim != 1 or len(slices) != n):
-        raise DataError(
-            f"{path}: '{SLICES_KEY}' must hold one group id per sample ({n}), got shape {tuple(slices.shape)}."
-        )
-    return dataset
-
-
-def _check_labels(path: Path, labels: np.ndarray | None) -> None:
-    """Labels are one number (a class or a target) per sample, or one target array per sample."""
-    if labels is None:
-        return
-    if labels.ndim == 0:
-        raise DataError(f"{path}: '{LABELS_KEY}' is a single value; it needs one label per sample.")
-    if labels.dtype.kind not in "biuf":
-        raise DataError(
-            f"{path}: '{LABELS_KEY}' holds {labels.dtype.name} values; labels must be numbers "
-            "(class indices or targets), so map names to class indices first."
-        )
-
-
-def _split(
-    path: Path,
-    specs: tuple[TensorSpec, ...],
-    open_specs: tuple[TensorSpec, ...],
-    inputs: dict[str, np.ndarray],
-    labels: np.ndarray | None,
-    slices: np.ndarray | None,
-) -> Dataset:
-    """Samples along each input's batch axis, or one call as given where they do not split."""
-    found = data_batch_axes(open_specs, inputs, source=str(path))
-    axes = {**{s.name: None for s in specs}, **found.axes}
-    sizes = {name: inputs[name].shape[a] for name, a in axes.items() if a is not None}
-    notes = []
-    if found.inferred:
-        notes.append(f"batch axes inferred from the data: {found.describe_inferred()}")
-    if len(set(sizes.values())) == 1:
-        return Dataset(inputs=inputs, labels=labels, slices=slices, axes=axes, notes=tuple(notes))
-    why = f"inputs disagree on the number of samples: {sizes}" if sizes else "no input has a batch dimension"
-    notes.append(f"one call with the arrays as given: {why}")
-    return Dataset(inputs=inputs, labels=labels, slices=slices, axes=axes, calls=(inputs,), notes=tuple(notes))
 
 
 def match_inputs(

@@ -1,0 +1,1 @@
+"""Running mlpack commands on a device over SSH: the transport, jobs, the device-side agent, targets."""
