@@ -64,9 +64,9 @@ def _raw(model: Path, calibration: Path, method: str, batch: int, workdir: Path)
 
 
 def _mlpack(model: Path, calibration: Path, method: str, workdir: Path) -> str:
+    from mlpack.quant.modes.static import quantize_static
     from mlpack.quant.passes import PassLog
     from mlpack.quant.settings import CalibrationMethod, QuantizeSettings
-    from mlpack.quant.static import quantize_static
 
     log = PassLog()
     settings = QuantizeSettings(calibration=calibration, calibration_method=CalibrationMethod(method))

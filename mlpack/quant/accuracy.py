@@ -110,8 +110,8 @@ def accuracy_aware_quantize(
     log: PassLog,
 ) -> AccuracyAwareReport:
     """Quantise ``src`` (static INT8) into ``dst`` with an accuracy drop of at most ``max_drop``."""
+    from mlpack.quant.modes.static import quantize_static
     from mlpack.quant.preprocess import preprocess
-    from mlpack.quant.static import quantize_static
 
     if max_drop < 0:
         raise BadInputError(f"--max-accuracy-drop must be non-negative, got {max_drop}.")

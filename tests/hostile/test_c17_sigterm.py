@@ -18,7 +18,7 @@ from tests.conftest import make_gemm_mlp
 _SCRIPT = """
 import sys, time
 from pathlib import Path
-import mlpack.quant.static as static
+import mlpack.quant.modes.static as static
 
 READY = Path(sys.argv[1])
 

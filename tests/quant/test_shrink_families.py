@@ -15,8 +15,8 @@ from mlpack.cli import app
 from mlpack.core.fidelity import Tolerance, mean_cosine
 from mlpack.errors import ExitCode
 from mlpack.quant.atrest import Choice, Representation, Weight, restored_values
+from mlpack.quant.modes.weights import CHANNEL_ENOUGH_DB, initial_choice
 from mlpack.quant.settings import QuantizeSettings, QuantMode
-from mlpack.quant.weights import CHANNEL_ENOUGH_DB, initial_choice
 from tests.families import export_family
 
 FAMILIES = ("conv1d", "lstm", "gru", "encoder")

@@ -51,7 +51,7 @@ class Int4Weights(ModelPass):
     )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
-        from mlpack.quant.weights import store_roles_at_rest
+        from mlpack.quant.modes.weights import store_roles_at_rest
 
         count = quantize_int4(model, output, context.settings, context.log)
         rest = store_roles_at_rest(

@@ -21,9 +21,9 @@ from typing import Any
 from mlpack.core.fidelity import Tolerance
 from mlpack.errors import VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
+from mlpack.quant.modes.weights import apply_choices, initial_choice, weight_values
 from mlpack.quant.passes import ModelPass, PassContext, describe
 from mlpack.quant.settings import QuantizeSettings
-from mlpack.quant.weights import apply_choices, initial_choice, weight_values
 
 MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
 MIN_SPEEDUP = 0.95  # INT8 compute for an op kind only if it measured at least 5% faster
@@ -118,7 +118,7 @@ class _FileValues(Mapping[str, Any]):
 def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
     """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
     from mlpack.errors import MlpackError
-    from mlpack.quant.dynamic import quantize_dynamic
+    from mlpack.quant.modes.dynamic import quantize_dynamic
     from mlpack.quant.passes import PassLog
     from mlpack.quant.timing import p50_ratios
 
@@ -179,7 +179,7 @@ def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
 
 def _build(model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int) -> Path:
     """INT8 compute for the planned nodes, then every other weight stored at rest."""
-    from mlpack.quant.dynamic import quantize_dynamic
+    from mlpack.quant.modes.dynamic import quantize_dynamic
     from mlpack.quant.passes import PassLog
 
     path = context.workdir / f"auto-{index}.onnx"

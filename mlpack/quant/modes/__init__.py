@@ -2,19 +2,20 @@
 
 A literal table, not a registry filled by importing modules for their side effects (onnx-ir's
 explicit pass lists are the model); ``tests/test_choices.py`` checks it covers every mode.
+One module per mode beside this one: dynamic, static, fp16, weights, int4, auto.
 """
 
 from __future__ import annotations
 
 from mlpack.core.fidelity import Tolerance
-from mlpack.quant.auto import Auto
-from mlpack.quant.dynamic import DynamicInt8
-from mlpack.quant.fp16 import Float16
-from mlpack.quant.int4 import Int4Weights
+from mlpack.quant.modes.auto import Auto
+from mlpack.quant.modes.dynamic import DynamicInt8
+from mlpack.quant.modes.fp16 import Float16
+from mlpack.quant.modes.int4 import Int4Weights
+from mlpack.quant.modes.static import StaticInt8
+from mlpack.quant.modes.weights import WeightsAtRest
 from mlpack.quant.passes import ModelPass
 from mlpack.quant.settings import LOSSLESS_TOLERANCE, QuantMode
-from mlpack.quant.static import StaticInt8
-from mlpack.quant.weights import WeightsAtRest
 
 # QuantMode.NONE has no quantiser: optimize only simplifies.
 QUANTIZERS: dict[QuantMode, type[ModelPass]] = {
