@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-import mlpack.cli
 from mlpack.cli import app
-from mlpack.cli import render as terminal
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization, create_session
 from mlpack.pipeline.tune import Objective, _choose
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
@@ -33,9 +30,7 @@ def test_the_cli_offers_every_quantize_mode(runner) -> None:
 @pytest.mark.parametrize("level", list(GraphOptimization))
 @pytest.mark.parametrize("mode", list(ExecutionMode))
 def test_every_session_choice_is_understood(gemm_mlp: Path, level: GraphOptimization, mode: ExecutionMode) -> None:
-    session = create_session(
-        gemm_mlp, graph_optimization=level.value, sequential=mode is ExecutionMode.SEQUENTIAL
-    )
+    session = create_session(gemm_mlp, graph_optimization=level.value, sequential=mode is ExecutionMode.SEQUENTIAL)
     assert session.get_inputs()
 
 
@@ -50,14 +45,6 @@ def test_every_tune_objective_chooses_by_its_own_measure() -> None:
     for objective in Objective:  # a new objective without an expectation here fails with KeyError
         chosen = _choose([small, fast], objective)
         assert chosen is not None and chosen.spec.name == expected[objective]
-
-
-def test_every_renderer_the_cli_names_exists() -> None:
-    source = Path(mlpack.cli.__file__).read_text()
-    names = set(re.findall(r'"(render_\w+)"', source))
-    assert names, "the CLI names its renderers by string"
-    for name in names:
-        assert callable(getattr(terminal, name, None)), name
 
 
 def test_every_build_quantize_choice_is_accepted(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import onnx
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode
-
-from .conftest import run_python
+from tests.conftest import run_python
 
 
 def test_inspect_reports_signature_params_and_ops(gemm_mlp: Path) -> None:

@@ -1,0 +1,49 @@
+"""``mlpack build`` and ``init``: the whole pipeline from one config file, and a starter config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlpack.cli.common import console, emit, fail, handle_errors, progress
+
+
+@handle_errors
+def build(
+    config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
+    force: Annotated[bool, typer.Option("--force", help="Rebuild every stage, even those up to date.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
+) -> None:
+    """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
+    from mlpack.cli.render import render_build
+    from mlpack.pipeline.build import build as run_build
+
+    with progress() as update:
+        result = run_build(config, out=out, force=force, progress=update)
+    emit(result, "-" if as_json else None, render_build)  # the JSON of a failed build too, then its code
+    if not result.ok:
+        raise fail(result.message, int(result.exit_code))
+
+
+@handle_errors
+def init(
+    source: Annotated[str, typer.Argument(help="The model source for the starter config.")] = "model.py:build",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the config.")] = Path("mlpack.toml"),
+    input_specs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME:SHAPE[:DTYPE] (repeatable).")] = (
+        None
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter mlpack.toml."""
+    from mlpack.core.inputspec import parse_input_spec
+    from mlpack.pipeline.init import DEFAULT_INPUTS
+    from mlpack.pipeline.init import init as run_init
+
+    specs = tuple(input_specs or DEFAULT_INPUTS)
+    for spec in specs:
+        parse_input_spec(spec)  # a typo is caught now, not at the first build
+    path = run_init(output, source=source, inputs=specs, force=force)
+    console().print(f"wrote {path}; edit it, then run: mlpack build {path}")

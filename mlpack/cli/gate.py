@@ -1,0 +1,249 @@
+"""``mlpack check``, ``diff``, ``tune`` and ``drift``: the commands that gate a model in CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlpack.cli.common import (
+    REPORT_FILES,
+    REPORTS,
+    BudgetDevice,
+    CiMarkdown,
+    Confidence,
+    DevicesFile,
+    JsonFile,
+    MaxRemeasure,
+    ReferenceModel,
+    SetOption,
+    StateOption,
+    Target,
+    Timeout,
+    device_json,
+    emit,
+    exit_with,
+    feeding,
+    file_job,
+    handle_errors,
+    progress,
+    relay,
+    run_on_target,
+    write_ci_reports,
+    write_json,
+)
+from mlpack.pipeline.tune import Objective
+
+Budget = Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")]
+EvalData = Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")]
+Baseline = Annotated[Path | None, typer.Option(help="Previous model for max_slowdown, timed interleaved.")]
+Warmup = Annotated[int, typer.Option(help="Untimed warm-up runs.")]
+DriftReference = Annotated[
+    Path | None,
+    typer.Option(help="Package packed with --data (or its stats/data.json) for max_input/output_drift."),
+]
+Calibration = Annotated[
+    Path | None, typer.Option(help="Calibration .npz or ONNX test-data directory (enables static INT8).")
+]
+CalibrationBatch = Annotated[int, typer.Option(help="Static: samples per calibration batch, at most.")]
+CalibrationMemory = Annotated[
+    str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
+]
+ObjectiveOption = Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")]
+TuneJson = Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")]
+PsiThreshold = Annotated[float, typer.Option(help="PSI at which a numeric feature has drifted (0.25: significant).")]
+JsThreshold = Annotated[float, typer.Option(help="Jensen-Shannon distance at which a categorical feature has drifted.")]
+
+
+@handle_errors
+def check(
+    model: Annotated[Path, typer.Argument(help="The ONNX model to check.")],
+    budget: Budget,
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
+    reference: ReferenceModel = None,
+    baseline: Baseline = None,
+    data: EvalData = None,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process (3 per round).")] = 100,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
+    warmup: Warmup = 10,
+    confidence: Confidence = 0.95,
+    max_remeasure: MaxRemeasure = 2,
+    json_out: JsonFile = None,
+    markdown: CiMarkdown = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
+    state: StateOption = None,
+    set_values: SetOption = None,
+    drift_reference: DriftReference = None,
+    target: Target = None,
+    timeout: Timeout = 600.0,
+) -> None:
+    """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
+    from mlpack.budget.check import check as run_check
+    from mlpack.cli.render import render_check
+    from mlpack.core.validate import check_reports
+    from mlpack.remote.targets import profile_target
+    from mlpack.report.junit import check_junit
+    from mlpack.report.markdown import check_markdown
+
+    reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
+    check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
+    target = target or profile_target(device, budget=budget, devices_file=devices_file)
+    if target:  # the whole check runs on the device, with its files copied there
+        options = ["--runs", str(runs), "--duration", repr(duration), "--warmup", str(warmup)]
+        options += ["--confidence", repr(confidence), "--max-remeasure", str(max_remeasure)]
+        options += ["--device", device] if device else []
+        files = {"--budget": budget, "--reference": reference, "--baseline": baseline, "--data": data}
+        files |= {"--devices": devices_file, "--drift-reference": drift_reference}
+        job = file_job(["check", "model.onnx", *options, *REPORTS], {"model.onnx": model}, files, REPORT_FILES)
+        outcome = run_on_target(target, timeout, job)
+        text = {name: outcome.files[name].decode("utf-8") for name in ("check.md", "check.xml")}
+        write_ci_reports(text["check.md"], markdown=markdown, junit=junit, junit_xml=text["check.xml"])
+        relay(outcome, json_out, device_json(outcome, "check.json"))
+        return
+    with progress() as update:
+        result = run_check(
+            model,
+            budgets=budget,
+            device=device,
+            devices_file=devices_file,
+            reference=reference,
+            baseline=baseline,
+            data=data,
+            runs=runs,
+            duration_s=duration,
+            warmup=warmup,
+            confidence=confidence,
+            max_remeasure=max_remeasure,
+            progress=update,
+            drift_reference=drift_reference,
+            feeding=feeding(state, set_values),
+        )
+    write_ci_reports(check_markdown(result), markdown=markdown, junit=junit, junit_xml=check_junit(result))
+    emit(result, json_out, render_check)
+    exit_with(result)
+
+
+@handle_errors
+def diff(
+    before: Annotated[Path, typer.Argument(help="The base branch's model (ONNX).")],
+    after: Annotated[Path, typer.Argument(help="The pull request's model (ONNX).")],
+    budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML) both are checked against.")],
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
+    reference: ReferenceModel = None,
+    data: EvalData = None,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process.")] = 100,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
+    confidence: Confidence = 0.95,
+    max_remeasure: MaxRemeasure = 2,
+    json_out: JsonFile = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
+) -> None:
+    """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
+    Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
+    from mlpack.budget.diff import before_after
+    from mlpack.core.fileio import write_text_atomic
+    from mlpack.core.validate import check_reports
+    from mlpack.report.diff import before_after_markdown
+
+    check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
+    with progress() as update:
+        result = before_after(
+            before,
+            after,
+            budgets=budget,
+            device=device,
+            devices_file=devices_file,
+            reference=reference,
+            data=data,
+            runs=runs,
+            duration_s=duration,
+            confidence=confidence,
+            max_remeasure=max_remeasure,
+            progress=update,
+        )
+    comment = before_after_markdown(result)
+    if markdown:
+        write_text_atomic(markdown, comment)
+    if json_out:
+        write_json(json_out, result.to_dict())
+    if json_out != "-":
+        typer.echo(comment)
+    exit_with(result)
+
+
+@handle_errors
+def tune(
+    model: Annotated[Path, typer.Argument(help="The FP32 ONNX model to tune.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the chosen candidate.")],
+    budget: Budget,
+    data: Annotated[Path, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")],
+    calibration: Calibration = None,
+    calibration_batch: CalibrationBatch = 32,
+    calibration_memory: CalibrationMemory = "1GB",
+    device: BudgetDevice = None,
+    devices_file: DevicesFile = None,
+    objective: ObjectiveOption = Objective.LATENCY,
+    max_time: Annotated[float, typer.Option(help="Time box for the whole search, in seconds.")] = 300.0,
+    runs: Annotated[int, typer.Option(help="Minimum timed runs per candidate.")] = 50,
+    duration: Annotated[float, typer.Option(help="Minimum timed seconds per candidate.")] = 0.5,
+    json_out: TuneJson = None,
+    state: StateOption = None,
+    set_values: SetOption = None,
+) -> None:
+    """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
+    from mlpack.cli.render import render_tune
+    from mlpack.core.validate import check_reports
+    from mlpack.pipeline.tune import tune as run_tune
+    from mlpack.quant.ranges import parse_memory
+
+    memory = parse_memory(calibration_memory)
+    check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file))
+    with progress() as update:
+        result = run_tune(
+            model,
+            output,
+            budgets=budget,
+            data=data,
+            calibration=calibration,
+            calibration_batch=calibration_batch,
+            calibration_memory=memory,
+            device=device,
+            devices_file=devices_file,
+            objective=objective,
+            max_time_s=max_time,
+            runs=runs,
+            duration_s=duration,
+            progress=update,
+            feeding=feeding(state, set_values),
+        )
+    emit(result, json_out, render_tune)
+    exit_with(result)
+
+
+@handle_errors
+def drift(
+    package: Annotated[Path, typer.Argument(help="An .mlpack packed with --data.")],
+    data: Annotated[Path, typer.Option(help="The new data (.npz, one array per input; no labels needed).")],
+    psi: PsiThreshold = 0.25,
+    js: JsThreshold = 0.1,
+    batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
+    json_out: JsonFile = None,
+    markdown: CiMarkdown = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per feature.")] = None,
+) -> None:
+    """Has new data moved from the data the package was validated on? Exit 0 no, 1 drifted, 2 bad input."""
+    from mlpack.budget.drift import DriftThresholds
+    from mlpack.budget.drift import drift as run_drift
+    from mlpack.cli.render import render_drift
+    from mlpack.core.validate import check_reports
+    from mlpack.report.junit import drift_junit
+    from mlpack.report.markdown import drift_markdown
+
+    check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=(package, data), summary=True)
+    result = run_drift(package, data=data, thresholds=DriftThresholds(psi=psi, js=js), batch_size=batch_size)
+    write_ci_reports(drift_markdown(result), markdown=markdown, junit=junit, junit_xml=drift_junit(result))
+    emit(result, json_out, render_drift)
+    exit_with(result)
