@@ -2,12 +2,24 @@
 generated inputs, the calls a stage makes from them (batches, test sets, streams), and the data
 statistics a package records for drift.
 
-:mod:`mlpack.data.sources` is the one place that decides what kind of data source a path is.
+:mod:`mlpack.data.sources` is the one interface over every kind of data source, and the one place
+that decides which kind a path is (:func:`open_source`).
 """
 
 from mlpack.data.dataset import Dataset
 from mlpack.data.feeds import FeedOptions, model_feeds
 from mlpack.data.runner import predict
-from mlpack.data.sources import load_dataset
+from mlpack.data.sources import FILE_KINDS, DataFile, DataSource, GeneratedInputs, load_dataset, open_source
 
-__all__ = ["Dataset", "FeedOptions", "load_dataset", "model_feeds", "predict"]
+__all__ = [
+    "FILE_KINDS",
+    "DataFile",
+    "DataSource",
+    "Dataset",
+    "FeedOptions",
+    "GeneratedInputs",
+    "load_dataset",
+    "model_feeds",
+    "open_source",
+    "predict",
+]

@@ -16,8 +16,8 @@ from mlpack.core.batching import signature_batch_axes
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.signature import Signature, TensorSpec
 from mlpack.data.dataset import Dataset, check_array
-from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, generate_inputs, input_hints
-from mlpack.data.sources import load_dataset
+from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, input_hints
+from mlpack.data.sources import GeneratedInputs, load_dataset
 from mlpack.data.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
 from mlpack.errors import InputSpecError
 
@@ -294,8 +294,9 @@ def _generated(
     count = steps if options.streaming else 1
     calls = []
     for step in range(count):
-        feeds = generate_inputs(specs, batch_size=batch_size, seed=seed + step, hints=hints)
-        calls.append({**feeds, **given, **(_zero_state(specs, options, batch_size) if step == 0 else {})})
+        source = GeneratedInputs(batch_size=batch_size, seed=seed + step, hints=hints)
+        start = _zero_state(specs, options, batch_size) if step == 0 else None
+        calls.append(source.load(specs, given=given, defaults=start).inputs)
     label = f"{batch_size} generated samples (seed {seed})"
     if options.streaming:
         label = (

@@ -1,24 +1,225 @@
-"""Where model inputs come from: the one place that tells an .npz from a test-data folder.
+"""Where model inputs come from: one small interface over every kind of data source, and the one
+place that decides which kind a path is.
 
-Every stage that reads data (optimize, calibration, check, export, pack) asks :func:`load_dataset`
-(the whole set) or :func:`source_kind` (to choose how to stream it); nothing else looks at whether
-a path is a folder.
+The kinds are a literal table (:data:`FILE_KINDS`), as pip-audit lists its dependency sources:
+an .npz (read whole, or streamed a block of rows at a time), an ONNX test-data folder (each
+``test_data_set_N`` one call, as given), and, where no file is given, generated inputs
+(:class:`GeneratedInputs`). Stages never test ``is_dir()``: they call :func:`open_source` and
+use the interface. Adding a kind (a folder of .npy files, say) is a class here and a line in
+the table; ``tests/data/test_sources.py`` fails until it is covered.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlpack.core.batching import data_batch_axes
+from mlpack.core.batching import data_batch_axes, signature_batch_axes
+from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
-from mlpack.data.dataset import LABELS_KEY, SLICES_KEY, Dataset, match_inputs
+from mlpack.data.dataset import LABELS_KEY, RESERVED_KEYS, SLICES_KEY, Dataset, match_inputs
+from mlpack.data.generate import InputHints, generate_inputs
 from mlpack.data.npz import read_npz
-from mlpack.data.testdata import load_test_data
-from mlpack.errors import DataError
+from mlpack.data.npzstream import count_samples, iter_blocks
+from mlpack.data.testdata import first_set_inputs, is_test_data_dir, load_test_data
+from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
+
+Feed = dict[str, Any]  # model input name -> value
+
+
+class DataSource(ABC):
+    """Model inputs from one source: read whole, counted, or streamed in batches."""
+
+    #: Each unit is one call used exactly as given (an ONNX test set), not rows to batch.
+    calls_as_given: ClassVar[bool] = False
+
+    @abstractmethod
+    def load(
+        self,
+        specs: tuple[TensorSpec, ...],
+        *,
+        need_labels: bool = False,
+        given: dict[str, np.ndarray] | None = None,
+        defaults: dict[str, np.ndarray] | None = None,
+    ) -> Dataset:
+        """Every sample (or call) matched to the model inputs; see :func:`load_dataset`."""
+
+    @abstractmethod
+    def count(self, specs: tuple[TensorSpec, ...]) -> int:
+        """Check the source against the inputs without holding it whole; its samples (or calls)."""
+
+    @abstractmethod
+    def batches(self, specs: tuple[TensorSpec, ...], *, batch_size: int, limit: int | None = None) -> Iterator[Feed]:
+        """Checked inputs, ``batch_size`` samples at a time (calls as given: one call at a time);
+        ``limit`` caps the samples (calls) read."""
+
+
+class DataFile(DataSource):
+    """A data source that is a path on disk; :data:`FILE_KINDS` lists every kind."""
+
+    def __init__(self, path: Path, what: str = "data file") -> None:
+        self.path, self.what = Path(path), what  # ``what`` names the file in messages
+
+    @classmethod
+    @abstractmethod
+    def claims(cls, path: Path) -> bool:
+        """True where ``path`` is this kind of source."""
+
+    @abstractmethod
+    def example_arrays(self, names: Sequence[str]) -> Feed:
+        """The first call's arrays by input name, for a caller with no signature yet (export):
+        ``names`` are the inputs in order, used where the source does not name its arrays."""
+
+
+class NpzFile(DataFile):
+    """An .npz: one array per input, named by input, plus optional ``labels`` and ``slices``.
+    Read whole by :meth:`load`, or streamed a block of rows at a time by :meth:`batches`."""
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        return not Path(path).is_dir()  # a missing file, too: reading it says it is missing
+
+    def load(
+        self,
+        specs: tuple[TensorSpec, ...],
+        *,
+        need_labels: bool = False,
+        given: dict[str, np.ndarray] | None = None,
+        defaults: dict[str, np.ndarray] | None = None,
+    ) -> Dataset:
+        path = self.path
+        arrays = read_npz(path)
+        labels = arrays.pop(LABELS_KEY, None)
+        slices = arrays.pop(SLICES_KEY, None)
+        given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
+        open_specs = tuple(s for s in specs if s.name not in given)
+        inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
+        dataset = _split(path, specs, open_specs, inputs, labels, slices)
+        if need_labels and labels is None:
+            raise DataError(
+                f"{path} has no '{LABELS_KEY}' array, but labels are needed here; "
+                f"add one label per sample under the key '{LABELS_KEY}'."
+            )
+        _check_labels(path, labels)
+        if dataset.whole:
+            return dataset
+        n = dataset.num_samples
+        if n == 0:
+            raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
+        if labels is not None and len(labels) != n:
+            raise DataError(f"{path}: '{LABELS_KEY}' has {len(labels)} entries but the inputs have {n} samples.")
+        if slices is not None and (slices.ndim != 1 or len(slices) != n):
+            raise DataError(
+                f"{path}: '{SLICES_KEY}' must hold one group id per sample ({n}), got shape {tuple(slices.shape)}."
+            )
+        return dataset
+
+    def count(self, specs: tuple[TensorSpec, ...]) -> int:
+        return count_samples(require_file(self.path, self.what), specs)
+
+    def batches(self, specs: tuple[TensorSpec, ...], *, batch_size: int, limit: int | None = None) -> Iterator[Feed]:
+        yield from iter_blocks(self.path, specs, batch_size=batch_size, limit=limit)
+
+    def example_arrays(self, names: Sequence[str]) -> Feed:
+        arrays: Feed = {k: v for k, v in read_npz(self.path).items() if k not in RESERVED_KEYS}
+        if not arrays:
+            raise InputSpecError(f"{self.path} holds no input arrays.")
+        return arrays
+
+
+class TestDataFolder(DataFile):
+    """ONNX's test-data layout, ``DIR/test_data_set_N/input_K.pb``: each set is one call, as given,
+    with its expected outputs where the set holds them. Small by nature, so always read whole."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    calls_as_given = True
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        return is_test_data_dir(path)
+
+    def load(
+        self,
+        specs: tuple[TensorSpec, ...],
+        *,
+        need_labels: bool = False,
+        given: dict[str, np.ndarray] | None = None,
+        defaults: dict[str, np.ndarray] | None = None,
+    ) -> Dataset:
+        return load_test_data(self.path, specs, given=given, defaults=defaults)
+
+    def count(self, specs: tuple[TensorSpec, ...]) -> int:
+        return len(self.load(specs).calls)
+
+    def batches(self, specs: tuple[TensorSpec, ...], *, batch_size: int, limit: int | None = None) -> Iterator[Feed]:
+        yield from self.load(specs).calls[:limit]
+
+    def example_arrays(self, names: Sequence[str]) -> Feed:
+        return first_set_inputs(self.path, names)
+
+
+# Every kind of data file, asked in order: the first that claims a path reads it.
+FILE_KINDS: tuple[type[DataFile], ...] = (TestDataFolder, NpzFile)
+
+
+def open_source(path: Path, *, what: str = "data file") -> DataFile:
+    """The data source ``path`` is: the one place that decides.
+
+    Args:
+        path: an .npz or an ONNX test-data folder.
+        what: how messages name it ("data file", "calibration file").
+
+    Raises:
+        DataError: a folder that is no kind of data source (exit 2).
+    """
+    path = Path(path)
+    for kind in FILE_KINDS:
+        if kind.claims(path):
+            return kind(path, what)
+    raise DataError(
+        f"{path} is a directory without test_data_set_N folders; pass an .npz or an ONNX test-data "
+        "directory (test_data_set_0/input_0.pb, ...)."
+    )
+
+
+@dataclass(frozen=True)
+class GeneratedInputs(DataSource):
+    """Seeded inputs that look like what the model would see, where no data is given
+    (:mod:`mlpack.data.generate`): one batch of ``batch_size`` samples."""
+
+    batch_size: int
+    seed: int = 0
+    hints: InputHints = field(default_factory=InputHints)  # what the graph says is plausible
+
+    def load(
+        self,
+        specs: tuple[TensorSpec, ...],
+        *,
+        need_labels: bool = False,
+        given: dict[str, np.ndarray] | None = None,
+        defaults: dict[str, np.ndarray] | None = None,
+    ) -> Dataset:
+        if need_labels:
+            raise DataError("generated inputs have no labels; pass data with a 'labels' array.")
+        # Generated values are no real data: values given and a stream's initial state replace them.
+        feeds = generate_inputs(specs, batch_size=self.batch_size, seed=self.seed, hints=self.hints)
+        inputs = {**feeds, **(given or {}), **(defaults or {})}
+        return Dataset(inputs=inputs, axes=signature_batch_axes(specs).axes)
+
+    def count(self, specs: tuple[TensorSpec, ...]) -> int:
+        return self.batch_size
+
+    def batches(self, specs: tuple[TensorSpec, ...], *, batch_size: int, limit: int | None = None) -> Iterator[Feed]:
+        dataset = self.load(specs)
+        total = min(limit or self.batch_size, self.batch_size)
+        for start in range(0, total, batch_size):
+            yield dataset.batch(start, min(start + batch_size, total))
 
 
 def load_dataset(
@@ -40,33 +241,7 @@ def load_dataset(
             whole with every batch and override the file's arrays.
         defaults: values for inputs only where the file lacks them (a stream's initial state).
     """
-    if Path(path).is_dir():
-        return load_test_data(Path(path), specs, given=given, defaults=defaults)
-    arrays = read_npz(path)
-    labels = arrays.pop(LABELS_KEY, None)
-    slices = arrays.pop(SLICES_KEY, None)
-    given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
-    open_specs = tuple(s for s in specs if s.name not in given)
-    inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
-    dataset = _split(path, specs, open_specs, inputs, labels, slices)
-    if need_labels and labels is None:
-        raise DataError(
-            f"{path} has no '{LABELS_KEY}' array, but labels are needed here; "
-            f"add one label per sample under the key '{LABELS_KEY}'."
-        )
-    _check_labels(path, labels)
-    if dataset.whole:
-        return dataset
-    n = dataset.num_samples
-    if n == 0:
-        raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
-    if labels is not None and len(labels) != n:
-        raise DataError(f"{path}: '{LABELS_KEY}' has {len(labels)} entries but the inputs have {n} samples.")
-    if slices is not None and (slices.ndim != 1 or len(slices) != n):
-        raise DataError(
-            f"{path}: '{SLICES_KEY}' must hold one group id per sample ({n}), got shape {tuple(slices.shape)}."
-        )
-    return dataset
+    return open_source(path).load(specs, need_labels=need_labels, given=given, defaults=defaults)
 
 
 def _check_labels(path: Path, labels: np.ndarray | None) -> None:

@@ -24,8 +24,7 @@ from mlpack.core.sourceref import SourceKind, SourceRef
 from mlpack.core.validate import check_output
 from mlpack.data.dataset import match_inputs
 from mlpack.data.generate import DEFAULT_SYMBOLIC_DIM, generate_inputs
-from mlpack.data.npz import read_npz
-from mlpack.data.testdata import first_set_inputs, is_test_data_dir, load_test_data
+from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
 from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
@@ -315,17 +314,10 @@ def _example_arrays(example_inputs: Path, names: Sequence[str]) -> dict[str, np.
     (its tensors' own names, else ``names`` by position)."""
     import numpy as np
 
-    if is_test_data_dir(example_inputs):
-        arrays = first_set_inputs(example_inputs, names)
-        lists = [name for name, value in arrays.items() if not isinstance(value, np.ndarray)]
-        if lists:
-            raise InputSpecError(f"{example_inputs}: export takes tensors; the inputs {lists} are sequences.")
-        return arrays
-    arrays = read_npz(example_inputs)
-    for reserved in ("labels", "slices"):
-        arrays.pop(reserved, None)
-    if not arrays:
-        raise InputSpecError(f"{example_inputs} holds no input arrays.")
+    arrays = open_source(example_inputs).example_arrays(names)
+    lists = [name for name, value in arrays.items() if not isinstance(value, np.ndarray)]
+    if lists:
+        raise InputSpecError(f"{example_inputs}: export takes tensors; the inputs {lists} are sequences.")
     return arrays
 
 
@@ -458,9 +450,10 @@ def _test_set_checks(
 ) -> tuple[list[Comparison], list[str]]:
     """Every set of an ONNX test-data directory, as given: the ONNX file against PyTorch, and against
     the set's expected outputs where PyTorch itself reproduces them (else a note says it does not)."""
-    if example_inputs is None or not is_test_data_dir(example_inputs):
+    source = open_source(example_inputs) if example_inputs is not None else None
+    if source is None or not source.calls_as_given:
         return [], []
-    dataset = load_test_data(example_inputs, specs)
+    dataset = source.load(specs)
     checks: list[Comparison] = []
     notes: list[str] = []
     for index, (call, expected) in enumerate(zip(dataset.calls, dataset.expected, strict=True)):

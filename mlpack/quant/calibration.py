@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
-from mlpack.data.npzstream import count_samples, iter_blocks
+from mlpack.data.sources import DataFile, open_source
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,9 +24,7 @@ DEFAULT_BATCH = 32
 def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
     """Check the calibration file against the model inputs; return its number of samples (of an
     ONNX test-data directory: its number of test sets, each one batch)."""
-    if Path(path).is_dir():
-        return len(_test_sets(Path(path), specs))
-    return count_samples(require_file(Path(path), "calibration file"), specs)
+    return _source(path).count(specs)
 
 
 def iter_batches(
@@ -35,18 +32,11 @@ def iter_batches(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Batches of checked model inputs, read lazily from the .npz; of an ONNX test-data directory,
     each test set as given (``limit`` then counts sets)."""
-    if Path(path).is_dir():
-        yield from _test_sets(Path(path), specs)[:limit]
-        return
-    yield from iter_blocks(Path(path), specs, batch_size=batch_size, limit=limit)
+    yield from _source(path).batches(specs, batch_size=batch_size, limit=limit)
 
 
-def _test_sets(path: Path, specs: tuple[TensorSpec, ...]) -> tuple[dict[str, np.ndarray], ...]:
-    """Every test set of an ONNX test-data directory, checked against the inputs: small by nature
-    (they are files of single calls), so they are read whole."""
-    from mlpack.data.testdata import load_test_data
-
-    return load_test_data(path, specs).calls
+def _source(path: Path) -> DataFile:
+    return open_source(path, what="calibration file")
 
 
 class NpzCalibrationReader:
@@ -56,10 +46,11 @@ class NpzCalibrationReader:
         self, path: Path, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH, limit: int | None = None
     ) -> None:
         self.path, self.specs, self.batch_size, self.limit = Path(path), specs, batch_size, limit
-        samples = inspect_calibration(self.path, specs)
+        source = _source(self.path)
+        samples = source.count(specs)
         self.samples = min(samples, limit) if limit else samples
         # A test set is one batch as given; an .npz's samples are grouped into batches.
-        self.batches = self.samples if self.path.is_dir() else -(-self.samples // batch_size)
+        self.batches = self.samples if source.calls_as_given else -(-self.samples // batch_size)
         self._iterator: Iterator[dict[str, Any]] | None = None
         self._left = self.batches
 

@@ -12,6 +12,7 @@ from mlpack.core.fidelity import Comparison, Tolerance
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.signature import Signature, signature_of
 from mlpack.data.feeds import FeedOptions, Feeds, model_feeds
+from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
@@ -174,7 +175,7 @@ def _reference(
     if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
-        if Path(settings.calibration).is_dir():  # ONNX test sets: every set is a call, as --data runs them
+        if open_source(settings.calibration).calls_as_given:  # ONNX test sets: each a call, as --data runs them
             return _reference(source, signature, quantize, settings, settings.calibration, seed, feeding)
         inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
         feeds = next(iter_batches(settings.calibration, signature.inputs, batch_size=VERIFY_SAMPLES))

@@ -1,0 +1,84 @@
+"""Every kind of data source behind one interface, and the one place that decides which a path is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import numpy_helper
+
+from mlpack.core.signature import TensorSpec
+from mlpack.data.sources import FILE_KINDS, DataFile, GeneratedInputs, NpzFile, TestDataFolder, open_source
+from mlpack.errors import DataError
+
+SPECS = (TensorSpec("x", ("batch", 4), "float32"),)
+ROWS = np.arange(24, dtype=np.float32).reshape(6, 4)
+
+
+def _npz(root: Path) -> tuple[Path, int]:
+    path = root / "data.npz"
+    np.savez(path, x=ROWS, labels=np.arange(6))
+    return path, 6  # samples
+
+
+def _test_sets(root: Path) -> tuple[Path, int]:
+    path = root / "sets"
+    for index, (start, stop) in enumerate(((0, 2), (2, 5), (5, 6))):
+        folder = path / f"test_data_set_{index}"
+        folder.mkdir(parents=True)
+        (folder / "input_0.pb").write_bytes(numpy_helper.from_array(ROWS[start:stop]).SerializeToString())
+    return path, 3  # calls, each as given
+
+
+# One sample of every kind in FILE_KINDS: a kind added without one fails the test below.
+SAMPLES: dict[type[DataFile], Callable[[Path], tuple[Path, int]]] = {
+    NpzFile: _npz,
+    TestDataFolder: _test_sets,
+}
+
+
+def test_every_kind_of_data_file_has_a_sample_here() -> None:
+    assert set(SAMPLES) == set(FILE_KINDS)
+
+
+@pytest.mark.parametrize("kind", FILE_KINDS, ids=lambda k: k.__name__)
+def test_each_kind_is_chosen_for_its_paths_and_reads_the_same_rows_every_way(
+    tmp_path: Path, kind: type[DataFile]
+) -> None:
+    path, units = SAMPLES[kind](tmp_path)
+    source = open_source(path)
+    assert type(source) is kind
+    assert [k for k in FILE_KINDS if k.claims(path)][0] is kind
+    assert source.count(SPECS) == units
+    batches = list(source.batches(SPECS, batch_size=4))
+    assert len(batches) == (units if source.calls_as_given else -(-units // 4))
+    assert np.array_equal(np.concatenate([b["x"] for b in batches]), ROWS)
+    assert len(list(source.batches(SPECS, batch_size=4, limit=1))) == 1
+    dataset = source.load(SPECS)
+    assert dataset.whole is source.calls_as_given
+    whole = np.concatenate([c["x"] for c in dataset.calls]) if dataset.whole else dataset.inputs["x"]
+    assert np.array_equal(whole, ROWS)
+    first = source.example_arrays(["x"])
+    assert list(first) == ["x"] and np.array_equal(first["x"], ROWS[: len(first["x"])])  # the first call
+
+
+def test_generated_inputs_are_a_source_too() -> None:
+    source = GeneratedInputs(batch_size=5, seed=1)
+    assert source.count(SPECS) == 5
+    dataset = source.load(SPECS, given={"x": np.zeros((5, 4), np.float32)})
+    assert dataset.num_samples == 5 and not dataset.inputs["x"].any()
+    assert [len(b["x"]) for b in source.batches(SPECS, batch_size=2)] == [2, 2, 1]
+    assert np.array_equal(GeneratedInputs(5, seed=1).load(SPECS).inputs["x"], source.load(SPECS).inputs["x"])
+
+
+def test_a_folder_of_no_kind_says_what_a_source_can_be(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="test_data_set_N"):
+        open_source(tmp_path / "empty")
+
+
+def test_a_missing_file_is_named_as_the_caller_names_it(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="calibration file not found"):
+        open_source(tmp_path / "nope.npz", what="calibration file").count(SPECS)
