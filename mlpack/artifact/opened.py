@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from mlpack.artifact.archive import safe_extract
-from mlpack.artifact.manifest import MANIFEST, load_manifest
+from mlpack.artifact.manifest import MANIFEST, FileEntry, Manifest, load_manifest
 from mlpack.core.fileio import require_file, sha256_file
 from mlpack.core.signature import Signature
 from mlpack.errors import TamperError
@@ -18,17 +18,18 @@ class OpenedPackage:
     """A package extracted (safely) into a temporary folder, with what does not match its manifest.
 
     ``problems`` lists each tampered entry (the manifest, or a file changed, added or missing);
-    the files are only extracted and checked when the manifest itself is intact. Use it as a
-    context manager: the folder is removed on exit.
+    the files are only extracted and checked when the manifest itself is intact, and only then is
+    there a typed :attr:`manifest`. Use it as a context manager: the folder is removed on exit.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = require_file(Path(path), "package")
-        self.manifest, self.problems = load_manifest(self.path)
+        self.stored, self.problems = load_manifest(self.path)  # as stored, possibly broken
+        self._manifest = None if self.problems else Manifest.from_dict(self.stored)
         self.files_checked = 0  # files compared with their hashes: none while the manifest is untrusted
         self._tmp = tempfile.TemporaryDirectory(prefix="mlpack-package-")
         self.root = Path(self._tmp.name)
-        if self.problems:
+        if self._manifest is None:
             return
         try:
             with zipfile.ZipFile(self.path) as archive:
@@ -40,8 +41,8 @@ class OpenedPackage:
             self.close()
             raise
         else:
-            self.problems = file_problems(self.root, self.manifest["files"])
-            self.files_checked = len(self.manifest["files"])
+            self.problems = file_problems(self.root, self._manifest.files)
+            self.files_checked = len(self._manifest.files)
 
     def require_intact(self) -> None:
         """Raise :class:`TamperError` naming every problem, for callers that only use intact packages."""
@@ -49,12 +50,24 @@ class OpenedPackage:
             raise TamperError(f"{self.path}: " + " ".join(self.problems))
 
     @property
+    def manifest(self) -> Manifest:
+        """The manifest, once it is intact (its hash and schema check out); files may still differ."""
+        if self._manifest is None:
+            raise TamperError(f"{self.path}: " + " ".join(self.problems))
+        return self._manifest
+
+    def label(self) -> tuple[str | None, str | None]:
+        """The package's name and version, as far as even a broken manifest still says them."""
+        name, version = self.stored.get("name"), self.stored.get("version")
+        return (name if isinstance(name, str) else None, version if isinstance(version, str) else None)
+
+    @property
     def model_path(self) -> Path:
-        return self.root / self.manifest["model"]["path"]
+        return self.root / self.manifest.model.path
 
     @property
     def signature(self) -> Signature:
-        return Signature.from_dict(self.manifest["model"]["signature"])
+        return self.manifest.model.signature
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -66,7 +79,7 @@ class OpenedPackage:
         self.close()
 
 
-def file_problems(root: Path, listed: dict[str, Any]) -> list[str]:
+def file_problems(root: Path, listed: Mapping[str, FileEntry]) -> list[str]:
     """Each file under ``root`` added, missing or changed against the manifest's ``files``, by name."""
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
     added = sorted(present - set(listed))
@@ -75,6 +88,6 @@ def file_problems(root: Path, listed: dict[str, Any]) -> list[str]:
         file = root / name
         if not file.is_file():
             problems.append(f"'{name}' is listed in the manifest but missing.")
-        elif not isinstance(entry, dict) or sha256_file(file) != entry.get("sha256"):
+        elif sha256_file(file) != entry.sha256:
             problems.append(f"'{name}' changed after packing (SHA-256 mismatch).")
     return problems

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.artifact.manifest import (
     DATA_STATS,
-    FORMAT,
     GOLDEN_INPUTS,
     GOLDEN_OUTPUTS,
-    GOLDEN_TOLERANCE,
     MANIFEST,
-    seal,
+    DataStatsEntry,
+    FileEntry,
+    GoldenEntry,
+    Manifest,
+    ModelEntry,
 )
 from mlpack.artifact.packinputs import check_pack_inputs
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
@@ -38,11 +40,11 @@ Entries = dict[str, Path | bytes]
 @dataclass(frozen=True)
 class PackResult:
     output: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     size_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"output": str(self.output), "size_bytes": self.size_bytes, "manifest": self.manifest}
+        return {"output": str(self.output), "size_bytes": self.size_bytes, "manifest": self.manifest.to_dict()}
 
 
 def pack(
@@ -123,7 +125,7 @@ class _Contents:
 
     entries: Entries
     golden: int  # golden samples stored: data may hold fewer than were asked for
-    data_stats: dict[str, Any] | None  # the manifest's note of the recorded statistics
+    data_stats: DataStatsEntry | None  # the manifest's note of the recorded statistics
 
 
 def _contents(
@@ -172,7 +174,7 @@ def _golden_entries(
     return entries, dataset.num_samples
 
 
-def _stats_entry(model: Path, data: Path, entries: Entries) -> dict[str, Any]:
+def _stats_entry(model: Path, data: Path, entries: Entries) -> DataStatsEntry:
     """Record the statistics of ``data`` (inputs, and the model's outputs on it) as a package file;
     return the manifest's note of them: where, how many samples they summarise, their size."""
     from mlpack.data.collect import record_stats
@@ -181,14 +183,14 @@ def _stats_entry(model: Path, data: Path, entries: Entries) -> dict[str, Any]:
     stats = record_stats(model, data)
     content = stats.to_json()
     entries[DATA_STATS] = content
-    return {
-        "path": DATA_STATS,
-        "schema": SCHEMA,
-        "samples": stats.samples,
-        "source": data.name,
-        "size_bytes": len(content),
-        "max_bytes": MAX_BYTES,
-    }
+    return DataStatsEntry(
+        path=DATA_STATS,
+        schema=SCHEMA,
+        samples=stats.samples,
+        source=data.name,
+        size_bytes=len(content),
+        max_bytes=MAX_BYTES,
+    )
 
 
 def _manifest(
@@ -198,47 +200,38 @@ def _manifest(
     contents: _Contents,
     described: dict[str, Any],
     feeding: FeedOptions,
-) -> dict[str, Any]:
+) -> Manifest:
     """The sealed manifest; ``described`` holds what the user says of the model (name, version,
     preprocessing, optimization, check, model_card)."""
     entries, golden = contents.entries, contents.golden
     opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    golden_section = {
-        "count": golden,
-        "inputs": GOLDEN_INPUTS,
-        "outputs": GOLDEN_OUTPUTS,
-        "tolerance": GOLDEN_TOLERANCE.to_dict(),
-    }
-    return seal(
-        {
-            "format": FORMAT,
-            "name": described["name"],
-            "version": described["version"],
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "files": {path: {"sha256": _digest(content), "size": _size(content)} for path, content in entries.items()},
-            "model": {
-                "path": f"model/{model.name}",
-                "signature": signature.to_dict(),
-                "opset": opset,
-                "producer": f"{onnx_model.producer_name} {onnx_model.producer_version}".strip(),
-                "size_bytes": sum(_size(c) for p, c in entries.items() if p.startswith("model/")),
-                "feeding": feeding.to_dict(),
-            },
-            "preprocessing": described["preprocessing"],
-            "optimization": described["optimization"],
-            "check": described["check"],
-            "golden": golden_section if golden else None,
-            "data_stats": contents.data_stats,
-            "model_card": described["model_card"],
-            "provenance": _provenance(model),
-        }
-    )
+    return Manifest(
+        name=described["name"],
+        version=described["version"],
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        files={path: FileEntry(_digest(content), _size(content)) for path, content in entries.items()},
+        model=ModelEntry(
+            path=f"model/{model.name}",
+            signature=signature,
+            opset=opset,
+            producer=f"{onnx_model.producer_name} {onnx_model.producer_version}".strip(),
+            size_bytes=sum(_size(c) for p, c in entries.items() if p.startswith("model/")),
+            feeding=feeding.to_dict(),
+        ),
+        preprocessing=described["preprocessing"],
+        optimization=described["optimization"],
+        check=described["check"],
+        golden=GoldenEntry(count=golden) if golden else None,
+        data_stats=contents.data_stats,
+        model_card=described["model_card"],
+        provenance=_provenance(model),
+    ).sealed()
 
 
-def _write_archive(output: Path, manifest: dict[str, Any], entries: Entries) -> None:
+def _write_archive(output: Path, manifest: Manifest, entries: Entries) -> None:
     with atomic_path(output) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str))
+            archive.writestr(MANIFEST, json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
             for path, content in entries.items():
                 if isinstance(content, bytes):
                     archive.writestr(path, content)

@@ -52,7 +52,7 @@ def run_package(
     with OpenedPackage(package) as opened:
         opened.require_intact()
         if feeding is None:
-            feeding = FeedOptions.from_dict(opened.manifest["model"].get("feeding"))
+            feeding = opened.manifest.model.feed_options()
         feeding.check(opened.signature)
         dataset = model_dataset(inputs, opened.signature.inputs, options=feeding)
         results = predict(opened.model_path, dataset, batch_size=batch_size, options=feeding)

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.artifact.manifest import GOLDEN_TOLERANCE
 from mlpack.artifact.opened import OpenedPackage
-from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.fidelity import Comparison, compare_outputs
 from mlpack.errors import BadInputError, ExitCode
 
 
@@ -73,8 +72,9 @@ def verify(package: Path, *, run: bool = False) -> VerifyResult:
         golden = _run_golden(opened) if run else None
     problems = []
     if golden is not None and not golden.passed:
+        assert opened.manifest.golden is not None
         problems.append(
-            f"'{opened.manifest['golden']['outputs']}': this machine computes other outputs than the packed "
+            f"'{opened.manifest.golden.outputs}': this machine computes other outputs than the packed "
             f"model did on its golden samples: {golden.failure_text()} (tolerance {golden.tolerance.describe()})."
         )
     return _verdict(opened, signature_ok=True, golden=golden, problems=problems)
@@ -83,13 +83,8 @@ def verify(package: Path, *, run: bool = False) -> VerifyResult:
 def _verdict(
     opened: OpenedPackage, *, signature_ok: bool, problems: list[str], golden: Comparison | None = None
 ) -> VerifyResult:
-    def text(key: str) -> str | None:
-        value = opened.manifest.get(key)
-        return value if isinstance(value, str) else None
-
-    return VerifyResult(
-        Path(opened.path), text("name"), text("version"), opened.files_checked, signature_ok, golden, tuple(problems)
-    )
+    name, version = opened.label()
+    return VerifyResult(Path(opened.path), name, version, opened.files_checked, signature_ok, golden, tuple(problems))
 
 
 def _signature_problem(opened: OpenedPackage) -> str | None:
@@ -99,31 +94,32 @@ def _signature_problem(opened: OpenedPackage) -> str | None:
     actual = signature_of(load_model(opened.model_path))
     if actual == opened.signature:
         return None
+    model = opened.manifest.model
     return (
-        f"'{opened.manifest['model']['path']}': the model's signature {actual.to_dict()} does not match "
-        f"the manifest's {opened.manifest['model']['signature']}."
+        f"'{model.path}': the model's signature {actual.to_dict()} does not match "
+        f"the manifest's {opened.stored['model']['signature']}."
     )
 
 
 def _run_golden(opened: OpenedPackage) -> Comparison:
     import numpy as np
 
-    from mlpack.data.feeds import FeedOptions, model_dataset
+    from mlpack.data.feeds import model_dataset
     from mlpack.data.runner import predict
 
-    golden = opened.manifest.get("golden")
+    golden = opened.manifest.golden
     if not golden:
         raise BadInputError(f"{opened.path} has no golden samples to run (packed with --golden 0).")
-    with np.load(opened.root / golden["outputs"], allow_pickle=False) as outputs:
+    with np.load(opened.root / golden.outputs, allow_pickle=False) as outputs:
         expected = [outputs[o.name] for o in opened.signature.outputs]
     # The packed state pairs make the golden samples a stream, as they were when packed.
-    feeding = FeedOptions.from_dict(opened.manifest["model"].get("feeding"))
-    dataset = model_dataset(opened.root / golden["inputs"], opened.signature.inputs, options=feeding)
+    feeding = opened.manifest.model.feed_options()
+    dataset = model_dataset(opened.root / golden.inputs, opened.signature.inputs, options=feeding)
     actual = predict(opened.model_path, dataset, options=feeding)
     return compare_outputs(
         expected,
         actual,
         names=[o.name for o in opened.signature.outputs],
-        tolerance=Tolerance(**golden.get("tolerance", GOLDEN_TOLERANCE.to_dict())),
-        label=f"{golden['count']} golden samples" + (" as a stream" if feeding.streaming else ""),
+        tolerance=golden.tolerance,
+        label=f"{golden.count} golden samples" + (" as a stream" if feeding.streaming else ""),
     )

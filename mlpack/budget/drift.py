@@ -243,10 +243,10 @@ def _package_stats(opened: Any) -> DataStats:
             f"{opened.path} failed verification ({' '.join(opened.problems)}); "
             "its statistics cannot be trusted: run mlpack verify."
         )
-    entry = opened.manifest.get("data_stats")
+    entry = opened.manifest.data_stats
     if not entry:
         raise BadInputError(f"{opened.path} was packed without data statistics; {_HOW_TO_RECORD}.")
-    return parse_stats((opened.root / entry["path"]).read_bytes(), source=f"{opened.path}:{DATA_STATS}")
+    return parse_stats((opened.root / entry.path).read_bytes(), source=f"{opened.path}:{DATA_STATS}")
 
 
 def score_stats(reference: DataStats, observed: DataStats, thresholds: DriftThresholds) -> tuple[FeatureDrift, ...]:

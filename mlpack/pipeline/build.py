@@ -334,9 +334,9 @@ def _pack(run: _Run) -> StageReport:
             data=stats_data,
             feeding=model.feeding,
         )
-        summary = {"size_bytes": result.size_bytes, "files": len(result.manifest["files"])}
-        if result.manifest.get("data_stats"):
-            summary["stats_samples"] = result.manifest["data_stats"]["samples"]
+        summary: dict[str, Any] = {"size_bytes": result.size_bytes, "files": len(result.manifest.files)}
+        if result.manifest.data_stats:
+            summary["stats_samples"] = result.manifest.data_stats.samples
         return summary
 
     return _stage(run, "pack", key, files, [run.package], produce)
