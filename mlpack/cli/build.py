@@ -18,12 +18,11 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
 ) -> None:
     """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
-    from mlpack.cli.render import render_build
     from mlpack.pipeline.build import build as run_build
 
     with progress() as update:
         result = run_build(config, out=out, force=force, progress=update)
-    emit(result, "-" if as_json else None, render_build)  # the JSON of a failed build too, then its code
+    emit(result, "-" if as_json else None)  # the JSON of a failed build too, then its code
     if not result.ok:
         raise fail(result.message, int(result.exit_code))
 

@@ -132,11 +132,14 @@ def write_json(destination: str, payload: dict[str, Any]) -> None:
         write_text_atomic(Path(destination), json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def emit(result: Any, json_out: str | None, render: Callable[[Any, Any], None]) -> None:
-    """The JSON where asked (a file, or stdout for '-'), and ``render`` unless stdout holds JSON."""
+def emit(result: Any, json_out: str | None) -> None:
+    """The JSON where asked (a file, or stdout for '-'), and the result's rendering (chosen by its type
+    in :data:`mlpack.cli.render.RENDERERS`) unless stdout holds JSON."""
     if json_out:
         write_json(json_out, result.to_dict())
     if json_out != "-":
+        from mlpack.cli.render import render
+
         render(console(), result)
 
 

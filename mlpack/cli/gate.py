@@ -31,7 +31,6 @@ from mlpack.cli.common import (
     relay,
     run_on_target,
     write_ci_reports,
-    write_json,
 )
 from mlpack.pipeline.tune import Objective
 
@@ -81,7 +80,6 @@ def check(
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     from mlpack.budget.check import check as run_check
-    from mlpack.cli.render import render_check
     from mlpack.core.validate import check_reports
     from mlpack.remote.targets import profile_target
     from mlpack.report.junit import check_junit
@@ -121,7 +119,7 @@ def check(
             feeding=feeding(state, set_values),
         )
     write_ci_reports(check_markdown(result), markdown=markdown, junit=junit, junit_xml=check_junit(result))
-    emit(result, json_out, render_check)
+    emit(result, json_out)
     exit_with(result)
 
 
@@ -164,13 +162,9 @@ def diff(
             max_remeasure=max_remeasure,
             progress=update,
         )
-    comment = before_after_markdown(result)
     if markdown:
-        write_text_atomic(markdown, comment)
-    if json_out:
-        write_json(json_out, result.to_dict())
-    if json_out != "-":
-        typer.echo(comment)
+        write_text_atomic(markdown, before_after_markdown(result))
+    emit(result, json_out)
     exit_with(result)
 
 
@@ -194,7 +188,6 @@ def tune(
     set_values: SetOption = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
-    from mlpack.cli.render import render_tune
     from mlpack.core.validate import check_reports
     from mlpack.pipeline.tune import tune as run_tune
     from mlpack.quant.ranges import parse_memory
@@ -219,7 +212,7 @@ def tune(
             progress=update,
             feeding=feeding(state, set_values),
         )
-    emit(result, json_out, render_tune)
+    emit(result, json_out)
     exit_with(result)
 
 
@@ -237,7 +230,6 @@ def drift(
     """Has new data moved from the data the package was validated on? Exit 0 no, 1 drifted, 2 bad input."""
     from mlpack.budget.drift import DriftThresholds
     from mlpack.budget.drift import drift as run_drift
-    from mlpack.cli.render import render_drift
     from mlpack.core.validate import check_reports
     from mlpack.report.junit import drift_junit
     from mlpack.report.markdown import drift_markdown
@@ -245,5 +237,5 @@ def drift(
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=(package, data), summary=True)
     result = run_drift(package, data=data, thresholds=DriftThresholds(psi=psi, js=js), batch_size=batch_size)
     write_ci_reports(drift_markdown(result), markdown=markdown, junit=junit, junit_xml=drift_junit(result))
-    emit(result, json_out, render_drift)
+    emit(result, json_out)
     exit_with(result)

@@ -21,7 +21,6 @@ from mlpack.cli.common import (
     print_error,
     print_json,
     progress,
-    write_json,
 )
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 
@@ -125,7 +124,6 @@ def _measure(
 ) -> None:
     """Here, or on the devices named by --target or by the device profile's own target."""
     from mlpack.bench.measure import benchmark
-    from mlpack.cli.render import render_bench
     from mlpack.core.devices import get_device
     from mlpack.remote.targets import profile_target
 
@@ -141,7 +139,7 @@ def _measure(
         from mlpack.report.plots import plot_bench
 
         plot_bench(result, plot)
-    emit(result, json_out, render_bench)
+    emit(result, json_out)
 
 
 def _bench_on_targets(
@@ -156,7 +154,6 @@ def _bench_on_targets(
     """One device: its bench result, as a local bench writes it. Several: one merged table, and a
     fleet JSON with each device's result; a device that failed is one line and exit 2."""
     from mlpack.bench.fleet import benchmark_on_targets
-    from mlpack.cli.render import render_bench
     from mlpack.errors import RemoteError
     from mlpack.remote.ssh import parse_target
 
@@ -165,15 +162,11 @@ def _bench_on_targets(
         fleet = benchmark_on_targets(models, targets=targets, settings=settings, device=device, timeout_s=timeout)
     if len(targets) == 1 and fleet.failures:
         raise RemoteError(next(iter(fleet.failures.values())))
-    result = fleet.results[0] if len(targets) == 1 else fleet
-    if json_out:
-        write_json(json_out, result.to_dict())
-    if fleet.results and plot:
+    emit(fleet.results[0] if len(targets) == 1 else fleet, json_out)
+    if fleet.results and plot:  # after the JSON, so that a failed plot keeps what the devices measured
         from mlpack.report.plots import plot_bench
 
         plot_bench(fleet.merged(), plot)
-    if json_out != "-" and fleet.results:
-        render_bench(console(), fleet.results[0] if len(targets) == 1 else fleet.merged())
     for message in fleet.failures.values():
         print_error(message)
     if not fleet.ok:
@@ -209,8 +202,7 @@ def compare(
 ) -> None:
     """Set bench results from devices, versions or models side by side, with ratios."""
     from mlpack.bench.compare import compare as run_compare
-    from mlpack.cli.render import render_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
-    emit(result, "-" if as_json else None, render_compare)  # the JSON goes out for a failure too
+    emit(result, "-" if as_json else None)  # the JSON goes out for a failure too
     exit_with(result)

@@ -80,7 +80,6 @@ def export(
     as_json: AsJson = False,
 ) -> None:
     """Export a PyTorch model to one self-contained ONNX file, verified against PyTorch."""
-    from mlpack.cli.render import render_export
     from mlpack.core.inputspec import parse_input_spec
     from mlpack.exporter.export import export as run_export
 
@@ -97,7 +96,7 @@ def export(
         rtol=rtol,
         trust_pickle=trust_pickle,
     )
-    emit(result, "-" if as_json else None, render_export)
+    emit(result, "-" if as_json else None)
 
 
 @handle_errors
@@ -128,7 +127,6 @@ def optimize(
     as_json: AsJson = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
-    from mlpack.cli.render import render_optimize
     from mlpack.quant.optimize import optimize as run_optimize
 
     settings = _quantize_settings(
@@ -156,7 +154,7 @@ def optimize(
         eval_data=eval_data,
         feeding=feeding(state, set_values),
     )
-    emit(result, "-" if as_json else None, render_optimize)
+    emit(result, "-" if as_json else None)
 
 
 def _quantize_settings(
@@ -206,10 +204,9 @@ def inspect(
         if as_json:
             print_json(manifest)
         else:
-            from mlpack.cli.render import render_manifest
+            from mlpack.cli.render_model import render_manifest
 
             render_manifest(console(), model, manifest)
         return
-    from mlpack.cli.render import render_inspect
 
-    emit(inspect_model(model), "-" if as_json else None, render_inspect)
+    emit(inspect_model(model), "-" if as_json else None)

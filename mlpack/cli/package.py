@@ -15,11 +15,12 @@ from mlpack.cli.common import (
     Timeout,
     console,
     device_json,
+    emit,
+    exit_with,
     feeding,
     file_job,
     handle_errors,
     parse_pairs,
-    print_json,
     relay,
     run_on_target,
 )
@@ -73,22 +74,7 @@ def pack(
         data=data,
         feeding=feeding(state, set_values),
     )
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        from mlpack.cli.render import human_size
-
-        console().print(
-            f"[bold green]Packed[/] {result.manifest['name']} {result.manifest['version']} -> "
-            f"{result.output} ({human_size(result.size_bytes)}, {len(result.manifest['files'])} files, "
-            f"{(result.manifest.get('golden') or {}).get('count', 0)} golden samples)"
-        )
-        stats = result.manifest.get("data_stats")
-        if stats:
-            console().print(
-                f"recorded statistics of {stats['samples']} samples from {stats['source']} "
-                f"({human_size(stats['size_bytes'])}) for mlpack drift"
-            )
+    emit(result, "-" if as_json else None)
 
 
 @handle_errors
@@ -114,26 +100,8 @@ def verify(
         relay(outcome, "-" if as_json else None, answer)
         return
     result = run_verify(package, run=run)
-    if as_json:
-        print_json(result.to_dict())
-    elif result.ok:
-        console().print(
-            f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
-            "their hashes; the model loads and matches its signature"
-        )
-    else:
-        from rich.markup import escape
-
-        named = f"{result.name} {result.version}" if result.name else str(result.package)
-        console().print(
-            f"[bold red]verification failed[/] {escape(named)}: {escape(' '.join(result.problems))}", soft_wrap=True
-        )
-    if result.golden is not None and not as_json:
-        from mlpack.cli.render import comparison_table
-
-        console().print(comparison_table([result.golden], "Golden samples on this machine"))
-    if result.exit_code:
-        raise typer.Exit(int(result.exit_code))
+    emit(result, "-" if as_json else None)
+    exit_with(result)
 
 
 @handle_errors
@@ -168,10 +136,4 @@ def run(
         return
     selected = feeding(state, set_values) if state or set_values else None  # None: the package's own pairs
     result = run_package(package, inputs, output, batch_size=batch_size, feeding=selected)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        console().print(
-            f"ran {result.samples} samples -> {result.output} "
-            + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
-        )
+    emit(result, "-" if as_json else None)

@@ -1,156 +1,50 @@
-"""Rich rendering of results for people. JSON output never goes through here."""
+"""Rich rendering of results for people, chosen by the result's type in one table.
+
+:data:`RENDERERS` names a renderer for every result a command prints; ``tests/cli`` checks that no
+result type is left out. JSON output never goes through here.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mlpack.artifact.pack import PackResult
+from mlpack.artifact.run import RunResult
+from mlpack.artifact.verify import VerifyResult
+from mlpack.bench.compare import CompareResult
+from mlpack.bench.results import BenchResult, FleetResult
+from mlpack.budget.check import CheckResult
+from mlpack.budget.diff import BeforeAfter
+from mlpack.budget.drift import DriftResult
+from mlpack.cli.render_model import (
+    human_size,
+    render_export,
+    render_inspect,
+    render_optimize,
+    render_pack,
+    render_run,
+    render_verify,
+)
+from mlpack.core.modelinfo import ModelInfo
+from mlpack.exporter.export import ExportResult
+from mlpack.pipeline.summary import BuildResult
+from mlpack.pipeline.tune import TuneResult
+from mlpack.quant.optimize import OptimizeResult
+
 if TYPE_CHECKING:
-    from mlpack.bench.compare import CompareResult
-    from mlpack.bench.results import BenchResult, Measurement
-    from mlpack.budget.check import CheckResult
-    from mlpack.budget.drift import DriftResult
+    from mlpack.bench.results import Measurement
     from mlpack.core.devices import DeviceProfile
-    from mlpack.core.fidelity import Comparison
-    from mlpack.core.modelinfo import ModelInfo
-    from mlpack.core.signature import Signature
-    from mlpack.exporter.export import ExportResult
-    from mlpack.pipeline.summary import BuildResult
-    from mlpack.pipeline.tune import TuneResult
-    from mlpack.quant.optimize import OptimizeResult
 
 
-def human_size(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(num_bytes) < 1024 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.2f} {unit}"
-        num_bytes /= 1024
-    return f"{num_bytes:.2f} GB"
-
-
-def signature_table(signature: Signature) -> Table:
-    table = Table(title="Signature", title_justify="left")
-    for column in ("", "name", "shape", "dtype"):
-        table.add_column(column)
-    for kind, specs in (("input", signature.inputs), ("output", signature.outputs)):
-        for spec in specs:
-            table.add_row(kind, escape(spec.name), escape(spec.shape_text()), spec.dtype)
-    return table
-
-
-def comparison_table(checks: tuple[Comparison, ...] | list[Comparison], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("on", "output", "max abs err", "max rel err", "cosine", "ok"):
-        table.add_column(column, justify="right" if column not in ("on", "output") else "left")
-    for check in checks:
-        for diff in check.outputs:
-            table.add_row(
-                escape(check.label),
-                escape(diff.name),
-                f"{diff.max_abs_error:.3g}",
-                f"{diff.max_rel_error:.3g}",
-                f"{diff.cosine_similarity:.6f}",
-                "[green]yes[/]" if diff.passed else "[red]NO[/]",
-            )
-    return table
-
-
-def render_export(console: Console, result: ExportResult) -> None:
-    console.print(
-        f"[bold green]Exported[/] {result.source} -> {result.output} "
-        f"({human_size(result.size_bytes)}, opset {result.opset}, {result.exporter} exporter, "
-        f"{result.seconds:.1f} s)"
-    )
-    if result.fallback_reason:
-        console.print(f"[yellow]fell back to the TorchScript exporter:[/] {escape(result.fallback_reason)}")
-    for note in result.notes:
-        console.print(f"  [dim]{escape(note)}[/]")
-    console.print(signature_table(result.signature))
-    if result.checks:
-        console.print(comparison_table(result.checks, f"Verified against PyTorch ({result.tolerance.describe()})"))
-
-
-def render_optimize(console: Console, result: OptimizeResult) -> None:
-    table = Table(title=f"{result.source.name} -> {result.output.name}", title_justify="left")
-    for column in ("", "size", "ratio"):
-        table.add_column(column, justify="right")
-    table.add_row("before", human_size(result.size_before), "1.00")
-    table.add_row("after", human_size(result.size_after), f"{result.size_ratio:.2f}")
-    console.print(table)
-    for step in result.steps:
-        console.print(f"  [green]✓[/] {step}")
-    for warning in result.warnings:
-        console.print(f"  [yellow]![/] {warning}")
-    console.print(
-        comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
-    )
-    if result.tensors:
-        console.print(tensor_table(result.tensors))
-    if result.latency_ratio is not None:
-        console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved here, batch 1)")
-    if result.accuracy is not None:
-        report = result.accuracy
-        console.print(
-            f"accuracy-aware: {report.metric} {report.reference_score:.4f} (FP32) -> {report.full_quant_score:.4f} "
-            f"fully quantised -> {report.final_score:.4f} (drop {report.final_drop:.4f}, budget {report.max_drop:.4f})"
-        )
-        kept = Table(title="Kept in float, most degrading first", title_justify="left")
-        for column in ("node", "op", "output SQNR when fully quantised (dB)"):
-            kept.add_column(column)
-        for k in report.kept_in_float:
-            kept.add_row(escape(k.node), escape(k.op_type), f"{k.sqnr_db:.1f}")
-        console.print(kept)
-
-
-TENSOR_ROWS = 25
-
-
-def tensor_table(tensors: tuple[dict[str, Any], ...]) -> Table:
-    """Each weight's representation and why, the largest first."""
-    table = Table(title="Weights: how each is stored, and why", title_justify="left")
-    for column in ("tensor", "role", "shape", "representation", "why"):
-        table.add_column(column)
-    ordered = sorted(tensors, key=lambda t: -_elements(t["shape"]))
-    for entry in ordered[:TENSOR_ROWS]:
-        rep = entry["representation"] + (f" /{entry['block']}" if entry.get("block") else "")
-        shape = "x".join(map(str, entry["shape"]))
-        table.add_row(escape(entry["tensor"]), escape(entry["role"]), shape, rep, escape(entry["reason"]))
-    if len(ordered) > TENSOR_ROWS:
-        table.add_row(f"... {len(ordered) - TENSOR_ROWS} more (see --json)", "", "", "", "")
-    return table
-
-
-def _elements(shape: list[int]) -> int:
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count
-
-
-def render_inspect(console: Console, info: ModelInfo) -> None:
-    console.print(
-        f"[bold]{info.path}[/]  {human_size(info.size_bytes)}"
-        + (f" (external data: {', '.join(info.external_data)})" if info.external_data else "")
-    )
-    console.print(
-        f"producer: {info.producer or '-'}   IR {info.ir_version}   opsets: "
-        + ", ".join(f"{d} {v}" for d, v in info.opsets.items())
-    )
-    console.print(
-        f"parameters: {info.parameter_count:,} ({human_size(info.initializer_bytes)})   nodes: {info.node_count}"
-    )
-    console.print(signature_table(info.signature))
-    console.print(info.batching_text())
-    ops = Table(title="Operators", title_justify="left")
-    ops.add_column("op")
-    ops.add_column("count", justify="right")
-    for op, count in info.op_histogram.items():
-        ops.add_row(op, str(count))
-    console.print(ops)
+def render(console: Console, result: Any) -> None:
+    """Show ``result`` to a person with the renderer its type has in :data:`RENDERERS`."""
+    RENDERERS[type(result)](console, result)
 
 
 def render_bench(console: Console, result: BenchResult) -> None:
@@ -372,90 +266,6 @@ def render_tune(console: Console, result: TuneResult) -> None:
         )
 
 
-def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]{escape(manifest['name'])} {escape(manifest['version'])}[/]  ({escape(str(path))}, "
-        f"{escape(manifest['format'])}, created {manifest.get('created', '?')})"
-    )
-    model = manifest["model"]
-    console.print(
-        f"model {escape(model['path'])}: {human_size(model['size_bytes'])}, opset {model['opset']}, "
-        f"producer {escape(model.get('producer') or '-')}"
-    )
-    from mlpack.core.signature import Signature
-
-    console.print(signature_table(Signature.from_dict(model["signature"])))
-    pairs = (model.get("feeding") or {}).get("state") or []
-    if pairs:
-        console.print(f"state pairs (output=input, streamed by verify --run and run): {escape(', '.join(pairs))}")
-    _render_data_stats(console, manifest.get("data_stats"))
-    files = Table(title="Files", title_justify="left")
-    for column in ("path", "size", "sha256"):
-        files.add_column(column)
-    for name, entry in manifest["files"].items():
-        files.add_row(escape(name), human_size(entry["size"]), entry["sha256"][:16] + "…")
-    console.print(files)
-    for section in ("preprocessing", "optimization"):
-        if manifest.get(section):
-            console.print(f"{section}: " + escape(json.dumps(manifest[section])))
-    check = manifest.get("check")
-    if check:
-        console.print(
-            f"check: {escape(str(check.get('summary')))} (exit {check.get('exit_code')}, {check.get('created')})"
-        )
-    card = manifest.get("model_card") or {}
-    if card.get("intended_use") or card.get("limitations"):
-        console.print(
-            f"intended use: {escape(str(card.get('intended_use') or '-'))}; "
-            f"limitations: {escape(str(card.get('limitations') or '-'))}"
-        )
-    if card.get("metrics_per_slice"):
-        console.print(
-            "metrics per slice: "
-            + escape(json.dumps({k: v.get("accuracy") for k, v in card["metrics_per_slice"].items()}))
-        )
-    provenance = manifest["provenance"]
-    console.print("provenance: " + ", ".join(f"{k} {v}" for k, v in provenance.items() if v))
-
-
-def _render_data_stats(console: Console, entry: dict[str, Any] | None) -> None:
-    """The recorded data statistics: how many samples, and each input and output in brief."""
-    if not entry:
-        console.print("data statistics: none recorded (pack with --data VAL.npz to record them for mlpack drift)")
-        return
-    overview = entry.get("overview") or {}
-    title = (
-        f"Data statistics: {entry.get('samples')} samples from {escape(str(entry.get('source') or '-'))}, "
-        f"{human_size(entry.get('size_bytes', 0))} (for mlpack drift)"
-    )
-    if "error" in overview:
-        console.print(f"{title}\n[red]{escape(overview['error'])}[/]")
-        return
-    table = Table(title=title, title_justify="left")
-    for column in ("", "tensor", "view", "features", "summary"):
-        table.add_column(column, justify="right" if column == "features" else "left")
-    for role in ("inputs", "outputs"):
-        for tensor in overview.get(role, []):
-            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], str(tensor["features"]), _brief(tensor))
-    console.print(table)
-
-
-def _brief(tensor: dict[str, Any]) -> str:
-    parts = []
-    numeric = tensor.get("numeric")
-    if numeric:
-        text = f"{escape(numeric['feature'])}: " if numeric.get("feature") else ""
-        text += f"mean {numeric['mean']:.3g}, std {numeric['std']:.3g}, "
-        text += f"range [{numeric['min']:.3g}, {numeric['max']:.3g}]"
-        bad = numeric["nan_rate"] + numeric["inf_rate"]
-        parts.append(text + (f", NaN/Inf up to {bad:.1%}" if bad else ""))
-    categorical = tensor.get("categorical")
-    if categorical:
-        top = ", ".join(f"{value:g} ({share:.0%})" for value, share in categorical["top"])
-        parts.append(f"{escape(categorical['feature'])} most often {top}")
-    return "; ".join(parts)
-
-
 def render_build(console: Console, result: BuildResult) -> None:
     table = Table(title=f"mlpack build {escape(str(result.config))} -> {escape(str(result.out))}", title_justify="left")
     for column in ("stage", "result", "seconds", "summary"):
@@ -528,3 +338,35 @@ def render_drift(console: Console, result: DriftResult) -> None:
 
 def _drift_side(values: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3g}" for k, v in values.items())
+
+
+def render_diff(console: Console, result: BeforeAfter) -> None:
+    """The pull-request comment itself, as Markdown (it is meant to be pasted or posted)."""
+    from mlpack.report.diff import before_after_markdown
+
+    typer.echo(before_after_markdown(result))
+
+
+def render_fleet(console: Console, result: FleetResult) -> None:
+    """Every device's measurements in one table (the devices that failed are reported as errors)."""
+    if result.results:
+        render_bench(console, result.merged())
+
+
+# Every result a command shows, with its renderer: a new result type without one fails tests/cli.
+RENDERERS: dict[type, Callable[[Console, Any], None]] = {
+    ExportResult: render_export,
+    OptimizeResult: render_optimize,
+    ModelInfo: render_inspect,
+    BenchResult: render_bench,
+    FleetResult: render_fleet,
+    CompareResult: render_compare,
+    CheckResult: render_check,
+    BeforeAfter: render_diff,
+    TuneResult: render_tune,
+    DriftResult: render_drift,
+    PackResult: render_pack,
+    VerifyResult: render_verify,
+    RunResult: render_run,
+    BuildResult: render_build,
+}

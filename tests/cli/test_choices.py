@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import pytest
 
+import mlpack
 from mlpack.cli import app
+from mlpack.cli.render import RENDERERS
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization, create_session
 from mlpack.pipeline.tune import Objective, _choose
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
@@ -45,6 +49,32 @@ def test_every_tune_objective_chooses_by_its_own_measure() -> None:
     for objective in Objective:  # a new objective without an expectation here fails with KeyError
         chosen = _choose([small, fast], objective)
         assert chosen is not None and chosen.spec.name == expected[objective]
+
+
+def _result_types() -> set[type]:
+    """Every ``...Result`` class mlpack defines: what its API functions hand back."""
+    found = set()
+    for info in pkgutil.walk_packages(mlpack.__path__, "mlpack."):
+        if info.name.endswith("__main__"):  # runs the command when imported
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == info.name and value.__name__.endswith("Result"):
+                found.add(value)
+    return found
+
+
+def test_every_result_has_its_renderer() -> None:
+    """The renderers are a table by type: a new result type without a renderer fails here."""
+    from mlpack.budget.diff import BeforeAfter
+    from mlpack.core.modelinfo import ModelInfo
+    from mlpack.quant.passes import PassResult
+
+    not_shown = {PassResult}  # one pass inside optimize; the command shows the OptimizeResult
+    also_shown = {ModelInfo, BeforeAfter}  # inspect's and diff's results, named otherwise
+    assert set(RENDERERS) == (_result_types() - not_shown) | also_shown
+    for result_type, renderer in RENDERERS.items():
+        assert callable(renderer), result_type
 
 
 def test_every_build_quantize_choice_is_accepted(tmp_path: Path) -> None:
