@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from mlpack.cli.common import (
-    REPORT_FILES,
-    REPORTS,
     BudgetDevice,
     CiMarkdown,
     Confidence,
@@ -21,15 +19,12 @@ from mlpack.cli.common import (
     StateOption,
     Target,
     Timeout,
-    device_json,
     emit,
     exit_with,
     feeding,
-    file_job,
     handle_errors,
     progress,
-    relay,
-    run_on_target,
+    spinner,
     write_ci_reports,
 )
 from mlpack.pipeline.tune import Objective
@@ -80,6 +75,7 @@ def check(
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     from mlpack.budget.check import check as run_check
+    from mlpack.budget.check_target import check_on_target
     from mlpack.core.validate import check_reports
     from mlpack.remote.targets import profile_target
     from mlpack.report.junit import check_junit
@@ -89,16 +85,28 @@ def check(
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
     target = target or profile_target(device, budget=budget, devices_file=devices_file)
     if target:  # the whole check runs on the device, with its files copied there
-        options = ["--runs", str(runs), "--duration", repr(duration), "--warmup", str(warmup)]
-        options += ["--confidence", repr(confidence), "--max-remeasure", str(max_remeasure)]
-        options += ["--device", device] if device else []
-        files = {"--budget": budget, "--reference": reference, "--baseline": baseline, "--data": data}
-        files |= {"--devices": devices_file, "--drift-reference": drift_reference}
-        job = file_job(["check", "model.onnx", *options, *REPORTS], {"model.onnx": model}, files, REPORT_FILES)
-        outcome = run_on_target(target, timeout, job)
-        text = {name: outcome.files[name].decode("utf-8") for name in ("check.md", "check.xml")}
-        write_ci_reports(text["check.md"], markdown=markdown, junit=junit, junit_xml=text["check.xml"])
-        relay(outcome, json_out, device_json(outcome, "check.json"))
+        with spinner() as update:
+            remote = check_on_target(
+                target,
+                model,
+                budgets=budget,
+                device=device,
+                devices_file=devices_file,
+                reference=reference,
+                baseline=baseline,
+                data=data,
+                runs=runs,
+                duration_s=duration,
+                warmup=warmup,
+                confidence=confidence,
+                max_remeasure=max_remeasure,
+                drift_reference=drift_reference,
+                timeout_s=timeout,
+                progress=update,
+            )
+        write_ci_reports(remote.text("check.md"), markdown=markdown, junit=junit, junit_xml=remote.text("check.xml"))
+        emit(remote, json_out)
+        exit_with(remote)
         return
     with progress() as update:
         result = run_check(

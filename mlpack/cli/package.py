@@ -13,16 +13,12 @@ from mlpack.cli.common import (
     StateOption,
     Target,
     Timeout,
-    console,
-    device_json,
     emit,
     exit_with,
     feeding,
-    file_job,
     handle_errors,
     parse_pairs,
-    relay,
-    run_on_target,
+    spinner,
 )
 
 Include = Annotated[list[Path] | None, typer.Option(help="Extra files: labels, tokenizer files (repeatable).")]
@@ -87,17 +83,13 @@ def verify(
 ) -> None:
     """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
     from mlpack.artifact.verify import verify as run_verify
+    from mlpack.remote.commands import verify_on_target
 
-    if target:
-        args = ["verify", "package.mlpack", "--json", *(["--run"] if run else [])]
-        outcome = run_on_target(target, timeout, file_job(args, {"package.mlpack": package}, {}, ()))
-        answer = device_json(outcome, None) | {"package": str(package)}
-        if not as_json:  # the device's verdict, in the words of a local verify
-            verdict = "[bold green]verified[/]" if answer["ok"] else "[bold red]verification failed[/]"
-            console().print(f"{verdict} on {outcome.target.url()}: {answer['name']} {answer['version']}")
-            for problem in answer["problems"]:
-                console().print(f"  {problem}", soft_wrap=True, markup=False)
-        relay(outcome, "-" if as_json else None, answer)
+    if target:  # the device's verdict, shown in the words of a local verify
+        with spinner() as update:
+            remote = verify_on_target(target, package, run=run, timeout_s=timeout, progress=update)
+        emit(remote, "-" if as_json else None)
+        exit_with(remote)
         return
     result = run_verify(package, run=run)
     emit(result, "-" if as_json else None)
@@ -118,21 +110,15 @@ def run(
 ) -> None:
     """Run a packaged model on inputs (checked against its signature first)."""
     from mlpack.artifact.run import run_package
+    from mlpack.remote.commands import run_on_target
 
     if target:
-        from mlpack.core.fileio import atomic_path
-
-        args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), "--json"]
-        job = file_job(args, {"package.mlpack": package}, {"--input": inputs}, ("outputs.npz",))
-        outcome = run_on_target(target, timeout, job)
-        answer = device_json(outcome, None) | {"output": str(output)}
-        if outcome.exit_code == 0:
-            with atomic_path(Path(output)) as tmp:
-                tmp.write_bytes(outcome.files["outputs.npz"])
-            if not as_json:
-                shapes = ", ".join(f"{k}{v}" for k, v in answer["outputs"].items())
-                console().print(f"ran {answer['samples']} samples on {outcome.target.url()} -> {output} {shapes}")
-        relay(outcome, "-" if as_json else None, answer)
+        with spinner() as update:
+            remote = run_on_target(
+                target, package, inputs, output, batch_size=batch_size, timeout_s=timeout, progress=update
+            )
+        emit(remote, "-" if as_json else None)
+        exit_with(remote)
         return
     selected = feeding(state, set_values) if state or set_values else None  # None: the package's own pairs
     result = run_package(package, inputs, output, batch_size=batch_size, feeding=selected)

@@ -36,6 +36,7 @@ from mlpack.exporter.export import ExportResult
 from mlpack.pipeline.summary import BuildResult
 from mlpack.pipeline.tune import TuneResult
 from mlpack.quant.optimize import OptimizeResult
+from mlpack.remote.commands import RemoteResult, RemoteRunResult, RemoteVerifyResult
 
 if TYPE_CHECKING:
     from mlpack.bench.results import Measurement
@@ -353,6 +354,28 @@ def render_fleet(console: Console, result: FleetResult) -> None:
         render_bench(console, result.merged())
 
 
+def render_remote(console: Console, result: RemoteResult) -> None:
+    """What the command printed on the device, as it printed it."""
+    if result.rendering:
+        typer.echo(result.rendering, nl=False)
+
+
+def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
+    answer = result.result
+    verdict = "[bold green]verified[/]" if answer["ok"] else "[bold red]verification failed[/]"
+    console.print(f"{verdict} on {result.target_url}: {answer['name']} {answer['version']}")
+    for problem in answer["problems"]:
+        console.print(f"  {problem}", soft_wrap=True, markup=False)
+    render_remote(console, result)
+
+
+def render_remote_run(console: Console, result: RemoteRunResult) -> None:
+    if result.output is not None:
+        shapes = ", ".join(f"{k}{v}" for k, v in result.result["outputs"].items())
+        console.print(f"ran {result.result['samples']} samples on {result.target_url} -> {result.output} {shapes}")
+    render_remote(console, result)
+
+
 # Every result a command shows, with its renderer: a new result type without one fails tests/cli.
 RENDERERS: dict[type, Callable[[Console, Any], None]] = {
     ExportResult: render_export,
@@ -369,4 +392,7 @@ RENDERERS: dict[type, Callable[[Console, Any], None]] = {
     VerifyResult: render_verify,
     RunResult: render_run,
     BuildResult: render_build,
+    RemoteResult: render_remote,
+    RemoteVerifyResult: render_remote_verify,
+    RemoteRunResult: render_remote_run,
 }
