@@ -15,17 +15,16 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.batching import batch_symbol, data_batch_axes
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.quiet import silenced
 from mlpack.core.signature import Signature, TensorSpec, signature_of
 from mlpack.core.sourceref import SourceKind, SourceRef
 from mlpack.core.validate import check_output
-from mlpack.data.dataset import match_inputs
-from mlpack.data.generate import DEFAULT_SYMBOLIC_DIM, generate_inputs
+from mlpack.data.generate import generate_inputs
 from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.exporter.examples import dim_sizes, example_feeds, input_specs
 from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
 
@@ -33,9 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
-BATCH_DIM = "batch"
 # torch.export specialises dimensions of size 0 or 1, so a dynamic dimension is traced at 2 or more.
-_EXAMPLE_BATCH = 2
 _SECOND_BATCH = 3
 _SECOND_SYMBOLIC = 5
 _OLDEST_OPSET = 7  # onnxruntime runs nothing older
@@ -174,8 +171,8 @@ def _export_torch(
     started = time.perf_counter()
     torch = import_torch()
     module = load_module(source, weights=weights, trust_pickle=trust_pickle)
-    specs = _input_specs(module, inputs, example_inputs, dynamic_batch)
-    example = _example_feeds(specs, example_inputs, seed)
+    specs = input_specs(module, inputs, example_inputs, dynamic_batch)
+    example = example_feeds(specs, example_inputs, seed)
     reference = _torch_outputs(module, specs, example)
     output_names = ["output"] if len(reference) == 1 else [f"output_{i}" for i in range(len(reference))]
 
@@ -195,26 +192,14 @@ def _export_torch(
             checks = _verify(session, module, specs, example, reference, output_names, tolerance, seed)
             set_checks, set_notes = _test_set_checks(session, module, specs, example_inputs, output_names, tolerance)
             checks, notes = checks + set_checks, notes + set_notes
-            fallback = "; ".join(errors) or None
-            failed = [c for c in checks if not c.passed]
-            if failed:
-                raise VerificationError(
-                    f"the ONNX file from the {name} exporter does not match PyTorch on {failed[0].label}: "
-                    f"{failed[0].failure_text()} (tolerance {tolerance.describe()}); no file written.",
-                    hint="Check for ops whose semantics differ (random, in-place), or loosen --atol/--rtol.",
-                )
-            stripped = _strip_exporter_metadata(model)
-            if stripped:
-                notes.append(
-                    f"removed {stripped / 1024:.0f} KB of exporter debug metadata "
-                    "(stack traces with local paths) from the nodes"
-                )
+            _require_match(name, checks, tolerance)
+            notes += _strip_exporter_metadata(model)
             save_model(model, output)
             return ExportResult(
                 output=output,
                 source=source,
                 exporter=name,
-                fallback_reason=fallback,
+                fallback_reason="; ".join(errors) or None,
                 opset=_default_opset(model),
                 size_bytes=model_size_bytes(output),
                 signature=signature_of(model),
@@ -226,16 +211,33 @@ def _export_torch(
     raise ExportError("no exporter produced an ONNX file that onnxruntime can run: " + " | ".join(errors))
 
 
-def _strip_exporter_metadata(model: onnx.ModelProto) -> int:
-    """Drop per-node metadata_props (the dynamo exporter's stack traces and FX node dumps).
+def _require_match(exporter: str, checks: list[Comparison], tolerance: Tolerance) -> None:
+    """Raise VerificationError (nothing is written) where a check of the exported file failed."""
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise VerificationError(
+            f"the ONNX file from the {exporter} exporter does not match PyTorch on {failed[0].label}: "
+            f"{failed[0].failure_text()} (tolerance {tolerance.describe()}); no file written.",
+            hint="Check for ops whose semantics differ (random, in-place), or loosen --atol/--rtol.",
+        )
+
+
+def _strip_exporter_metadata(model: onnx.ModelProto) -> list[str]:
+    """Drop per-node metadata_props (the dynamo exporter's stack traces and FX node dumps); a note
+    of how much went, if any.
 
     They often make up most of a small model's file, and they leak the exporting machine's
-    file paths into the shipped artifact. Returns the number of bytes removed.
+    file paths into the shipped artifact.
     """
     before = model.ByteSize()
     for node in model.graph.node:
         del node.metadata_props[:]
-    return before - model.ByteSize()
+    stripped = before - model.ByteSize()
+    if not stripped:
+        return []
+    return [
+        f"removed {stripped / 1024:.0f} KB of exporter debug metadata (stack traces with local paths) from the nodes"
+    ]
 
 
 def _exporter_order(choice: Exporter, is_scripted: bool) -> list[str]:
@@ -269,91 +271,6 @@ def _copy_onnx(source: Path, output: Path, tolerance: Tolerance, started: float)
 
 def _default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-
-
-def _forward_parameter_names(module: Any) -> list[str]:
-    import inspect
-
-    try:
-        params = inspect.signature(module.forward).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-def _input_specs(
-    module: Any, given: Sequence[TensorSpec], example_inputs: Path | None, dynamic_batch: bool
-) -> tuple[TensorSpec, ...]:
-    """The inputs to export, with the batch dimension made symbolic unless asked not to.
-
-    ``--input`` specs that name their dimensions say where the batch is; specs taken from the
-    example arrays alone put it where the arrays' sizes say (axis 0 of the first input).
-    """
-    if given:
-        if batch_symbol(tuple(given)) is not None or not dynamic_batch:
-            return tuple(given)
-        return tuple(_with_batch(s, 0 if s.shape else None) for s in given)
-    assert example_inputs is not None
-    arrays = _example_arrays(example_inputs, _forward_parameter_names(module))
-    order = [n for n in _forward_parameter_names(module) if n in arrays] or list(arrays)
-    if not dynamic_batch:
-        return tuple(TensorSpec(n, tuple(arrays[n].shape), arrays[n].dtype.name) for n in order)
-    open_specs = tuple(TensorSpec(n, (None,) * arrays[n].ndim, arrays[n].dtype.name) for n in order)
-    axes = data_batch_axes(open_specs, arrays, source=str(example_inputs)).axes
-    return tuple(_with_batch(TensorSpec(n, tuple(arrays[n].shape), arrays[n].dtype.name), axes[n]) for n in order)
-
-
-def _with_batch(spec: TensorSpec, axis: int | None) -> TensorSpec:
-    if axis is None:
-        return spec
-    return TensorSpec(spec.name, (*spec.shape[:axis], BATCH_DIM, *spec.shape[axis + 1 :]), spec.dtype)
-
-
-def _example_arrays(example_inputs: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The example's arrays by input name: an .npz, or the first set of an ONNX test-data directory
-    (its tensors' own names, else ``names`` by position)."""
-    import numpy as np
-
-    arrays = open_source(example_inputs).example_arrays(names)
-    lists = [name for name, value in arrays.items() if not isinstance(value, np.ndarray)]
-    if lists:
-        raise InputSpecError(f"{example_inputs}: export takes tensors; the inputs {lists} are sequences.")
-    return arrays
-
-
-def _dim_sizes(specs: Sequence[TensorSpec], batch: int, other: int) -> dict[str, int]:
-    symbol = batch_symbol(tuple(specs))
-    sizes: dict[str, int] = {}
-    for spec in specs:
-        for dim in spec.shape:
-            if isinstance(dim, str) and dim not in sizes:
-                sizes[dim] = batch if dim == symbol else other
-    return sizes
-
-
-def _example_feeds(specs: tuple[TensorSpec, ...], example_inputs: Path | None, seed: int) -> dict[str, np.ndarray]:
-    if example_inputs is None:
-        return generate_inputs(specs, seed=seed, dim_values=_dim_sizes(specs, _EXAMPLE_BATCH, DEFAULT_SYMBOLIC_DIM))
-    feeds = match_inputs(
-        _example_arrays(example_inputs, [s.name for s in specs]), specs, source=str(example_inputs), consistent=False
-    )
-    axes = data_batch_axes(specs, feeds, source=str(example_inputs)).axes
-    sizes = {name: feeds[name].shape[axis] for name, axis in axes.items() if axis is not None}
-    if len(set(sizes.values())) > 1:
-        raise InputSpecError(
-            f"{example_inputs}: the inputs disagree on the batch size {sizes} (batch axes {axes}); "
-            "name each input's batch dimension with --input NAME:SHAPE (e.g. state:2,batch,128)."
-        )
-    return {name: _at_least_rows(array, _EXAMPLE_BATCH, axes[name]) for name, array in feeds.items()}
-
-
-def _at_least_rows(array: np.ndarray, rows: int, axis: int | None) -> np.ndarray:
-    """Repeat samples so a dynamic batch is traced at a size torch.export does not specialise."""
-    import numpy as np
-
-    if axis is None or array.shape[axis] >= rows:
-        return array
-    return np.take(array, np.arange(rows) % max(array.shape[axis], 1), axis=axis)
 
 
 def _to_torch(feeds: dict[str, np.ndarray], specs: Sequence[TensorSpec]) -> tuple[Any, ...]:
@@ -426,7 +343,7 @@ def _verify(
     """Compare with PyTorch on the example, and on other sizes where dimensions are dynamic."""
     checks = [_check(session, example, reference, output_names, tolerance, _label(example, specs))]
     if any(isinstance(d, str) for s in specs for d in s.shape):
-        sizes = _dim_sizes(specs, _SECOND_BATCH, _SECOND_SYMBOLIC)
+        sizes = dim_sizes(specs, _SECOND_BATCH, _SECOND_SYMBOLIC)
         second = generate_inputs(specs, seed=seed + 1, dim_values=sizes)
         # Reuse real example values where there are some, so value ranges (token ids) stay valid.
         for s in specs:

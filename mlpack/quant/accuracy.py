@@ -150,6 +150,13 @@ def accuracy_aware_quantize(
         kept_in_float=tuple(_dedupe(kept)),
         rounds=tuple(rounds),
     )
+    _deliver(report, best_path, dst, log)
+    return report
+
+
+def _deliver(report: AccuracyAwareReport, best: Path, dst: Path, log: PassLog) -> None:
+    """Write the best model to ``dst`` and log it, or raise (nothing written) where it drops too much."""
+    max_drop = report.max_drop
     if report.final_drop > max_drop:
         raise VerificationError(
             f"accuracy-aware quantisation could not reach a drop of {max_drop:.4f} in {report.metric}: fully "
@@ -157,12 +164,11 @@ def accuracy_aware_quantize(
             f"{len(report.kept_in_float)} nodes in float; no file written.",
             hint="Try another --calibration-method, more calibration data, or --quantize dynamic.",
         )
-    shutil.copyfile(best_path, dst)
+    shutil.copyfile(best, dst)
     log.steps.append(
         f"accuracy-aware: {report.metric} drop {report.full_quant_drop:.4f} fully quantised -> "
         f"{report.final_drop:.4f} with {len(report.kept_in_float)} nodes kept in float (budget {max_drop:.4f})"
     )
-    return report
 
 
 def _keep_worst_in_float(
