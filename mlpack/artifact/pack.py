@@ -24,8 +24,14 @@ from mlpack.artifact.manifest import (
 )
 from mlpack.artifact.packinputs import check_pack_inputs
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
-from mlpack.data.feeds import FeedOptions
+from mlpack.core.onnxio import external_data_files, load_model
+from mlpack.core.signature import signature_of
+from mlpack.core.version import mlpack_version
+from mlpack.data.collect import record_stats
+from mlpack.data.feeds import FeedOptions, golden_dataset
 from mlpack.data.npz import npz_bytes
+from mlpack.data.runner import predict
+from mlpack.data.stats import MAX_BYTES, SCHEMA
 from mlpack.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -108,9 +114,6 @@ def _open_model(
     model: Path, output: Path, include: tuple[Path, ...], reads: tuple[Path | None, ...], golden: int
 ) -> tuple[Path, onnx.ModelProto, Signature]:
     """Check every input before any work (nothing is written on bad input), then load the model."""
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-
     model = require_file(model, "model file")
     for extra in include:
         require_file(Path(extra), "included file")
@@ -147,8 +150,6 @@ def _contents(
 
 
 def _file_entries(model: Path, include: tuple[Path, ...]) -> Entries:
-    from mlpack.core.onnxio import external_data_files
-
     entries: Entries = {f"model/{model.name}": model}
     for data_file in external_data_files(model):
         entries[f"model/{data_file.name}"] = data_file
@@ -162,9 +163,6 @@ def _golden_entries(
 ) -> tuple[Entries, int]:
     """Up to ``count`` inputs (from ``data`` or generated) and the outputs this model gives for them,
     with the number stored (fewer than ``count`` where ``data`` holds fewer samples)."""
-    from mlpack.data.feeds import golden_dataset
-    from mlpack.data.runner import predict
-
     dataset = golden_dataset(model, signature, data=data, options=feeding, count=count)
     outputs = predict(model, dataset, options=feeding)
     entries: Entries = {
@@ -177,9 +175,6 @@ def _golden_entries(
 def _stats_entry(model: Path, data: Path, entries: Entries) -> DataStatsEntry:
     """Record the statistics of ``data`` (inputs, and the model's outputs on it) as a package file;
     return the manifest's note of them: where, how many samples they summarise, their size."""
-    from mlpack.data.collect import record_stats
-    from mlpack.data.stats import MAX_BYTES, SCHEMA
-
     stats = record_stats(model, data)
     content = stats.to_json()
     entries[DATA_STATS] = content
@@ -277,8 +272,6 @@ def _model_card(card: dict[str, Any], check: dict[str, Any] | None) -> dict[str,
 
 def _provenance(model: Path) -> dict[str, Any]:
     from importlib import metadata
-
-    from mlpack.core.version import mlpack_version
 
     def version(dist: str) -> str | None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlpack.core.onnxio import require_external_data
 from mlpack.core.validate import check_number, check_output, relative_member
 from mlpack.errors import BadInputError
 
@@ -37,8 +38,6 @@ def check_pack_inputs(
         BadInputError: ``output`` is an input or cannot be written, two included files share a
             name, a name cannot be stored, or ``golden`` is out of range (exit 2).
     """
-    from mlpack.core.onnxio import require_external_data
-
     check_number(golden, name="--golden", minimum=0, maximum=MAX_GOLDEN)
     check_output(Path(output), option="-o", inputs=(model, *require_external_data(model), *include, *reads))
     seen: dict[str, Path] = {}

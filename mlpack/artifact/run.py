@@ -9,8 +9,9 @@ from typing import Any
 from mlpack.artifact.opened import OpenedPackage
 from mlpack.core.fileio import atomic_path
 from mlpack.core.validate import check_output
-from mlpack.data.feeds import FeedOptions
+from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.npz import npz_bytes
+from mlpack.data.runner import predict
 from mlpack.errors import BadInputError
 
 
@@ -43,9 +44,6 @@ def run_package(
         BadInputError: inputs that do not fit the signature, a ``batch_size`` below 1, or a
             package that is not a zip or holds unsafe entries (exit 2).
     """
-    from mlpack.data.feeds import model_dataset
-    from mlpack.data.runner import predict
-
     if batch_size < 1:
         raise BadInputError(f"--batch-size must be at least 1, got {batch_size}.")
     check_output(Path(output), option="-o", inputs=(package, inputs))

@@ -8,6 +8,10 @@ from typing import Any
 
 from mlpack.artifact.opened import OpenedPackage
 from mlpack.core.fidelity import Comparison, compare_outputs
+from mlpack.core.onnxio import load_model
+from mlpack.core.signature import signature_of
+from mlpack.data.feeds import model_dataset
+from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, ExitCode
 
 
@@ -88,9 +92,6 @@ def _verdict(
 
 
 def _signature_problem(opened: OpenedPackage) -> str | None:
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-
     actual = signature_of(load_model(opened.model_path))
     if actual == opened.signature:
         return None
@@ -103,9 +104,6 @@ def _signature_problem(opened: OpenedPackage) -> str | None:
 
 def _run_golden(opened: OpenedPackage) -> Comparison:
     import numpy as np
-
-    from mlpack.data.feeds import model_dataset
-    from mlpack.data.runner import predict
 
     golden = opened.manifest.golden
     if not golden:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlpack.bench.results import SCHEMA, BenchResult, Measurement
+from mlpack.bench.results import FLEET_SCHEMA, SCHEMA, BenchResult, Measurement
 from mlpack.core.fileio import require_file
 from mlpack.errors import BadInputError, DataError, ExitCode
 
@@ -163,8 +163,6 @@ def _entries(paths: Sequence[Path]) -> tuple[list[str], list[BenchResult]]:
 
 
 def _fleet_results(path: Path) -> list[BenchResult] | None:
-    from mlpack.bench.results import FLEET_SCHEMA
-
     try:
         data = json.loads(require_file(path, "bench result").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -20,7 +20,9 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import NOISY_CV, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
+from mlpack.core.onnxio import model_size_bytes
 from mlpack.core.progress import Progress
+from mlpack.core.sysinfo import available_cpus, system_info, total_memory_mb
 from mlpack.errors import BadInputError
 
 
@@ -58,8 +60,6 @@ def benchmark(
         ModelLoadError: a model that onnxruntime cannot load or run.
         DataError: a ``settings.data`` file that does not fit a model.
     """
-    from mlpack.core.sysinfo import system_info, total_memory_mb
-
     settings.validate()
     if not models:
         raise BadInputError("name at least one model to measure.")
@@ -94,7 +94,6 @@ def benchmark(
 def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: bool) -> _Placement:
     if device is None:
         return _Placement(settings.threads, None, None, ())
-    from mlpack.core.sysinfo import available_cpus
 
     threads = (device.threads,) if settings.threads == (None,) else settings.threads
     warnings: list[str] = []
@@ -130,8 +129,6 @@ def _measurement(
     device: DeviceProfile | None,
     rule: StoppingRule,
 ) -> Measurement:
-    from mlpack.core.onnxio import model_size_bytes
-
     samples = outcome.samples_ms
     stats = summarize(samples)
     baseline, peak = outcome.loaded.baseline_rss_mb, outcome.peak_rss_mb

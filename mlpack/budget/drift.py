@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.artifact.manifest import DATA_STATS, is_package
+from mlpack.artifact.opened import OpenedPackage
 from mlpack.budget.driftscore import chi_square_test, js_distance, psi
 from mlpack.budget.verdicts import Verdict, upper_verdict
 from mlpack.core.fileio import require_file
-from mlpack.data.collect import DEFAULT_BATCH, SAMPLE_SIZE
+from mlpack.data.collect import DEFAULT_BATCH, SAMPLE_SIZE, observe_stats
 from mlpack.data.stats import CATEGORICAL, DataStats, FeatureStats, parse_stats
 from mlpack.errors import ArchiveError, BadInputError, ExitCode
 
@@ -171,8 +172,6 @@ def drift(
         BadInputError: the package holds no statistics, or the data does not fit the model or
             holds fewer samples than a score needs (exit 2).
     """
-    from mlpack.artifact.opened import OpenedPackage
-
     with OpenedPackage(package) as opened:
         reference = _package_stats(opened)
         return drift_against(
@@ -202,8 +201,6 @@ def drift_against(
     Raises:
         BadInputError: the data does not fit the model, or holds too few samples (exit 2).
     """
-    from mlpack.data.collect import observe_stats
-
     thresholds = thresholds or DriftThresholds()
     observed = observe_stats(reference, model, data, batch_size=batch_size)
     return DriftResult(
@@ -227,8 +224,6 @@ def load_reference(path: Path) -> DataStats:
         ArchiveError: a package that was changed after packing (exit 2).
         BadInputError: no statistics in the package, or a file that is not a statistics file (exit 2).
     """
-    from mlpack.artifact.opened import OpenedPackage
-
     path = require_file(Path(path), "drift reference")
     if not is_package(path):
         return parse_stats(path.read_bytes(), source=str(path))

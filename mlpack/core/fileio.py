@@ -9,6 +9,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlpack.core.validate import check_output
+from mlpack.errors import BadInputError
+
 
 @contextlib.contextmanager
 def atomic_path(destination: Path) -> Iterator[Path]:
@@ -16,15 +19,11 @@ def atomic_path(destination: Path) -> Iterator[Path]:
 
     The temporary file lives in the same folder so that the final rename is atomic on POSIX.
     """
-    from mlpack.core.validate import check_output
-
     destination = check_output(Path(destination), option="output")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
     except OSError as exc:
-        from mlpack.errors import BadInputError
-
         raise BadInputError(f"cannot write {destination}: {exc.strerror or exc}; choose another path.") from exc
     # mkstemp makes the file private (0600); outputs get the mode the user's umask gives new files.
     os.fchmod(fd, 0o666 & ~_umask())
@@ -60,8 +59,6 @@ def sha256_file(path: Path) -> str:
 
 def require_file(path: Path, what: str = "file") -> Path:
     """Return ``path`` if it is an existing file, else raise a clear BadInputError."""
-    from mlpack.errors import BadInputError
-
     path = Path(path)
     if not path.exists():
         raise BadInputError(f"{what} not found: {path}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fileio import atomic_path, require_file
-from mlpack.errors import ModelLoadError
+from mlpack.errors import InputSpecError, ModelLoadError
 
 if TYPE_CHECKING:
     import onnx
@@ -209,8 +209,6 @@ _SESSION_NAMES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary(
 
 def run_session(session: onnxruntime.InferenceSession, feeds: dict[str, Any]) -> list[Any]:
     """Run once; a shape or dtype the model rejects becomes an InputSpecError naming the problem."""
-    from mlpack.errors import InputSpecError
-
     try:
         return list(session.run(None, feeds))
     except Exception as exc:

@@ -8,6 +8,8 @@ import sys
 from functools import cache
 from typing import Any
 
+from mlpack.core.version import mlpack_version
+
 # Instruction sets that decide whether INT8 pays off: VNNI / AMX on x86, dot-product on ARM.
 _X86_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_int8")
 _ARM_FLAGS = ("asimd", "asimddp", "asimdhp", "i8mm", "sve", "bf16")
@@ -57,8 +59,6 @@ def available_cpus() -> list[int]:
 def system_info() -> dict[str, Any]:
     import numpy
     import onnxruntime
-
-    from mlpack.core.version import mlpack_version
 
     features = cpu_features()
     return {

@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlpack.core.onnxio import create_session, load_model, run_session
+from mlpack.core.signature import signature_of
 from mlpack.data.npzstream import count_samples, iter_blocks
 from mlpack.data.stats import CATEGORICAL, MAX_BYTES, NUMERIC, DataStats, FeatureStats, TensorStats, View
 from mlpack.errors import DataError
@@ -93,9 +95,6 @@ def observe_stats(reference: DataStats, model: Path, data: Path, *, batch_size: 
 
 
 def _signature(model: Path) -> Signature:
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-
     return signature_of(load_model(Path(model)))
 
 
@@ -112,8 +111,6 @@ def _samples(data: Path, specs: tuple[TensorSpec, ...], *, what: str) -> int:
 def _blocks(
     model: Path, data: Path, signature: Signature, batch_size: int
 ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
-    from mlpack.core.onnxio import create_session, run_session
-
     if batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}.")
     session = create_session(Path(model))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.core.batching import signature_batch_axes
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.onnxio import create_session, load_model
 from mlpack.core.signature import Signature, TensorSpec
 from mlpack.data.dataset import Dataset, check_array
 from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, input_hints
@@ -47,7 +48,6 @@ class SetValue:
     def array(self, spec: TensorSpec, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """The value as the input's dtype; a number given for a tensor input fills its shape."""
         import numpy as np
-
 
         try:
             parsed = json.loads(self.value)
@@ -121,8 +121,6 @@ class Feeds:
 
     def run(self, model: Path | Any) -> list[list[np.ndarray]]:
         """Every call's outputs on ``model`` (a path or an onnxruntime session), state carried."""
-        from mlpack.core.onnxio import create_session
-
         session = create_session(Path(model)) if isinstance(model, (str, Path)) else model
         names = [o.name for o in session.get_outputs()]
         try:
@@ -271,8 +269,6 @@ def _zero_state(specs: tuple[TensorSpec, ...], options: FeedOptions, batch_size:
     """The initial state where the data gives none: zeros, as a stream starts on a device."""
     import numpy as np
 
-    from mlpack.core.batching import signature_batch_axes
-
     axes = signature_batch_axes(specs).axes
     by_name = {s.name: s for s in specs}
     zeros = {}
@@ -286,8 +282,6 @@ def _zero_state(specs: tuple[TensorSpec, ...], options: FeedOptions, batch_size:
 def _generated(
     model: Path, signature: Signature, options: FeedOptions, batch_size: int, seed: int, steps: int
 ) -> Feeds:
-    from mlpack.core.onnxio import load_model
-
     specs = signature.inputs
     hints = input_hints(load_model(Path(model), check=False))
     given = options.given(specs, batch_size=batch_size)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import batch_symbol
 from mlpack.core.onnxio import create_session, run_session
+from mlpack.core.signature import TensorSpec
+from mlpack.data.feeds import FeedOptions, feeds_from_dataset
 from mlpack.errors import DataError
 
 if TYPE_CHECKING:
@@ -34,12 +37,8 @@ def predict(
         threads: onnxruntime intra-op threads (None: its default).
         options: with state pairs, the samples run as a stream of one-sample calls.
     """
-    from mlpack.data.feeds import feeds_from_dataset
-
     session = create_session(Path(model), threads=threads)
     if dataset.whole or (options is not None and options.streaming):
-        from mlpack.data.feeds import FeedOptions
-
         runs = feeds_from_dataset(dataset, options or FeedOptions(), source="the data").run(session)
     else:
         runs = [run_session(session, call) for call in dataset.feeds(batch_size)]
@@ -48,9 +47,6 @@ def predict(
 
 def _output_batch_axes(session: Any) -> list[int]:
     """Where each output carries the batch: the axis named like the inputs' batch, else 0."""
-    from mlpack.core.batching import batch_symbol
-    from mlpack.core.signature import TensorSpec
-
     inputs = tuple(
         TensorSpec(i.name, tuple(d if isinstance(d, (int, str)) else None for d in i.shape), "float32")
         for i in session.get_inputs()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.onnxio import run_session
 from mlpack.core.signature import Signature
 from mlpack.errors import InputSpecError
 
@@ -86,8 +87,6 @@ def run_stream(
         pairs: which output feeds which input.
         output_names: the session's outputs, in the order it returns them.
     """
-    from mlpack.core.onnxio import run_session
-
     index = {name: i for i, name in enumerate(output_names)}
     results: list[list[np.ndarray]] = []
     carried: dict[str, np.ndarray] = {}

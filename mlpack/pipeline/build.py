@@ -17,13 +17,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mlpack.artifact.pack import pack
+from mlpack.budget.check import check
 from mlpack.core.fileio import require_file, write_text_atomic
+from mlpack.core.onnxio import load_model
 from mlpack.core.progress import Progress
+from mlpack.core.signature import signature_of
 from mlpack.core.validate import check_folder
+from mlpack.data.collect import MIN_SAMPLES
+from mlpack.data.npzstream import count_samples
 from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, MlpackError
+from mlpack.exporter.export import export
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
+from mlpack.pipeline.tune import tune
+from mlpack.quant.optimize import optimize
+from mlpack.quant.settings import QuantizeSettings
+from mlpack.report.markdown import check_markdown
 
 
 @dataclass
@@ -135,8 +146,6 @@ def _present(*paths: Path | None) -> list[Path]:
 
 
 def _export(run: _Run) -> StageReport:
-    from mlpack.exporter.export import export
-
     model = run.config.model
     files = [*model.source.defining_files(), *_present(model.weights, model.example_inputs)]
 
@@ -167,9 +176,6 @@ def _export(run: _Run) -> StageReport:
 def _check_feeding(run: _Run) -> None:
     """[model] state and set against the exported model: a wrong name stops the build here, not
     in a later stage under the command line's option names."""
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-
     feeding = run.config.model.feeding
     if not feeding.state and not feeding.values:
         return
@@ -202,9 +208,6 @@ def _feeding_key(run: _Run) -> dict[str, Any]:
 
 
 def _quantize(run: _Run) -> dict[str, Any]:
-    from mlpack.quant.optimize import optimize
-    from mlpack.quant.settings import QuantizeSettings
-
     settings = run.config.optimize
     result = optimize(
         run.fp32,
@@ -241,8 +244,6 @@ def _tune_check(run: _Run) -> CheckConfig:
 
 
 def _tune(run: _Run) -> dict[str, Any]:
-    from mlpack.pipeline.tune import tune
-
     settings, check = run.config.optimize, _tune_check(run)
     data = settings.data or check.data
     if data is None:  # load_build_config refuses a tune without data
@@ -285,9 +286,6 @@ def _check(run: _Run) -> StageReport:
 
 def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[str, Any]:
     """Check the optimised model against the budgets and write check.json and check.md."""
-    from mlpack.budget.check import check
-    from mlpack.report.markdown import check_markdown
-
     result = check(
         run.model,
         budgets=settings.budgets,
@@ -310,8 +308,6 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
 
 
 def _pack(run: _Run) -> StageReport:
-    from mlpack.artifact.pack import pack
-
     settings, model = run.config.pack, run.config.model
     stats_data = _stats_data(run)
     files = [run.model, *_present(run.check_report, settings.golden_data, stats_data), *settings.include]
@@ -345,8 +341,6 @@ def _pack(run: _Run) -> StageReport:
 def _stats_data(run: _Run) -> Path | None:
     """The data whose statistics the package records for drift: [pack] data, else the check's data
     where it has enough samples for drift scores (a smaller check set still builds, without them)."""
-    from mlpack.data.collect import MIN_SAMPLES
-
     settings, check = run.config.pack, run.config.check
     if not settings.stats:
         return None
@@ -359,10 +353,6 @@ def _stats_data(run: _Run) -> Path | None:
 
 
 def _samples(model: Path, data: Path) -> int:
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-    from mlpack.data.npzstream import count_samples
-
     return count_samples(data, signature_of(load_model(model)).inputs)
 
 

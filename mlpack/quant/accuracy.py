@@ -14,9 +14,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.metrics import agreement, is_classification, top1_accuracy
+from mlpack.core.onnxio import load_model
 from mlpack.core.quiet import silenced
+from mlpack.core.signature import signature_of
+from mlpack.data.runner import predict
+from mlpack.data.sources import load_dataset
 from mlpack.errors import BadInputError, VerificationError
+from mlpack.quant.calibration import NpzCalibrationReader
+from mlpack.quant.modes.static import quantize_static
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
+from mlpack.quant.preprocess import preprocess
 from mlpack.quant.settings import QuantFormat, QuantizeSettings
 
 EXACT_DB = 120.0  # SQNR cap: float32 round-off, i.e. no quantisation noise
@@ -71,12 +79,6 @@ class _Scorer:
     """Top-1 accuracy with labels; agreement with the FP32 model's decisions without them."""
 
     def __init__(self, reference_model: Path, eval_data: Path) -> None:
-        from mlpack.core.metrics import agreement, is_classification, top1_accuracy
-        from mlpack.core.onnxio import load_model
-        from mlpack.core.signature import signature_of
-        from mlpack.data.runner import predict
-        from mlpack.data.sources import load_dataset
-
         self._predict = predict
         specs = signature_of(load_model(reference_model)).inputs
         self.dataset = load_dataset(eval_data, specs)
@@ -110,9 +112,6 @@ def accuracy_aware_quantize(
     log: PassLog,
 ) -> AccuracyAwareReport:
     """Quantise ``src`` (static INT8) into ``dst`` with an accuracy drop of at most ``max_drop``."""
-    from mlpack.quant.modes.static import quantize_static
-    from mlpack.quant.preprocess import preprocess
-
     if max_drop < 0:
         raise BadInputError(f"--max-accuracy-drop must be non-negative, got {max_drop}.")
     score = _Scorer(src, eval_data)
@@ -214,9 +213,6 @@ def _rank_nodes(
     import onnx
     from onnxruntime.quantization import qdq_loss_debug as debug
     from onnxruntime.quantization.quant_utils import DEQUANT_OUTPUT_SUFFIX
-
-    from mlpack.core.signature import signature_of
-    from mlpack.quant.calibration import NpzCalibrationReader
 
     if qdq_model is None:  # sensitivity needs the QDQ form; the final format is the user's
         qdq_model = workdir / "aa-qdq.onnx"

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
+from mlpack.core.onnxio import create_session, run_session
 from mlpack.errors import VerificationError
+from mlpack.quant.probe import probe_model
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,8 +45,6 @@ class Reference:
     label: str  # what the inputs are, for the report ("8 generated samples (seed 0)")
 
     def compare(self, model: Path, tolerance: Tolerance) -> Comparison:
-        from mlpack.core.onnxio import create_session, run_session
-
         produced = run_session(create_session(model), self.feeds)
         return compare_outputs(self.outputs, produced, names=self.names, tolerance=tolerance, label=self.label)
 
@@ -85,8 +85,6 @@ class ModelPass(ABC):
 
     def ensures(self, model: Path, context: PassContext) -> Comparison:
         """The fail-closed check: the new model loads, runs, and computes what the source did."""
-        from mlpack.quant.probe import probe_model
-
         probe_model(model, what=f"the model after {self.name}")
         comparison = context.reference.compare(model, context.tolerance)
         if not comparison.passed:
@@ -115,8 +113,6 @@ def run_passes(model: Path, passes: list[ModelPass], context: PassContext) -> tu
         if result.modified:
             model, comparison = result.model, result.comparison
     if comparison is None:  # nothing changed: still prove the copy computes what the source does
-        from mlpack.quant.probe import probe_model
-
         probe_model(model, what="the model")
         comparison = context.reference.compare(model, context.tolerance)
     return model, comparison

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.onnxio import create_session
 from mlpack.core.quiet import silenced
 
 EXACT_DB = 120.0  # float32 round-off: no quantisation noise
@@ -54,8 +55,6 @@ def weight_degradation(
 
 def _activations(model: Path, feeds: dict[str, Any], augmented: Path) -> dict[str, Any]:
     from onnxruntime.quantization import qdq_loss_debug as debug
-
-    from mlpack.core.onnxio import create_session
 
     with silenced():
         debug.modify_model_output_intermediate_tensors(str(model), str(augmented))

@@ -16,13 +16,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.onnxio import create_session
+
 ROUND_RUNS = 7
 
 
 def p50_ratios(models: list[Path], feeds: dict[str, Any], *, seconds: float = 1.5, min_rounds: int = 9) -> list[float]:
     """Each model's median latency over the first model's, timed interleaved in one process."""
-    from mlpack.core.onnxio import create_session
-
     sessions = [create_session(m, allow_spinning=False) for m in models]
     for session in sessions:  # warm-up: first runs allocate and tune kernels
         for _ in range(3):

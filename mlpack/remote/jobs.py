@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.version import mlpack_version
 from mlpack.errors import BadInputError, RemoteError, RemoteTimeout
+from mlpack.remote.agent import OUT_OF_MEMORY
 from mlpack.remote.ssh import Target, connect
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -152,8 +154,6 @@ async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
 
 
 def _outcome(target: Target, hello: dict[str, Any], answer: dict[str, Any]) -> RemoteOutcome:
-    from mlpack.remote.agent import OUT_OF_MEMORY
-
     code = int(answer["exit_code"])
     outcome = RemoteOutcome(
         target=target,
@@ -174,8 +174,6 @@ def _outcome(target: Target, hello: dict[str, Any], answer: dict[str, Any]) -> R
 
 async def _require_mlpack(connection: Any, target: Target) -> None:
     """The device's Python has the runtime-only mlpack, at this machine's minor version."""
-    from mlpack.core.version import mlpack_version
-
     here = mlpack_version()
     install = f'{target.python} -m pip install "mlpack-edge~={_minor(here)}.0"'
     done = await connection.run(f"{shlex.quote(target.python)} -c {shlex.quote(_PROBE)}", check=False)

@@ -18,12 +18,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.batching import data_batch_axes
 from mlpack.core.fidelity import Tolerance
-from mlpack.errors import VerificationError
+from mlpack.core.onnxio import load_model
+from mlpack.core.signature import signature_of
+from mlpack.errors import MlpackError, VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
+from mlpack.quant.modes.dynamic import quantize_dynamic
 from mlpack.quant.modes.weights import apply_choices, initial_choice, weight_values
-from mlpack.quant.passes import ModelPass, PassContext, describe
+from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe
+from mlpack.quant.sensitivity import weight_degradation
 from mlpack.quant.settings import QuantizeSettings
+from mlpack.quant.timing import folded_ops, p50_ratios
 
 MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
 MIN_SPEEDUP = 0.95  # INT8 compute for an op kind only if it measured at least 5% faster
@@ -69,8 +75,6 @@ class Auto(ModelPass):
     )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
-        from mlpack.core.onnxio import load_model
-
         loaded = load_model(model, check=False)
         weights = {w.name: w for w in find_weights(loaded, min_elements=context.settings.min_weight_elements)}
         if not weights:
@@ -100,8 +104,6 @@ class _FileValues(Mapping[str, Any]):
 
     def _loaded(self) -> Mapping[str, Any]:
         if self._values is None:
-            from mlpack.core.onnxio import load_model
-
             self._values = weight_values(load_model(self.model, check=False))
         return self._values
 
@@ -117,11 +119,6 @@ class _FileValues(Mapping[str, Any]):
 
 def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
     """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
-    from mlpack.errors import MlpackError
-    from mlpack.quant.modes.dynamic import quantize_dynamic
-    from mlpack.quant.passes import PassLog
-    from mlpack.quant.timing import p50_ratios
-
     faster = []
     feeds = _samples(model, context.reference.feeds, 1)
     for kind, roles in COMPUTE_KINDS.items():
@@ -148,8 +145,6 @@ def _input_specs(model: Path, modified_ns: int) -> tuple[Any, ...]:
     to parse, and auto slices samples several times."""
     import onnx
 
-    from mlpack.core.signature import signature_of
-
     return signature_of(onnx.load(str(model), load_external_data=False)).inputs
 
 
@@ -161,9 +156,6 @@ def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
     per sample.
     """
     import numpy as np
-
-    from mlpack.core.batching import data_batch_axes
-    from mlpack.errors import MlpackError
 
     try:
         specs = _input_specs(model, model.stat().st_mtime_ns)
@@ -179,9 +171,6 @@ def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
 
 def _build(model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int) -> Path:
     """INT8 compute for the planned nodes, then every other weight stored at rest."""
-    from mlpack.quant.modes.dynamic import quantize_dynamic
-    from mlpack.quant.passes import PassLog
-
     path = context.workdir / f"auto-{index}.onnx"
     current = model
     kinds = sorted(set(plan.compute.values()))
@@ -225,8 +214,6 @@ def _refine(
     model: Path, plan: _Plan, weights: dict[str, Weight], values: Mapping[str, Any], context: PassContext
 ) -> Path:
     """Move the most sensitive weights to finer forms until the outputs hold; fail closed if none do."""
-    from mlpack.quant.sensitivity import weight_degradation
-
     comparison = None
     for index in range(MAX_ROUNDS + 1):
         if not plan.compute and all(c.representation is Representation.FP32 for c in plan.stored.values()):
@@ -276,8 +263,6 @@ def _hold_latency(
     context: PassContext,
 ) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
-    from mlpack.quant.timing import folded_ops, p50_ratios
-
     feeds = _samples(model, context.reference.feeds, 1)
     for _ in range(3):
         ratio = p50_ratios([model, candidate], feeds)[1]

@@ -17,6 +17,7 @@ from pathlib import Path
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
 from mlpack.quant.gemm import gemm_to_matmul_add
+from mlpack.quant.modes.weights import store_roles_at_rest
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.preprocess import preprocess
 from mlpack.quant.settings import QuantizeSettings
@@ -76,7 +77,5 @@ class DynamicInt8(ModelPass):
         done = ", ".join(f"{n} {op}" for op, n in sorted(integer_ops.items())) or "no node (nothing to quantise)"
         log.steps.append(f"dynamic INT8: {done} ({'per-channel' if settings.per_channel else 'per-tensor'} weights)")
         if settings.embeddings_at_rest:
-            from mlpack.quant.modes.weights import store_roles_at_rest
-
             store_roles_at_rest(output, output, settings, log, roles=("embedding table",))
         return True

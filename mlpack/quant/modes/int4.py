@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlpack.core.fidelity import Tolerance
+from mlpack.core.onnxio import load_model, save_model
 from mlpack.core.quiet import silenced
 from mlpack.quant.gemm import gemm_to_matmul_add
+from mlpack.quant.modes.weights import store_roles_at_rest
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.settings import QuantizeSettings
 
@@ -19,8 +21,6 @@ from mlpack.quant.settings import QuantizeSettings
 def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> int:
     """MatMul weights to 4-bit blocks; returns how many MatMulNBits nodes were made."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    from mlpack.core.onnxio import load_model, save_model
 
     model = load_model(src, check=False)
     rewritten = gemm_to_matmul_add(model)  # MatMulNBits replaces MatMul only; torch's Linear is often Gemm
@@ -51,8 +51,6 @@ class Int4Weights(ModelPass):
     )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
-        from mlpack.quant.modes.weights import store_roles_at_rest
-
         count = quantize_int4(model, output, context.settings, context.log)
         rest = store_roles_at_rest(
             output,

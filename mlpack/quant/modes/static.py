@@ -7,8 +7,12 @@ from pathlib import Path
 
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.quiet import silenced
+from mlpack.core.signature import signature_of
+from mlpack.errors import BadInputError
+from mlpack.quant.calibration import inspect_calibration
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.preprocess import preprocess
+from mlpack.quant.ranges import collect_ranges
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings
 
 
@@ -19,8 +23,6 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassL
     bytes it implies, tensors grouped when one sample does not fit) and hands them to
     onnxruntime as its calibration cache, so onnxruntime quantises without calibrating again.
     """
-    from mlpack.errors import BadInputError
-
     if settings.calibration is None:
         raise BadInputError(
             "static INT8 needs calibration data: pass --calibration calib.npz with a few hundred "
@@ -44,10 +46,6 @@ def _calibrate(model: Path, cache: Path, settings: QuantizeSettings, workdir: Pa
     import onnx
     from onnxruntime.quantization.calibrate import save_tensors_data
 
-    from mlpack.core.signature import signature_of
-    from mlpack.quant.calibration import inspect_calibration
-    from mlpack.quant.ranges import collect_ranges
-
     assert settings.calibration is not None
     specs = signature_of(onnx.load(str(model), load_external_data=False)).inputs
     samples = inspect_calibration(settings.calibration, specs)
@@ -61,8 +59,6 @@ def _calibrate(model: Path, cache: Path, settings: QuantizeSettings, workdir: Pa
 def _quantize(model: Path, dst: Path, cache: Path, settings: QuantizeSettings) -> None:
     """onnxruntime's quantize_static on the cached ranges (a cache hit: it does not calibrate)."""
     from onnxruntime import quantization as q
-
-    from mlpack.errors import BadInputError
 
     types = {IntType.U8: q.QuantType.QUInt8, IntType.S8: q.QuantType.QInt8}
     try:

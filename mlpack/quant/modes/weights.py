@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlpack.core.fidelity import Tolerance
+from mlpack.core.onnxio import load_model, save_model
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights, sqnr_db, store_at_rest
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe
 from mlpack.quant.settings import QuantizeSettings
@@ -75,8 +76,6 @@ def weight_values(model: onnx.ModelProto) -> WeightValues:
 
 def apply_choices(src: Path, dst: Path, choices: Iterable[Choice]) -> dict[str, int]:
     """Write ``src`` with the chosen weights stored at rest; return counts per representation."""
-    from mlpack.core.onnxio import load_model, save_model
-
     model = load_model(src, check=False)
     counts = store_at_rest(model, list(choices))
     save_model(model, dst)
@@ -85,8 +84,6 @@ def apply_choices(src: Path, dst: Path, choices: Iterable[Choice]) -> dict[str, 
 
 def initial_choices(model: Path, settings: QuantizeSettings, *, roles: tuple[str, ...] | None = None) -> list[Choice]:
     """The smallest adequate form of every large float weight of ``model`` (of the given roles)."""
-    from mlpack.core.onnxio import load_model
-
     loaded = load_model(model, check=False)
     values = weight_values(loaded)
     return [
