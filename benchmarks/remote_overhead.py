@@ -29,8 +29,8 @@ def main() -> None:
     from mlpack.bench.measure import benchmark
     from mlpack.bench.settings import BenchSettings
     from mlpack.remote.ssh import parse_target
-    from tests.bench.ssh_server import LocalSSHServer, session_env, write_client_home
-    from tests.conftest import make_gemm_mlp
+    from tests.helpers.models import make_gemm_mlp
+    from tests.remote.ssh_server import LocalSSHServer, session_env, write_client_home
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=4)

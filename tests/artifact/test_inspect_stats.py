@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import mlpack
 from mlpack.artifact.manifest import DATA_STATS
 from mlpack.cli import app
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 runner = CliRunner()
 SAMPLES = 120

@@ -18,7 +18,7 @@ from mlpack.artifact.run import run_package
 from mlpack.artifact.verify import verify
 from mlpack.cli import app
 from mlpack.errors import ExitCode, TamperError
-from tests.conftest import runtime_only_env
+from tests.helpers.processes import runtime_only_env
 
 
 @pytest.fixture

@@ -17,14 +17,14 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.cli import app
 from mlpack.core.devices import get_device
 from mlpack.errors import ConfigError, ExitCode
-from tests.conftest import runtime_only_env
+from tests.helpers.processes import runtime_only_env
 
 FAST = BenchSettings(runs=12, duration_s=0.0, warmup=2)
 
 
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.conftest import make_gemm_mlp
+    from tests.helpers.models import make_gemm_mlp
 
     folder = tmp_path_factory.mktemp("bench")
     return make_gemm_mlp(folder / "a.onnx", hidden=32), make_gemm_mlp(folder / "b.onnx", hidden=256, seed=1)

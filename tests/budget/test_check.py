@@ -14,7 +14,7 @@ from mlpack.budget.check import CheckResult, check
 from mlpack.budget.verdicts import Status
 from mlpack.cli import app
 from mlpack.errors import DataError, ExitCode
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 FAST = {"runs": 15, "duration_s": 0.0, "warmup": 2, "max_remeasure": 0}
 FAST_CLI = ["--runs", "15", "--duration", "0", "--warmup", "2", "--max-remeasure", "0"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mlpack.budget.diff import before_after
 from mlpack.cli import app
 from mlpack.report.diff import MARKER, before_after_markdown
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 FAST = ["--runs", "5", "--duration", "0.01", "--max-remeasure", "0"]
 

@@ -26,7 +26,7 @@ from mlpack.cli import app
 from mlpack.data.collect import observe_stats, record_stats
 from mlpack.data.stats import MAX_BYTES
 from mlpack.errors import BadInputError, DataError, ExitCode, InputSpecError
-from tests.conftest import runtime_only_env
+from tests.helpers.processes import runtime_only_env
 
 SEQ, VOCAB = 8, 50
 

@@ -13,7 +13,8 @@ import torch
 import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode
-from tests.conftest import files_in, tiny
+from tests.helpers.models import tiny
+from tests.helpers.processes import files_in
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "encoder"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mlpack.core.fidelity import Tolerance
-from tests.hostile.conftest import file_mode, refused, succeeds
+from tests.helpers.hostile import file_mode, refused, succeeds
 
 
 def test_outputs_respect_the_umask(work: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import refused
+from tests.helpers.hostile import refused
 
 FACTORIES = {
     "exit0": "import sys\ndef f():\n    sys.exit(0)\n",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import refused, snapshot
+from tests.helpers.hostile import refused, snapshot
 
 
 def test_pack_onto_its_model(work: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import refused, snapshot
+from tests.helpers.hostile import refused, snapshot
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import refused
+from tests.helpers.hostile import refused
 
 
 def test_typo_in_device_override(work: Path) -> None:

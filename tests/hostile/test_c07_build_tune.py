@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import refused
+from tests.helpers.hostile import refused
 
 
 def test_build_tune_without_a_fitting_candidate(work: Path) -> None:

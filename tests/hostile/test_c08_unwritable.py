@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import refused, snapshot
+from tests.helpers.hostile import refused, snapshot
 
 ROOT = os.geteuid() == 0  # root writes through any permission: those cases need a normal user
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.hostile.conftest import refused
+from tests.helpers.hostile import refused
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.hostile.conftest import forged_npz, refused
+from tests.helpers.hostile import forged_npz, refused
 
 
 def test_truncated_calibration(work: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.conftest import refused, repack
+from tests.helpers.hostile import refused, repack
 
 
 def _model_empty(m: dict[str, Any]) -> None:

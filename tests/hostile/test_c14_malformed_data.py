@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.hostile.conftest import refused, succeeds
+from tests.helpers.hostile import refused, succeeds
 
 
 @pytest.mark.parametrize("labels", [np.array(3), np.array([["a", "b"]] * 40)], ids=["zero_dimensional", "strings_2d"])

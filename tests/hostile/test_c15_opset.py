@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tiny
-from tests.hostile.conftest import refused
+from tests.helpers.hostile import refused
+from tests.helpers.models import tiny
 
 
 @pytest.mark.parametrize("opset", ["999", "-1", "0"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlpack.pipeline.config import load_build_config
-from tests.hostile.conftest import refused, succeeds
+from tests.helpers.hostile import refused, succeeds
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 # Stops inside static quantisation, with its temporary folders in place, until the signal arrives.
 _SCRIPT = """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.hostile.conftest import refused, succeeds
+from tests.helpers.hostile import refused, succeeds
 
 
 def test_duplicate_include_names(work: Path) -> None:

@@ -14,7 +14,7 @@ import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode, InputSpecError
 from mlpack.quant.calibration import NpzCalibrationReader, inspect_calibration, iter_batches
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 runner = CliRunner()
 SIZES = (4, 8, 2)  # test sets need not share a batch size

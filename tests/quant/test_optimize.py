@@ -18,7 +18,7 @@ from mlpack.cli import app
 from mlpack.errors import ExitCode, ModelLoadError, VerificationError
 from mlpack.quant.modes import QUANTIZERS
 from mlpack.quant.settings import QuantizeSettings, QuantMode
-from tests.conftest import files_in
+from tests.helpers.processes import files_in
 
 
 def _op_types(path: Path) -> set[str]:
@@ -53,7 +53,7 @@ def test_dynamic_int8_quantises_matmuls_and_stays_close(exported: dict, tmp_path
 
 
 def test_dynamic_int8_of_a_weight_dominated_model_is_under_030(tmp_path: Path) -> None:
-    from tests.conftest import make_gemm_mlp
+    from tests.helpers.models import make_gemm_mlp
 
     big = make_gemm_mlp(tmp_path / "big.onnx", width=256, hidden=512)
     result = mlpack.optimize(big, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC)

@@ -16,7 +16,7 @@ from mlpack.data.sources import load_dataset
 from mlpack.errors import ExitCode
 from mlpack.quant.calibration import NpzCalibrationReader, iter_batches
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings, QuantMode
-from tests.conftest import make_wide_range_classifier
+from tests.helpers.models import make_wide_range_classifier
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from mlpack.cli import app
 from mlpack.errors import BadInputError
 from mlpack.remote.ssh import parse_target
-from tests.bench.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, session_env, write_client_home
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
+from tests.remote.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, session_env, write_client_home
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--runs", "5", "--duration", "0.01", "--warmup", "1"]

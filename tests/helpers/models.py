@@ -1,0 +1,76 @@
+"""Models and data the tests build: a Gemm MLP, a classifier static INT8 breaks, tiny PyTorch sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+TESTS = Path(__file__).resolve().parent.parent
+TINY = TESTS / "tiny_models.py"
+
+
+def tiny(name: str) -> str:
+    return f"{TINY}:{name}"
+
+
+def make_gemm_mlp(path: Path, *, width: int = 16, hidden: int = 64, seed: int = 0) -> Path:
+    """A two-layer float MLP written with onnx.helper: fast to build, Gemm like torch's Linear."""
+    rng = np.random.default_rng(seed)
+    w1 = numpy_helper.from_array(rng.standard_normal((hidden, width)).astype(np.float32) * 0.2, "w1")
+    b1 = numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32) * 0.1, "b1")
+    w2 = numpy_helper.from_array(rng.standard_normal((4, hidden)).astype(np.float32) * 0.2, "w2")
+    b2 = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32) * 0.1, "b2")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [w1, b1, w2, b2],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path)
+    return path
+
+
+def make_wide_range_classifier(folder: Path, *, samples: int = 300) -> dict[str, Path]:
+    """A classifier that full static INT8 breaks: one hidden channel is scaled by 1000 (and then
+    ignored by the head), so a per-tensor activation range rounds away the channels that decide.
+    Returns the model, calibration data and labelled evaluation data (labels = float decisions)."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    w1 = rng.standard_normal((16, 64)).astype(np.float32) * 0.5
+    b1 = np.zeros(64, np.float32)
+    scale = np.ones(64, np.float32)
+    scale[0] = 1000.0
+    b1[0] = 3.0  # keep the wide channel active
+    w2 = rng.standard_normal((64, 4)).astype(np.float32) * 0.3
+    w2[0] = 0.0
+    inits = [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (scale, "scale"), (w2, "w2"))]
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h0"], name="fc1"),
+            helper.make_node("Add", ["h0", "b1"], ["h1"], name="bias1"),
+            helper.make_node("Relu", ["h1"], ["h"], name="relu1"),
+            helper.make_node("Mul", ["h", "scale"], ["wide"], name="widen"),
+            helper.make_node("MatMul", ["wide", "w2"], ["logits"], name="head"),
+        ],
+        "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 4])],
+        inits,
+    )
+    model = folder / "wide.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.standard_normal((samples, 16)).astype(np.float32)
+    (logits,) = ort.InferenceSession(str(model)).run(None, {"x": x})
+    np.savez(folder / "calib.npz", x=x[: samples // 2])
+    np.savez(folder / "eval.npz", x=x[samples // 2 :], labels=logits[samples // 2 :].argmax(axis=1))
+    return {"model": model, "calibration": folder / "calib.npz", "eval": folder / "eval.npz"}
