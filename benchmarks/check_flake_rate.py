@@ -29,6 +29,7 @@ from bench_overhead import build_model  # noqa: E402
 from mlpack.bench.measure import benchmark
 from mlpack.bench.settings import BenchSettings  # noqa: E402
 from mlpack.budget.check import check  # noqa: E402
+from mlpack.budget.settings import CheckSettings  # noqa: E402
 
 
 def main() -> None:
@@ -62,10 +63,8 @@ def main() -> None:
             result = check(
                 model,
                 budgets=budgets,
-                runs=args.runs,
-                duration_s=0.0,
-                warmup=20,
                 device="bench" if args.threads else None,
+                settings=CheckSettings(runs=args.runs, duration_s=0.0, warmup=20),
             )
             mlpack_says[result.verdicts[0].status.value] += 1
             remeasures += result.remeasured

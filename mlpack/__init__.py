@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.bench.settings import BenchSettings  # noqa: F401
     from mlpack.budget.check import CheckResult, check  # noqa: F401
     from mlpack.budget.drift import DriftResult, DriftThresholds, drift  # noqa: F401
+    from mlpack.budget.settings import CheckSettings  # noqa: F401
     from mlpack.core.fidelity import Comparison, Tolerance  # noqa: F401
     from mlpack.core.inputspec import parse_input_spec  # noqa: F401
     from mlpack.core.modelinfo import ModelInfo, inspect_model  # noqa: F401
@@ -28,7 +29,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.exporter.export import Exporter, ExportResult, export  # noqa: F401
     from mlpack.pipeline.build import build  # noqa: F401
     from mlpack.pipeline.summary import BuildResult  # noqa: F401
-    from mlpack.pipeline.tune import Objective, TuneResult, tune  # noqa: F401
+    from mlpack.pipeline.tune import TuneResult, tune  # noqa: F401
+    from mlpack.pipeline.tune_settings import Objective, TuneSettings  # noqa: F401
     from mlpack.quant.optimize import OptimizeResult, optimize  # noqa: F401
     from mlpack.quant.settings import QuantizeSettings, QuantMode  # noqa: F401
 
@@ -50,6 +52,7 @@ _LAZY = {
     "DriftResult": "mlpack.budget.drift",
     "DriftThresholds": "mlpack.budget.drift",
     "drift": "mlpack.budget.drift",
+    "CheckSettings": "mlpack.budget.settings",
     "Comparison": "mlpack.core.fidelity",
     "Tolerance": "mlpack.core.fidelity",
     "parse_input_spec": "mlpack.core.inputspec",
@@ -64,7 +67,8 @@ _LAZY = {
     "export": "mlpack.exporter.export",
     "BuildResult": "mlpack.pipeline.summary",
     "build": "mlpack.pipeline.build",
-    "Objective": "mlpack.pipeline.tune",
+    "Objective": "mlpack.pipeline.tune_settings",
+    "TuneSettings": "mlpack.pipeline.tune_settings",
     "TuneResult": "mlpack.pipeline.tune",
     "tune": "mlpack.pipeline.tune",
     "OptimizeResult": "mlpack.quant.optimize",

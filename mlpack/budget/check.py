@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlpack.budget.drift import drift_verdicts
+from mlpack.bench import measure  # called as measure.benchmark, which tests replace
+from mlpack.bench.results import Measurement
+from mlpack.bench.settings import BenchSettings
+from mlpack.bench.stats import summarize
+from mlpack.budget.drift import DriftResult, drift_against, drift_verdicts, load_reference
+from mlpack.budget.settings import CheckSettings
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Status,
@@ -26,15 +31,14 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
-from mlpack.core.metrics import QualityReport
+from mlpack.core.metrics import QualityReport, evaluate
+from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
-from mlpack.data.feeds import FeedOptions
+from mlpack.core.signature import signature_of
+from mlpack.core.sysinfo import system_info
+from mlpack.data.feeds import FeedOptions, model_dataset
+from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, DataError, ExitCode
-
-if TYPE_CHECKING:
-    from mlpack.bench.results import Measurement
-    from mlpack.bench.settings import BenchSettings
-    from mlpack.budget.drift import DriftResult
 
 SCHEMA = "mlpack.check/1"
 # Latency is timed in several fresh processes per round: the spread between processes is the
@@ -128,14 +132,9 @@ def check(
     reference: Path | None = None,
     baseline: Path | None = None,
     data: Path | None = None,
-    runs: int = 100,
-    duration_s: float = 1.0,
-    warmup: int = 10,
-    confidence: float = 0.95,
-    max_remeasure: int = 2,
-    progress: Progress | None = None,
     drift_reference: Path | None = None,
-    feeding: FeedOptions = FeedOptions(),
+    settings: CheckSettings = CheckSettings(),
+    progress: Progress | None = None,
 ) -> CheckResult:
     """Measure what the budgets need and give one verdict per budget.
 
@@ -152,42 +151,33 @@ def check(
             (``agreement``, ``max_abs_error``, ``mean_cosine``).
         baseline: the previous model, timed interleaved with ``model`` for ``max_slowdown``.
         data: evaluation data (.npz: inputs, plus ``labels`` and ``slices`` where budgets need them).
-        runs: minimum timed runs per measuring process.
-        duration_s: minimum timed seconds per measuring process.
-        warmup: untimed runs before timing, per process.
-        confidence: confidence of the latency intervals, in [0.5, 1).
-        max_remeasure: how many extra rounds of processes to measure while a latency verdict is
-            too close to call; after that it stays inconclusive (exit 3).
-        progress: called with (what, fraction done) while measuring; None is silent.
         drift_reference: a package packed with ``--data`` (or its statistics file) that ``data``
             is compared with, for ``max_input_drift`` and ``max_output_drift``.
-        feeding: state pairs (the data runs as a stream carrying them) and inputs given by value.
+        settings: how to measure and judge: runs, duration, warm-up, confidence, re-measurements,
+            and how the model is fed (see :class:`mlpack.budget.settings.CheckSettings`).
+        progress: called with (what, fraction done) while measuring; None is silent.
     """
-    from mlpack.bench.settings import BenchSettings
-
-    profile, resolved = _resolved_budgets(budgets, device, devices_file, confidence, max_remeasure)
+    profile, resolved = _resolved_budgets(budgets, device, devices_file)
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
     _check_drift_requirements(resolved, drift_reference=drift_reference, data=data)
     model = Path(model)
     size, input_specs = _open_model(model)
-    judged = _judge_data(model, data, reference, drift_reference, input_specs, resolved, feeding)
+    judged = _judge_data(model, data, reference, drift_reference, input_specs, resolved, settings.feeding)
     timing = None
     if resolved.needs_timing:
-        settings = BenchSettings(runs=runs, duration_s=duration_s, warmup=warmup, data=data, feeding=feeding)
-        timing = _time(model, baseline, resolved, profile, settings, confidence, max_remeasure, progress)
+        timing = _time(model, baseline, resolved, profile, settings, data, progress)
     verdicts = size_verdicts(size, resolved) + judged.verdicts + (timing.verdicts if timing else [])
     if not verdicts:
         raise BadInputError(f"{budgets} sets no budget that applies here; nothing was checked.")
     return _result(
-        model, reference, baseline, data, profile, resolved, tuple(verdicts), size, judged, timing, confidence
+        model, reference, baseline, data, profile, resolved, tuple(verdicts), size, judged, timing, settings.confidence
     )
 
 
 def _resolved_budgets(
-    budgets: Path, device: str | None, devices_file: Path | None, confidence: float, max_remeasure: int
+    budgets: Path, device: str | None, devices_file: Path | None
 ) -> tuple[DeviceProfile | None, Budgets]:
-    """The device profile and the budgets that apply on it, after checking the options."""
-    _check_options(confidence=confidence, max_remeasure=max_remeasure)
+    """The device profile and the budgets that apply on it."""
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     return profile, resolve(budget_file, device)
@@ -260,18 +250,8 @@ def _result(
     )
 
 
-def _check_options(*, confidence: float, max_remeasure: int) -> None:
-    if not 0.5 <= confidence < 1:
-        raise BadInputError(f"--confidence must be in [0.5, 1), got {confidence}.")
-    if max_remeasure < 0:
-        raise BadInputError("--max-remeasure cannot be negative.")
-
-
 def _open_model(model: Path) -> tuple[int, Any]:
     """The file size and input specs; loading first makes a corrupt model bad input, whatever is checked."""
-    from mlpack.core.onnxio import load_model, model_size_bytes
-    from mlpack.core.signature import signature_of
-
     return model_size_bytes(model), signature_of(load_model(model)).inputs
 
 
@@ -304,18 +284,12 @@ def _check_drift_requirements(budgets: Budgets, *, drift_reference: Path | None,
 
 
 def _drift(model: Path, drift_reference: Path, data: Path) -> DriftResult:
-    from mlpack.budget.drift import drift_against, load_reference
-
     return drift_against(load_reference(drift_reference), model, data, name=str(drift_reference))
 
 
 def _evaluate(
     model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets, feeding: FeedOptions
 ) -> tuple[QualityReport, QualityReport | None]:
-    from mlpack.core.metrics import evaluate
-    from mlpack.data.feeds import model_dataset
-    from mlpack.data.runner import predict
-
     dataset = model_dataset(data, specs, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
         raise DataError(f"max_slice_gap needs a 'slices' array in {data}: one group id per sample.")
@@ -349,23 +323,21 @@ def _time(
     baseline: Path | None,
     budgets: Budgets,
     profile: DeviceProfile | None,
-    settings: BenchSettings,
-    confidence: float,
-    max_remeasure: int,
+    settings: CheckSettings,
+    data: Path | None,
     progress: Progress | None,
 ) -> _Timing:
     """Latency in rounds of PROCESSES_PER_ROUND fresh processes, adding a round while a verdict is
     too close to call; then the start-up and memory verdicts over every process."""
-    from mlpack.core.sysinfo import system_info
-
     processes = _Processes(own=[], pairs=[])
+    bench = settings.bench_settings(data)
     rounds = 0
     while True:
         rounds += 1
-        _measure_round(processes, model, baseline, budgets, profile, settings, progress)
+        _measure_round(processes, model, baseline, budgets, profile, bench, progress)
         groups = [m.samples_ms for m in processes.own]
-        verdicts = interval_latency_verdicts(groups, processes.pairs, budgets, confidence)
-        if rounds > max_remeasure or not any(v.status is Status.INCONCLUSIVE for v in verdicts):
+        verdicts = interval_latency_verdicts(groups, processes.pairs, budgets, settings.confidence)
+        if rounds > settings.max_remeasure or not any(v.status is Status.INCONCLUSIVE for v in verdicts):
             break
     # With only a slowdown budget, the model's own figures come from the interleaved processes.
     own = processes.own or [m for m, _ in processes.pairs]
@@ -391,24 +363,22 @@ def _measure_round(
     processes (spinning off, so neither steals cores from the other): the ratio is fair even
     where absolute times drift.
     """
-    from mlpack.bench.measure import benchmark
-
     alone = bool(budgets.max_latency_ms) or any(
         v is not None for v in (budgets.max_first_inference_ms, budgets.max_load_ms, budgets.max_peak_memory_mb)
     )
     for _ in range(PROCESSES_PER_ROUND):
         if alone:
-            processes.own.extend(benchmark([model], settings=settings, device=profile, progress=progress).measurements)
+            processes.own.extend(
+                measure.benchmark([model], settings=settings, device=profile, progress=progress).measurements
+            )
         if budgets.max_slowdown is not None and baseline is not None:
-            model_run, baseline_run = benchmark(
+            model_run, baseline_run = measure.benchmark(
                 [model, Path(baseline)], settings=settings, device=profile, progress=progress
             ).measurements
             processes.pairs.append((model_run, baseline_run))
 
 
 def _summary(measurements: list[Measurement]) -> dict[str, Any]:
-    from mlpack.bench.stats import summarize
-
     pooled = [s for m in measurements for s in m.samples_ms]
     return {
         "pooled_runs": len(pooled),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlpack.budget.settings import CheckSettings
 from mlpack.core.progress import Progress
 from mlpack.remote.commands import RemoteResult, device_result, run_command
 from mlpack.remote.jobs import DEFAULT_TIMEOUT_S
@@ -26,12 +27,8 @@ def check_on_target(
     reference: Path | None = None,
     baseline: Path | None = None,
     data: Path | None = None,
-    runs: int = 100,
-    duration_s: float = 1.0,
-    warmup: int = 10,
-    confidence: float = 0.95,
-    max_remeasure: int = 2,
     drift_reference: Path | None = None,
+    settings: CheckSettings = CheckSettings(),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
 ) -> RemoteResult:
@@ -44,7 +41,8 @@ def check_on_target(
         target: the device: ``ssh://[user@]host[:port]`` or an SSH host alias.
         model, budgets, device, devices_file, reference, baseline, data, drift_reference: as
             :func:`mlpack.budget.check.check` takes them; the files are copied to the device.
-        runs, duration_s, warmup, confidence, max_remeasure: as ``check`` takes them.
+        settings: as ``check`` takes them; all but ``feeding`` are passed on (the check on the
+            device runs without ``--state`` and ``--set``, as it always has).
         timeout_s: give up (and have the device remove its folder) after this many seconds.
         progress: told what is happening; None is silent.
 
@@ -52,9 +50,7 @@ def check_on_target(
         RemoteError: the device cannot be used, or it refused the input (exit 2).
         InternalError: mlpack failed on the device (exit 4).
     """
-    options = ["--runs", str(runs), "--duration", repr(duration_s), "--warmup", str(warmup)]
-    options += ["--confidence", repr(confidence), "--max-remeasure", str(max_remeasure)]
-    options += ["--device", device] if device else []
+    options = [*settings.to_args(), *(["--device", device] if device else [])]
     files = {"--budget": budgets, "--reference": reference, "--baseline": baseline, "--data": data}
     files |= {"--devices": devices_file, "--drift-reference": drift_reference}
     reports = [item for option, name in REPORTS.items() for item in (option, name)]

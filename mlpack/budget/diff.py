@@ -8,11 +8,19 @@ hold, 1 one broke, 3 too close to call; "slower than before" alone never fails, 
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlpack.bench import measure  # called as measure.benchmark, which tests replace
+from mlpack.bench.settings import BenchSettings
+from mlpack.bench.stats import process_interval
 from mlpack.budget.check import PROCESSES_PER_ROUND, CheckResult, check
+from mlpack.budget.settings import CheckSettings
+from mlpack.budget.spec import load_budget_file
+from mlpack.core.devices import DeviceProfile, resolve_device
+from mlpack.core.fileio import require_file
 from mlpack.core.progress import Progress
 from mlpack.errors import ExitCode
 
@@ -80,10 +88,7 @@ def before_after(
     devices_file: Path | None = None,
     reference: Path | None = None,
     data: Path | None = None,
-    runs: int = 100,
-    duration_s: float = 1.0,
-    confidence: float = 0.95,
-    max_remeasure: int = 2,
+    settings: CheckSettings = CheckSettings(),
     progress: Progress | None = None,
 ) -> BeforeAfter:
     """Check both artifacts against the budgets, and time them interleaved for the latency ratio.
@@ -96,65 +101,46 @@ def before_after(
         devices_file: extra ``[device.NAME]`` profiles (TOML).
         reference: the model accuracy drops are measured against, for both.
         data: evaluation data (.npz) for accuracy budgets and metrics.
-        runs: minimum timed runs per measuring process.
-        duration_s: minimum timed seconds per measuring process.
-        confidence: confidence of the latency intervals and of the ratio's interval.
-        max_remeasure: re-measurements while a latency verdict is too close to call.
+        settings: how both are measured and judged, as ``check`` takes it; its confidence is also
+            the confidence of the ratio's interval.
         progress: called with (what, fraction done) while measuring.
 
     Raises:
         BadInputError: either model file does not exist.
         MlpackError: as :func:`mlpack.budget.check.check` raises for either model.
     """
-    from mlpack.core.fileio import require_file
-
     before, after = require_file(Path(before), "model file"), require_file(Path(after), "model file")
-    options: dict[str, Any] = {
-        "budgets": budgets,
-        "device": device,
-        "devices_file": devices_file,
-        "reference": reference,
-        "data": data,
-        "runs": runs,
-        "duration_s": duration_s,
-        "confidence": confidence,
-        "max_remeasure": max_remeasure,
-        "progress": progress,
-    }
-    checked_before = check(before, **options)
-    checked_after = check(after, **options)
-    ratios = _interleaved_ratios(before, after, runs, duration_s, confidence, device, devices_file, budgets)
-    return BeforeAfter(checked_before, checked_after, ratios)
+    checked_before, checked_after = (
+        check(
+            model,
+            budgets=budgets,
+            device=device,
+            devices_file=devices_file,
+            reference=reference,
+            data=data,
+            settings=settings,
+            progress=progress,
+        )
+        for model in (before, after)
+    )
+    profile = resolve_device(device, load_budget_file(budgets).devices, devices_file)
+    return BeforeAfter(checked_before, checked_after, _interleaved_ratios(before, after, profile, settings))
 
 
 def _interleaved_ratios(
-    before: Path,
-    after: Path,
-    runs: int,
-    duration_s: float,
-    confidence: float,
-    device: str | None,
-    devices_file: Path | None,
-    budgets: Path,
+    before: Path, after: Path, profile: DeviceProfile | None, settings: CheckSettings
 ) -> tuple[LatencyRatio, ...]:
     """Both models in each of a few fresh processes, in turns: one after/before ratio per process."""
-    import statistics
-
-    from mlpack.bench.measure import benchmark
-    from mlpack.bench.settings import BenchSettings
-    from mlpack.bench.stats import process_interval
-    from mlpack.budget.spec import load_budget_file
-    from mlpack.core.devices import resolve_device
-
-    profile = resolve_device(device, load_budget_file(budgets).devices, devices_file)
-    settings = BenchSettings(runs=runs, duration_s=duration_s)
+    bench = BenchSettings(runs=settings.runs, duration_s=settings.duration_s)
     pairs = [
-        benchmark([before, after], settings=settings, device=profile).measurements for _ in range(PROCESSES_PER_ROUND)
+        measure.benchmark([before, after], settings=bench, device=profile).measurements
+        for _ in range(PROCESSES_PER_ROUND)
     ]
     out = []
     for name in ("p50", "p95"):
         befores = [b.latency_ms.percentile(name) for b, _ in pairs]
         afters = [a.latency_ms.percentile(name) for _, a in pairs]
+        confidence = settings.confidence
         ratio, low, high = process_interval([a / b for a, b in zip(afters, befores, strict=True)], confidence)
         out.append(
             LatencyRatio(name, statistics.median(befores), statistics.median(afters), ratio, low, high, confidence)

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +23,39 @@ import typer
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values an option takes, declared next to it: ``Annotated[float, typer.Option(...), Range(0)]``.
+
+    Only for options whose API does not check the value before the work starts; a settings type
+    that checks its own fields (CheckSettings, BenchSettings...) is the one place for the others.
+    """
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+
+    def check(self, value: object, option: str) -> None:
+        from mlpack.core.validate import check_number
+
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_number(
+                value, name=option, minimum=self.minimum, maximum=self.maximum, exclusive_minimum=self.exclusive_minimum
+            )
+
+
+def _ranges(command: Callable[..., Any]) -> dict[str, tuple[str, Range]]:
+    """Each parameter declared with a Range: (its option as typed, the range)."""
+    found = {}
+    for name, hint in typing.get_type_hints(command, include_extras=True).items():
+        metadata = getattr(hint, "__metadata__", ())
+        option = next((m for m in metadata if isinstance(m, typer.models.OptionInfo)), None)
+        declared = [d for d in ((option.param_decls or ()) if option else ()) if d.startswith("--")]
+        for limit in (m for m in metadata if isinstance(m, Range)):
+            found[name] = (declared[0] if declared else f"--{name.replace('_', '-')}", limit)
+    return found
 
 
 class _Flags:
@@ -44,7 +79,7 @@ MaxRemeasure = Annotated[
 JsonFile = Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")]
 Target = Annotated[str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")]
-Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds.")]
+Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds."), Range(0, None, True)]
 CiMarkdown = Annotated[
     Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
 ]
@@ -95,7 +130,9 @@ def handle_errors(command: F) -> F:
 
         terminate_like_interrupt()
         try:
-            check_options(kwargs)  # NaN, inf and out-of-range numbers, before any work starts
+            check_options(kwargs)  # no NaN or infinity in any number, before any work starts
+            for name, (option, limit) in _ranges(command).items():
+                limit.check(kwargs.get(name), option)
             return command(*args, **kwargs)
         except typer.Exit:
             raise

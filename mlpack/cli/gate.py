@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,7 @@ from mlpack.cli.common import (
     spinner,
     write_ci_reports,
 )
-from mlpack.pipeline.tune import Objective
+from mlpack.pipeline.tune_settings import Objective
 
 Budget = Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")]
 EvalData = Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")]
@@ -76,56 +76,33 @@ def check(
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     from mlpack.budget.check import check as run_check
     from mlpack.budget.check_target import check_on_target
+    from mlpack.budget.settings import CheckSettings
     from mlpack.core.validate import check_reports
     from mlpack.remote.targets import profile_target
     from mlpack.report.junit import check_junit
     from mlpack.report.markdown import check_markdown
 
+    settings = CheckSettings(
+        runs=runs,
+        duration_s=duration,
+        warmup=warmup,
+        confidence=confidence,
+        max_remeasure=max_remeasure,
+        feeding=feeding(state, set_values),
+    )
     reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
+    given: dict[str, Any] = {"budgets": budget, "device": device, "devices_file": devices_file, "data": data}
+    given |= {"reference": reference, "baseline": baseline, "drift_reference": drift_reference, "settings": settings}
     target = target or profile_target(device, budget=budget, devices_file=devices_file)
     if target:  # the whole check runs on the device, with its files copied there
         with spinner() as update:
-            remote = check_on_target(
-                target,
-                model,
-                budgets=budget,
-                device=device,
-                devices_file=devices_file,
-                reference=reference,
-                baseline=baseline,
-                data=data,
-                runs=runs,
-                duration_s=duration,
-                warmup=warmup,
-                confidence=confidence,
-                max_remeasure=max_remeasure,
-                drift_reference=drift_reference,
-                timeout_s=timeout,
-                progress=update,
-            )
+            remote = check_on_target(target, model, **given, timeout_s=timeout, progress=update)
         write_ci_reports(remote.text("check.md"), markdown=markdown, junit=junit, junit_xml=remote.text("check.xml"))
         emit(remote, json_out)
-        exit_with(remote)
-        return
+        return exit_with(remote)
     with progress() as update:
-        result = run_check(
-            model,
-            budgets=budget,
-            device=device,
-            devices_file=devices_file,
-            reference=reference,
-            baseline=baseline,
-            data=data,
-            runs=runs,
-            duration_s=duration,
-            warmup=warmup,
-            confidence=confidence,
-            max_remeasure=max_remeasure,
-            progress=update,
-            drift_reference=drift_reference,
-            feeding=feeding(state, set_values),
-        )
+        result = run_check(model, **given, progress=update)
     write_ci_reports(check_markdown(result), markdown=markdown, junit=junit, junit_xml=check_junit(result))
     emit(result, json_out)
     exit_with(result)
@@ -150,10 +127,12 @@ def diff(
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
     Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
     from mlpack.budget.diff import before_after
+    from mlpack.budget.settings import CheckSettings
     from mlpack.core.fileio import write_text_atomic
     from mlpack.core.validate import check_reports
     from mlpack.report.diff import before_after_markdown
 
+    settings = CheckSettings(runs=runs, duration_s=duration, confidence=confidence, max_remeasure=max_remeasure)
     check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
     with progress() as update:
         result = before_after(
@@ -164,10 +143,7 @@ def diff(
             devices_file=devices_file,
             reference=reference,
             data=data,
-            runs=runs,
-            duration_s=duration,
-            confidence=confidence,
-            max_remeasure=max_remeasure,
+            settings=settings,
             progress=update,
         )
     if markdown:
@@ -198,9 +174,19 @@ def tune(
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
     from mlpack.pipeline.tune import tune as run_tune
+    from mlpack.pipeline.tune_settings import TuneSettings
     from mlpack.quant.ranges import parse_memory
 
     memory = parse_memory(calibration_memory)
+    settings = TuneSettings(
+        objective=objective,
+        max_time_s=max_time,
+        runs=runs,
+        duration_s=duration,
+        calibration_batch=calibration_batch,
+        calibration_memory=memory,
+        feeding=feeding(state, set_values),
+    )
     check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file))
     with progress() as update:
         result = run_tune(
@@ -209,16 +195,10 @@ def tune(
             budgets=budget,
             data=data,
             calibration=calibration,
-            calibration_batch=calibration_batch,
-            calibration_memory=memory,
             device=device,
             devices_file=devices_file,
-            objective=objective,
-            max_time_s=max_time,
-            runs=runs,
-            duration_s=duration,
+            settings=settings,
             progress=update,
-            feeding=feeding(state, set_values),
         )
     emit(result, json_out)
     exit_with(result)

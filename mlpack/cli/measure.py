@@ -10,6 +10,7 @@ import typer
 from mlpack.cli.common import (
     DevicesFile,
     JsonFile,
+    Range,
     SetOption,
     StateOption,
     console,
@@ -50,7 +51,9 @@ Targets = Annotated[
     list[str] | None,
     typer.Option("--target", help="Measure on this device: ssh://[user@]host[:port] or an SSH alias (repeatable)."),
 ]
-BenchTimeout = Annotated[float, typer.Option(help="With --target: give up on a device after this many seconds.")]
+BenchTimeout = Annotated[
+    float, typer.Option(help="With --target: give up on a device after this many seconds."), Range(0, None, True)
+]
 
 
 @handle_errors
@@ -90,11 +93,13 @@ def bench(
     from mlpack.core.validate import check_reports
 
     check_reports({"--json": json_out, "--plot": plot}, inputs=(*models, data, devices_file))
+    adaptive = Adaptive(precision=precision, max_seconds=max_time)
+    adaptive.validate()  # also when --runs or --duration fix the count, so that a wrong value is never ignored
     fixed = runs is not None or duration is not None
     settings = BenchSettings(
         runs=100 if runs is None else runs,
         duration_s=2.0 if duration is None else duration,
-        adaptive=None if fixed else Adaptive(precision=precision, max_seconds=max_time),
+        adaptive=None if fixed else adaptive,
         warmup=warmup,
         batch_sizes=positive_ints(batch_sizes, "--batch-sizes"),
         threads=positive_ints(threads, "--threads") if threads else (None,),
@@ -197,6 +202,7 @@ def compare(
     fail_if_slower: Annotated[
         float | None,
         typer.Option(help="Exit 1 if any result is slower than the baseline by more than this many percent."),
+        Range(0),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON only.")] = False,
 ) -> None:

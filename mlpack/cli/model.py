@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlpack.cli.common import AsJson, SetOption, StateOption, console, emit, feeding, handle_errors, print_json
+from mlpack.cli.common import AsJson, Range, SetOption, StateOption, console, emit, feeding, handle_errors, print_json
 from mlpack.errors import BadInputError
 from mlpack.exporter.export import Exporter
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantMode
@@ -36,13 +36,14 @@ Calibration = Annotated[
     Path | None, typer.Option(help="Calibration .npz or ONNX test-data directory for --quantize static.")
 ]
 CalibrationMethodOption = Annotated[CalibrationMethod, typer.Option(help="Static: how activation ranges are set.")]
-CalibrationBatch = Annotated[int, typer.Option(help="Static: samples per calibration batch, at most.")]
+CalibrationBatch = Annotated[int, typer.Option(help="Static: samples per calibration batch, at most."), Range(1)]
 CalibrationMemory = Annotated[
     str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
 ]
 MaxAccuracyDrop = Annotated[
     float | None,
     typer.Option(help="Accuracy-aware: keep the most sensitive nodes in float until the drop is within this."),
+    Range(0, 1),
 ]
 EvalData = Annotated[
     Path | None,
@@ -58,9 +59,13 @@ BlockSize = Annotated[
 VerifyData = Annotated[
     Path | None, typer.Option(help=".npz or ONNX test-data directory to verify on (default: generated).")
 ]
+MinCosine = Annotated[
+    float | None, typer.Option(help="Min output cosine similarity (default: per mode)."), Range(-1, 1)
+]
 MinAgreement = Annotated[
     float | None,
     typer.Option(help="Min top-1 agreement of class scores with the source's, 100+ samples (default: per mode)."),
+    Range(0, 1),
 ]
 
 
@@ -74,8 +79,8 @@ def export(
     opset: Annotated[int | None, typer.Option(help="ONNX opset (default: the exporter's).")] = None,
     static_batch: Annotated[bool, typer.Option("--static-batch", help="Keep the batch dimension fixed.")] = False,
     exporter: Annotated[Exporter, typer.Option(help="auto tries dynamo, then TorchScript.")] = Exporter.AUTO,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance against PyTorch.")] = 1e-4,
-    rtol: Annotated[float, typer.Option(help="Relative tolerance against PyTorch.")] = 1e-3,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance against PyTorch."), Range(0)] = 1e-4,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance against PyTorch."), Range(0)] = 1e-3,
     trust_pickle: TrustPickle = False,
     as_json: AsJson = False,
 ) -> None:
@@ -118,9 +123,9 @@ def optimize(
     eval_data: EvalData = None,
     block_size: BlockSize = None,
     data: VerifyData = None,
-    atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode).")] = None,
-    rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol.")] = 1e-3,
-    min_cosine: Annotated[float | None, typer.Option(help="Min output cosine similarity (default: per mode).")] = None,
+    atol: Annotated[float | None, typer.Option(help="Max abs error allowed (default: per mode)."), Range(0)] = None,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance used with --atol."), Range(0)] = 1e-3,
+    min_cosine: MinCosine = None,
     min_agreement: MinAgreement = None,
     state: StateOption = None,
     set_values: SetOption = None,

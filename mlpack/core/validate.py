@@ -2,8 +2,9 @@
 
 Paths: an output is never one of the inputs (writing it would destroy the source), its folder
 exists (or can be created) and is writable, it is not a directory, and where a name is joined
-under an output folder it stays inside it. Numbers: finite and in range, for command-line options
-and for the values read from files.
+under an output folder it stays inside it. Numbers: finite and in range (:func:`check_number`,
+which settings types and API functions call for their own values), and no command-line option
+NaN or infinite (:func:`check_options`).
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def check_number(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
 ) -> float:
     """A finite number within bounds, else a one-line error naming ``name`` and the range.
 
@@ -158,6 +160,7 @@ def check_number(
         minimum: the smallest value allowed (None: no bound).
         maximum: the largest value allowed (None: no bound).
         exclusive_minimum: ``minimum`` itself is not allowed (a duration must be above 0).
+        exclusive_maximum: ``maximum`` itself is not allowed (a confidence must be below 1).
 
     Raises:
         BadInputError: NaN, infinite, or out of range (exit 2).
@@ -167,59 +170,38 @@ def check_number(
     if not math.isfinite(value):
         raise BadInputError(f"{name} must be a finite number, got {value}.")
     below = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
-    above = maximum is not None and value > maximum
+    above = maximum is not None and (value >= maximum if exclusive_maximum else value > maximum)
     if below or above:
-        raise BadInputError(f"{name} must be {describe_range(minimum, maximum, exclusive_minimum)}, got {value}.")
+        described = describe_range(minimum, maximum, exclusive_minimum, exclusive_maximum)
+        raise BadInputError(f"{name} must be {described}, got {value}.")
     return value
 
 
-def describe_range(minimum: float | None, maximum: float | None, exclusive_minimum: bool = False) -> str:
-    """'above 0', 'at least 1', 'between 0 and 1' — the range in words."""
+def describe_range(
+    minimum: float | None, maximum: float | None, exclusive_minimum: bool = False, exclusive_maximum: bool = False
+) -> str:
+    """'above 0', 'at least 1', 'between 0 and 1', 'in [0.5, 1)' — the range in words."""
     low = None if minimum is None else (f"above {minimum:g}" if exclusive_minimum else f"at least {minimum:g}")
-    if maximum is None:
-        return low or "a finite number"
-    if minimum is None:
-        return f"at most {maximum:g}"
-    return f"between {minimum:g} and {maximum:g}" + (f" (above {minimum:g})" if exclusive_minimum else "")
-
-
-# Every numeric command-line option, by parameter name, with its range: (min, max, exclusive min).
-# One table for all commands, because an option name means the same thing everywhere.
-OPTION_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
-    "atol": (0, None, False),
-    "rtol": (0, None, False),
-    "min_cosine": (-1, 1, False),
-    "min_agreement": (0, 1, False),
-    "max_accuracy_drop": (0, 1, False),
-    "duration": (0, None, False),  # 0: a fixed run count alone
-    "max_time": (0, None, True),
-    "precision": (0, 1, True),
-    "timeout": (0, None, True),
-    "latency_budget": (0, None, True),
-    "fail_if_slower": (0, None, False),
-    "confidence": (0, 1, True),
-    "psi": (0, None, True),
-    "js": (0, 1, True),
-    "runs": (1, None, False),
-    "warmup": (0, None, False),
-    "max_remeasure": (0, None, False),
-    "golden": (0, None, False),
-    "batch_size": (1, None, False),
-    "calibration_batch": (1, None, False),
-}
+    high = None if maximum is None else (f"below {maximum:g}" if exclusive_maximum else f"at most {maximum:g}")
+    if low is None or high is None:
+        return low or high or "a finite number"
+    if exclusive_minimum or exclusive_maximum:
+        return f"in {'(' if exclusive_minimum else '['}{minimum:g}, {maximum:g}{')' if exclusive_maximum else ']'}"
+    return f"between {minimum:g} and {maximum:g}"
 
 
 def check_options(values: dict[str, object]) -> None:
-    """Check a command's numeric options: every float finite, and each named one in its range.
+    """Refuse NaN and infinity in any of a command's numeric options, before any work starts.
+
+    Each option's range is checked in one place of its own: the settings type or API function that
+    takes the value, or (where none does before the work) next to the option's declaration in the CLI.
 
     Raises:
-        BadInputError: the first option out of range, named as the user types it (exit 2).
+        BadInputError: the first option that is not finite, named as the user types it (exit 2).
     """
     for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        low, high, exclusive = OPTION_RANGES.get(key, (None, None, False))
-        check_number(value, name=f"--{key.replace('_', '-')}", minimum=low, maximum=high, exclusive_minimum=exclusive)
+        if isinstance(value, float) and not math.isfinite(value):
+            check_number(value, name=f"--{key.replace('_', '-')}")
 
 
 def check_reports(reports: dict[str, object], *, inputs: Iterable[Path | None] = (), summary: bool = False) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
+from mlpack.budget.settings import CheckSettings
 from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.onnxio import load_model
 from mlpack.core.progress import Progress
@@ -32,6 +33,7 @@ from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 from mlpack.pipeline.tune import tune
+from mlpack.pipeline.tune_settings import TuneSettings
 from mlpack.quant.optimize import optimize
 from mlpack.quant.settings import QuantizeSettings
 from mlpack.report.markdown import check_markdown
@@ -254,11 +256,13 @@ def _tune(run: _Run) -> dict[str, Any]:
         budgets=check.budgets,
         data=data,
         calibration=settings.calibration,
-        calibration_memory=settings.calibration_memory,
         device=check.device,
-        objective=settings.objective,
-        max_time_s=settings.max_time_s,
-        feeding=run.config.model.feeding,
+        settings=TuneSettings(
+            objective=settings.objective,
+            max_time_s=settings.max_time_s,
+            calibration_memory=settings.calibration_memory,
+            feeding=run.config.model.feeding,
+        ),
     )
     if result.chosen is None:
         raise BudgetError("tune found no candidate that meets the budgets; see mlpack tune for the full table.")
@@ -292,9 +296,7 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
         device=settings.device,
         reference=reference,
         data=settings.data,
-        runs=settings.runs,
-        duration_s=settings.duration_s,
-        feeding=run.config.model.feeding,
+        settings=CheckSettings(runs=settings.runs, duration_s=settings.duration_s, feeding=run.config.model.feeding),
     )
     report_json = run.out / "check.json"
     write_text_atomic(report_json, json.dumps(result.to_dict(), indent=2, default=str) + "\n")

@@ -1,8 +1,9 @@
 """``mlpack.toml``: the build config, parsed into frozen dataclasses with errors that name file:line.
 
 Choices are the enums the CLI offers (a new quantisation mode is accepted here as soon as it is
-registered), and a key left out means what the API function's own default means: defaults are read
-from the functions' signatures, never restated here.
+registered), and a key left out means what the API's own default means: defaults are read from the
+settings dataclasses (CheckSettings, TuneSettings, QuantizeSettings) and, for the stages that take
+loose arguments (export, optimize, pack), from the functions' signatures; never restated here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlpack.artifact.pack import pack as run_pack
-from mlpack.budget.check import check as run_check
+from mlpack.budget.settings import CheckSettings
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
@@ -26,14 +27,15 @@ from mlpack.data.feeds import FeedOptions, SetValue
 from mlpack.data.stream import parse_state_pairs
 from mlpack.errors import BadInputError, ConfigError, InputSpecError
 from mlpack.exporter.export import export as run_export
-from mlpack.pipeline.tune import Objective
-from mlpack.pipeline.tune import tune as run_tune
+from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.optimize import optimize as run_optimize
 from mlpack.quant.ranges import parse_memory
 from mlpack.quant.settings import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
 
 TUNE = "tune"  # the one [optimize] quantize value that is not a QuantMode: search, then choose
 _QUANTIZE_SETTINGS = QuantizeSettings()
+_CHECK_SETTINGS = CheckSettings()
+_TUNE_SETTINGS = TuneSettings()
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
 
@@ -81,8 +83,8 @@ class OptimizeConfig:
     max_accuracy_drop: float | None = _api_default(run_optimize, "max_accuracy_drop")
     eval_data: Path | None = None  # the key is ``eval``
     data: Path | None = None
-    objective: Objective = _api_default(run_tune, "objective")
-    max_time_s: float = _api_default(run_tune, "max_time_s")  # the key is ``max_time``
+    objective: Objective = _TUNE_SETTINGS.objective
+    max_time_s: float = _TUNE_SETTINGS.max_time_s  # the key is ``max_time``
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,11 @@ class CheckConfig:
     """[check]: the budgets the optimised model must meet (an empty or absent section skips the check)."""
 
     budgets: Path
-    device: str | None = _api_default(run_check, "device")
+    device: str | None = None  # None: the default budgets, on this machine as is
     data: Path | None = None
     reference: bool = True  # also run the exported FP32 model, for accuracy drop and agreement
-    runs: int = _api_default(run_check, "runs")
-    duration_s: float = _api_default(run_check, "duration_s")  # the key is ``duration``
+    runs: int = _CHECK_SETTINGS.runs
+    duration_s: float = _CHECK_SETTINGS.duration_s  # the key is ``duration``
 
 
 @dataclass(frozen=True)

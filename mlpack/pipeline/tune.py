@@ -9,15 +9,19 @@ time-boxed: when time runs out, what was built so far is measured and the best i
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from mlpack.bench import measure  # called as measure.benchmark, which tests replace
+from mlpack.bench.settings import BenchSettings
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Verdict,
@@ -29,30 +33,26 @@ from mlpack.budget.verdicts import (
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
 from mlpack.core.fileio import atomic_path
+from mlpack.core.metrics import evaluate
+from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
-from mlpack.core.validate import check_number, check_output
-from mlpack.data.feeds import FeedOptions
+from mlpack.core.signature import signature_of
+from mlpack.core.sysinfo import int8_acceleration
+from mlpack.core.validate import check_output
+from mlpack.data.feeds import FeedOptions, model_dataset
+from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, ExitCode, MlpackError
-from mlpack.quant.settings import CalibrationMethod, QuantFormat, QuantizeSettings, QuantMode
+from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
+from mlpack.pipeline.tune_settings import Objective, TuneSettings
+from mlpack.quant.calibration import inspect_calibration
+from mlpack.quant.optimize import optimize
+from mlpack.quant.settings import QuantMode
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
 # A candidate other than FP32 (quantised or FP16) counts as slower than FP32 beyond this p50
 # ratio: closer than that is within what one interleaved run can tell apart on a shared machine.
 SLOWER_THAN_FP32 = 1.05
-
-
-class Objective(str, Enum):
-    LATENCY = "latency"  # the lowest p95 latency
-    SIZE = "size"  # the smallest file
-
-
-@dataclass(frozen=True)
-class CandidateSpec:
-    name: str
-    quantize: QuantMode
-    settings: QuantizeSettings = QuantizeSettings()
-    accuracy_aware: bool = False
 
 
 @dataclass
@@ -145,44 +145,6 @@ class TuneResult:
         }
 
 
-def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[CandidateSpec]:
-    """The candidates to build, most promising first, so a short time box still tries what usually wins.
-
-    Args:
-        calibration: calibration data (.npz); without it, no static INT8 candidate.
-        budgets: the resolved budgets; an accuracy-aware candidate joins when ``max_accuracy_drop`` is set.
-    """
-    static = QuantizeSettings(calibration=calibration)
-    specs = [
-        CandidateSpec("fp32", QuantMode.NONE),
-        CandidateSpec("auto", QuantMode.AUTO),
-        CandidateSpec("dynamic-int8", QuantMode.DYNAMIC),
-        CandidateSpec("weights-int8", QuantMode.WEIGHTS),
-    ]
-    if calibration is not None:
-        specs.append(CandidateSpec("static-int8-minmax", QuantMode.STATIC, static))
-    specs += [CandidateSpec("int4", QuantMode.INT4), CandidateSpec("fp16", QuantMode.FP16)]
-    if calibration is not None:
-        specs += [
-            CandidateSpec(
-                "static-int8-entropy", QuantMode.STATIC, replace(static, calibration_method=CalibrationMethod.ENTROPY)
-            ),
-            CandidateSpec(
-                "static-int8-percentile",
-                QuantMode.STATIC,
-                replace(static, calibration_method=CalibrationMethod.PERCENTILE),
-            ),
-            CandidateSpec("static-int8-minmax-per-tensor", QuantMode.STATIC, replace(static, per_channel=False)),
-            CandidateSpec(
-                "static-int8-qoperator", QuantMode.STATIC, replace(static, quant_format=QuantFormat.QOPERATOR)
-            ),
-        ]
-    specs.append(CandidateSpec("dynamic-int8-per-tensor", QuantMode.DYNAMIC, QuantizeSettings(per_channel=False)))
-    if calibration is not None and budgets.max_accuracy_drop is not None:
-        specs.append(CandidateSpec("static-int8-accuracy-aware", QuantMode.STATIC, static, accuracy_aware=True))
-    return specs
-
-
 def tune(
     model: Path,
     output: Path,
@@ -190,16 +152,10 @@ def tune(
     budgets: Path,
     data: Path,
     calibration: Path | None = None,
-    calibration_batch: int = 32,
-    calibration_memory: int = 1 << 30,
     device: str | None = None,
     devices_file: Path | None = None,
-    objective: Objective = Objective.LATENCY,
-    max_time_s: float = 300.0,
-    runs: int = 50,
-    duration_s: float = 0.5,
+    settings: TuneSettings = TuneSettings(),
     progress: Progress | None = None,
-    feeding: FeedOptions = FeedOptions(),
 ) -> TuneResult:
     """Build candidates, measure and score them, and write the best one that meets every budget.
 
@@ -212,34 +168,23 @@ def tune(
         budgets: the budget file (TOML); ``max_slowdown`` is refused here (it needs ``check``).
         data: evaluation data (.npz: inputs, ``labels``, optional ``slices``) to score candidates.
         calibration: calibration data (.npz) for static INT8; None leaves static INT8 out.
-        calibration_batch: static INT8: samples per calibration batch, at most.
-        calibration_memory: static INT8: bytes of activations calibration may hold at once; the
-            batch is capped to fit it (see ``mlpack.quant.ranges``).
         device: a device profile whose budget overrides, threads and CPU set apply; None measures
             on this machine as is.
         devices_file: extra ``[device.NAME]`` profiles (TOML), after the budget file's own.
-        objective: what "best" means among the candidates that fit: lowest p95 latency or smallest file.
-        max_time_s: time box for the whole search; building stops at BUILD_SHARE of it and what was
-            built is still measured and judged.
-        runs: minimum timed runs per candidate.
-        duration_s: minimum timed seconds per candidate.
+        settings: the objective, the time box (building stops at BUILD_SHARE of it), how candidates
+            are measured, calibrated and fed (see :class:`mlpack.pipeline.tune_settings.TuneSettings`).
         progress: called with (what, fraction done); None is silent.
-        feeding: state pairs (candidates are verified and scored on the data as a stream) and
-            inputs given by value; bench times one streaming step.
     """
-    from mlpack.core.sysinfo import int8_acceleration
-
     started = time.perf_counter()
     report = progress or _silent
-    _check_calibration_options(calibration_batch, calibration_memory)
-    check_number(max_time_s, name="--max-time", minimum=0, exclusive_minimum=True)
+    feeding, max_time_s = settings.feeding, settings.max_time_s
     check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file))
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     dataset = _load_data(model, data, calibration, resolved, feeding)
     candidates = [
-        Candidate(_calibrated(spec, calibration_batch, calibration_memory))
+        Candidate(_calibrated(spec, settings.calibration_batch, settings.calibration_memory))
         for spec in candidate_specs(calibration, resolved)
     ]
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
@@ -252,16 +197,16 @@ def tune(
             report("scoring on the evaluation data", BUILD_SHARE)
             _score(built, Path(model), dataset, resolved, feeding)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
-            _measure(built, profile, runs, duration_s, resolved, feeding)
+            _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding)
             _mark_pareto(built)
-        chosen = _choose(built, objective)
+        chosen = _choose(built, settings.objective)
         if chosen is not None:
             _write_chosen(chosen, Path(output))
     report("done", 1.0)
     return TuneResult(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=str(model),
-        objective=objective,
+        objective=settings.objective,
         budgets=resolved,
         device=device_record(profile),
         candidates=tuple(candidates),
@@ -271,13 +216,6 @@ def tune(
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
     )
-
-
-def _check_calibration_options(batch: int, memory: int) -> None:
-    if batch < 1:
-        raise BadInputError(f"--calibration-batch must be at least 1, got {batch}.")
-    if memory < 1 << 20:
-        raise BadInputError(f"--calibration-memory must be at least 1MB, got {memory} bytes.")
 
 
 def _calibrated(spec: CandidateSpec, batch: int, memory: int) -> CandidateSpec:
@@ -292,11 +230,6 @@ def _silent(what: str, done: float) -> None:
 
 def _load_data(model: Path, data: Path, calibration: Path | None, budgets: Budgets, feeding: FeedOptions) -> Any:
     """The evaluation dataset, after checking that the data and budgets can tune this model."""
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-    from mlpack.data.feeds import model_dataset
-    from mlpack.quant.calibration import inspect_calibration
-
     specs_in = signature_of(load_model(model)).inputs
     dataset = model_dataset(data, specs_in, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
@@ -367,12 +300,6 @@ def _build(
     the heap left by a BERT-size build stays, and the next build starts from it), and a native
     crash in a quantiser fails that candidate instead of the whole search.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from mlpack.core.onnxio import model_size_bytes
-
     spec = candidate.spec
     target = workdir / f"{spec.name}.onnx"
     drop = budgets.max_accuracy_drop if spec.accuracy_aware else None
@@ -402,8 +329,6 @@ def _optimize_candidate(
     simplify: bool,
 ) -> int:
     """Runs in the child: optimise, and return how many nodes accuracy-aware quantisation kept in float."""
-    from mlpack.quant.optimize import optimize
-
     result = optimize(
         model,
         target,
@@ -420,9 +345,6 @@ def _optimize_candidate(
 
 def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, feeding: FeedOptions) -> None:
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
-    from mlpack.core.metrics import evaluate
-    from mlpack.data.runner import predict
-
     fp32_outputs = predict(model, dataset, options=feeding)[0]
     for candidate in built:
         assert candidate.path is not None
@@ -445,10 +367,7 @@ def _measure(
     Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
     for the confidence-interval verdict.
     """
-    from mlpack.bench.measure import benchmark
-    from mlpack.bench.settings import BenchSettings
-
-    result = benchmark(
+    result = measure.benchmark(
         [c.path for c in built if c.path],
         settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5, feeding=feeding),
         device=profile,

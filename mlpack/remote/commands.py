@@ -17,6 +17,7 @@ from typing import Any
 
 from mlpack.core.fileio import atomic_path, require_file
 from mlpack.core.progress import Progress
+from mlpack.core.validate import check_number
 from mlpack.errors import ExitCode, InternalError, RemoteError
 from mlpack.remote.jobs import DEFAULT_TIMEOUT_S, RemoteJob, RemoteOutcome, run_job
 from mlpack.remote.ssh import parse_target
@@ -168,8 +169,10 @@ def run_on_target(
     (atomically, and only when the run succeeded).
 
     Raises:
+        BadInputError: ``batch_size`` below 1 (exit 2).
         RemoteError, InternalError: as :func:`run_command` raises them.
     """
+    check_number(batch_size, name="--batch-size", minimum=1)  # here, before a device is contacted
     args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), "--json"]
     outcome = run_command(
         target,

@@ -11,12 +11,13 @@ import onnxruntime as ort
 import pytest
 
 from mlpack.budget.check import CheckResult, check
+from mlpack.budget.settings import CheckSettings
 from mlpack.budget.verdicts import Status
 from mlpack.cli import app
 from mlpack.errors import DataError, ExitCode
 from tests.helpers.models import make_gemm_mlp
 
-FAST = {"runs": 15, "duration_s": 0.0, "warmup": 2, "max_remeasure": 0}
+FAST = {"settings": CheckSettings(runs=15, duration_s=0.0, warmup=2, max_remeasure=0)}
 FAST_CLI = ["--runs", "15", "--duration", "0", "--warmup", "2", "--max-remeasure", "0"]
 
 
@@ -128,10 +129,7 @@ def test_slowdown_against_a_baseline(case: dict[str, Path]) -> None:
         big,
         budgets=_budgets(case["folder"], "max_slowdown = 1.5\n"),
         baseline=case["model"],
-        runs=50,
-        duration_s=0.0,
-        warmup=5,
-        max_remeasure=2,
+        settings=CheckSettings(runs=50, duration_s=0.0, warmup=5, max_remeasure=2),
     )
     (verdict,) = slower.verdicts
     assert verdict.budget == "max_slowdown.p50" and verdict.status is Status.FAIL
@@ -161,7 +159,9 @@ def _fake_processes(monkeypatch, per_process_ms: list[float]) -> list[int]:
 def test_too_close_to_call_is_remeasured_then_inconclusive(case: dict[str, Path], monkeypatch, runner) -> None:
     calls = _fake_processes(monkeypatch, [1.0, 3.0, 2.2])  # geometric mean 1.88, wide spread, limit 2
     budgets = _budgets(case["folder"], "max_latency_ms = { p50 = 2.0 }\n")
-    result = check(case["model"], budgets=budgets, runs=5, duration_s=0, warmup=1, max_remeasure=2)
+    result = check(
+        case["model"], budgets=budgets, settings=CheckSettings(runs=5, duration_s=0, warmup=1, max_remeasure=2)
+    )
     (verdict,) = result.verdicts
     assert verdict.status is Status.INCONCLUSIVE
     assert result.remeasured == 2 and len(calls) == 9  # 3 rounds of 3 processes
@@ -174,7 +174,9 @@ def test_too_close_to_call_is_remeasured_then_inconclusive(case: dict[str, Path]
 def test_clear_results_are_not_remeasured(case: dict[str, Path], monkeypatch) -> None:
     calls = _fake_processes(monkeypatch, [1.0, 1.05, 0.98])
     budgets = _budgets(case["folder"], "max_latency_ms = { p50 = 2.0 }\n")
-    result = check(case["model"], budgets=budgets, runs=5, duration_s=0, warmup=1, max_remeasure=2)
+    result = check(
+        case["model"], budgets=budgets, settings=CheckSettings(runs=5, duration_s=0, warmup=1, max_remeasure=2)
+    )
     assert result.verdicts[0].status is Status.PASS and len(calls) == 3 and result.remeasured == 0
 
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlpack.budget.diff import before_after
+from mlpack.budget.settings import CheckSettings
 from mlpack.cli import app
 from mlpack.report.diff import MARKER, before_after_markdown
 from tests.helpers.models import make_gemm_mlp
@@ -30,7 +31,8 @@ def _budget(tmp_path: Path, max_size_mb: float) -> Path:
 def test_the_comment_shows_size_latency_ratio_and_each_budget_before_and_after(
     models: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    result = before_after(*models, budgets=_budget(tmp_path, 1.0), runs=5, duration_s=0, max_remeasure=0)
+    fast = CheckSettings(runs=5, duration_s=0, max_remeasure=0)
+    result = before_after(*models, budgets=_budget(tmp_path, 1.0), settings=fast)
     assert result.ok and result.exit_code == 0
     assert result.after.size_bytes > result.before.size_bytes
     assert [r.statistic for r in result.latency] == ["p50", "p95"]

@@ -88,6 +88,7 @@ def test_tune_with_no_fitting_candidate_says_what_broke(digits: dict[str, Path],
 
 def test_tune_time_box_still_writes_the_best_so_far(digits: dict[str, Path], tmp_path: Path) -> None:
     from mlpack.pipeline.tune import tune
+    from mlpack.pipeline.tune_settings import TuneSettings
 
     out = tmp_path / "best.onnx"
     budgets = tmp_path / "b.toml"
@@ -98,9 +99,7 @@ def test_tune_time_box_still_writes_the_best_so_far(digits: dict[str, Path], tmp
         budgets=budgets,
         data=digits["heldout"],
         calibration=digits["folder"] / "calib.npz",
-        max_time_s=0.5,
-        runs=5,
-        duration_s=0,
+        settings=TuneSettings(max_time_s=0.5, runs=5, duration_s=0),
     )
     assert result.timed_out
     assert any(c.status == "skipped" for c in result.candidates)
@@ -152,8 +151,10 @@ def _fixed_measurements(monkeypatch, *, first_inference_ms: float, load_ms: floa
 def test_check_and_tune_give_the_same_resource_verdicts(digits: dict[str, Path], monkeypatch, tmp_path: Path) -> None:
     import mlpack.pipeline.tune
     from mlpack.budget.check import check
+    from mlpack.budget.settings import CheckSettings
     from mlpack.budget.verdicts import Status
     from mlpack.pipeline.tune import CandidateSpec, tune
+    from mlpack.pipeline.tune_settings import TuneSettings
     from mlpack.quant.settings import QuantMode
 
     _fixed_measurements(monkeypatch, first_inference_ms=40.0, load_ms=12.0, model_peak_mb=30.0)
@@ -164,8 +165,10 @@ def test_check_and_tune_give_the_same_resource_verdicts(digits: dict[str, Path],
         'warn_only = ["max_peak_memory_mb"]\n'
     )
     fast = {"runs": 5, "duration_s": 0.0}
-    checked = check(digits["fp32"], budgets=budgets, warmup=1, max_remeasure=0, **fast)
-    tuned = tune(digits["fp32"], tmp_path / "o.onnx", budgets=budgets, data=digits["heldout"], **fast)
+    checked = check(digits["fp32"], budgets=budgets, settings=CheckSettings(warmup=1, max_remeasure=0, **fast))
+    tuned = tune(
+        digits["fp32"], tmp_path / "o.onnx", budgets=budgets, data=digits["heldout"], settings=TuneSettings(**fast)
+    )
     (fp32,) = tuned.candidates
 
     def judged(verdicts) -> dict[str, tuple]:

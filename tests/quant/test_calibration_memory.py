@@ -161,6 +161,7 @@ def test_tune_marks_fp16_slower_than_fp32(digits: dict[str, Path], tmp_path: Pat
     import mlpack.bench.measure
     import mlpack.pipeline.tune
     from mlpack.pipeline.tune import CandidateSpec, tune
+    from mlpack.pipeline.tune_settings import TuneSettings
 
     real = mlpack.bench.measure.benchmark
 
@@ -182,8 +183,7 @@ def test_tune_marks_fp16_slower_than_fp32(digits: dict[str, Path], tmp_path: Pat
         tmp_path / "best.onnx",
         budgets=digits["examples"] / "budgets.toml",
         data=digits["heldout"],
-        runs=5,
-        duration_s=0.05,
+        settings=TuneSettings(runs=5, duration_s=0.05),
     )
     marked = {c.spec.name: c.slower_than_fp32 for c in result.candidates}
     assert marked == {"fp32": False, "fp16": True}
