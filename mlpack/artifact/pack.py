@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,7 @@ def pack(
     model_card: dict[str, Any] | None = None,
     data: Path | None = None,
     feeding: FeedOptions = FeedOptions(),
+    channel_axes: Mapping[str, int | None] | None = None,
 ) -> PackResult:
     """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file.
 
@@ -87,7 +89,10 @@ def pack(
         data: validation data (.npz, streamed in blocks) whose input statistics, and the model's
             output statistics on it, are recorded for ``mlpack drift`` (bounded, at most 256 KB).
         feeding: state pairs and values by name; the golden samples run as a stream, and the
-            manifest records them so ``verify --run`` and ``run`` stream too.
+            manifest records them so ``verify --run``, ``run`` and ``drift`` feed the model alike;
+            the statistics of ``data`` are recorded the same way (given and state inputs left out).
+        channel_axes: tensor name -> the axis whose positions are the statistics' features (None:
+            pool every value); other tensors take theirs from the signature.
 
     Raises:
         BadInputError: a missing model, included file or report, a report that is not a check
@@ -96,7 +101,8 @@ def pack(
     """
     model, onnx_model, signature = _open_model(Path(model), Path(output), include, (report, golden_data, data), golden)
     check = _read_report(report) if report else None
-    contents = _contents(model, signature, include, golden, golden_data, data, feeding)
+    stats = _StatsPlan(Path(data), feeding, dict(channel_axes or {})) if data is not None else None
+    contents = _contents(model, signature, include, golden, golden_data, stats, feeding)
     described = {
         "name": name or model.stem,
         "version": version,
@@ -137,7 +143,7 @@ def _contents(
     include: tuple[Path, ...],
     golden: int,
     golden_data: Path | None,
-    data: Path | None,
+    stats: _StatsPlan | None,
     feeding: FeedOptions,
 ) -> _Contents:
     """The model and its data files, the included files, the golden samples and the data statistics."""
@@ -145,7 +151,7 @@ def _contents(
     if golden:
         golden_files, golden = _golden_entries(model, signature, golden, golden_data, feeding)
         entries.update(golden_files)
-    data_stats = _stats_entry(model, Path(data), entries) if data is not None else None
+    data_stats = _stats_entry(model, stats, entries) if stats is not None else None
     return _Contents(entries, golden, data_stats)
 
 
@@ -172,10 +178,20 @@ def _golden_entries(
     return entries, dataset.num_samples
 
 
-def _stats_entry(model: Path, data: Path, entries: Entries) -> DataStatsEntry:
-    """Record the statistics of ``data`` (inputs, and the model's outputs on it) as a package file;
+@dataclass(frozen=True)
+class _StatsPlan:
+    """What ``pack --data`` records statistics of, and how the model is fed for them."""
+
+    data: Path
+    feeding: FeedOptions
+    channel_axes: dict[str, int | None]
+
+
+def _stats_entry(model: Path, plan: _StatsPlan, entries: Entries) -> DataStatsEntry:
+    """Record the statistics of the data (inputs, and the model's outputs on it) as a package file;
     return the manifest's note of them: where, how many samples they summarise, their size."""
-    stats = record_stats(model, data)
+    data = plan.data
+    stats = record_stats(model, data, feeding=plan.feeding, channel_axes=plan.channel_axes)
     content = stats.to_json()
     entries[DATA_STATS] = content
     return DataStatsEntry(

@@ -18,7 +18,7 @@ from mlpack.bench import measure  # called as measure.benchmark, which tests rep
 from mlpack.bench.results import Measurement
 from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import summarize
-from mlpack.budget.drift import DriftResult, drift_against, drift_verdicts, load_reference
+from mlpack.budget.drift import DriftResult, budget_reference, drift_against, drift_verdicts, load_reference
 from mlpack.budget.settings import CheckSettings
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
@@ -210,7 +210,7 @@ def _judge_data(
     if budgets.needs_data or reference is not None:
         quality, reference_quality = _evaluate(model, reference, data, specs, budgets, feeding)
         verdicts += quality_verdicts(quality, budgets)
-    drift = _drift(model, drift_reference, data) if drift_reference is not None else None
+    drift = _drift(model, drift_reference, data, feeding) if drift_reference is not None else None
     if drift is not None:
         verdicts += drift_verdicts(drift, budgets)
     return _Judged(verdicts, quality, reference_quality, drift)
@@ -275,16 +275,12 @@ def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: P
 
 
 def _check_drift_requirements(budgets: Budgets, *, drift_reference: Path | None, data: Path | None) -> None:
-    if budgets.needs_drift and (drift_reference is None or data is None):
-        keys = ", ".join(k for k in ("max_input_drift", "max_output_drift") if getattr(budgets, k))
-        raise BadInputError(
-            f"{keys} compare evaluation data with recorded statistics: pass --data EVAL.npz and "
-            "--drift-reference PKG (a package packed with --data, or its stats/data.json)."
-        )
+    budget_reference(budgets, drift_reference, data=data)
 
 
-def _drift(model: Path, drift_reference: Path, data: Path) -> DriftResult:
-    return drift_against(load_reference(drift_reference), model, data, name=str(drift_reference))
+def _drift(model: Path, drift_reference: Path, data: Path, feeding: FeedOptions) -> DriftResult:
+    reference = load_reference(drift_reference)
+    return drift_against(reference, model, data, name=str(drift_reference), feeding=feeding)
 
 
 def _evaluate(

@@ -4,10 +4,12 @@
   credit-scoring reading is < 0.1 no shift, 0.1-0.25 moderate, >= 0.25 significant.
 - Jensen-Shannon distance (base 2, in [0, 1]) for categories: symmetric and bounded, so a category
   absent from one side does not make the score infinite as it makes PSI or KL.
-- A chi-square test of homogeneity on the same bins, as the two-sample test: the package stores
-  bins, not raw values, so a test on ranks (Kolmogorov-Smirnov) is not available, and the bins
-  are what the scores compare. It is only meaningful where every bin expects 5 or more counts
-  (Cochran's rule) and where the counts are independent draws, one per sample.
+- A chi-square test of homogeneity on the same bins, as the two-sample test that decides drift:
+  the package stores bins, not raw values, so a test on ranks (Kolmogorov-Smirnov) is not
+  available. Its null distribution is known at every sample size once bins expecting fewer than 5
+  counts are pooled (Cochran's rule), and Holm's adjustment holds the chance of any false alarm
+  over many features at the stated alpha. PSI and JS have no such reading: their noise floor
+  falls with n and grows with the number of bins, so a fixed threshold cries wolf at small n.
 
 No scipy: the runtime-only install does without it, and the chi-square tail has a closed form
 for whole degrees of freedom.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 EPSILON = 1e-4  # stands in for an empty bin's share, so that PSI stays finite
 MIN_EXPECTED = 5.0  # Cochran's rule for the chi-square approximation
@@ -52,34 +55,67 @@ def js_distance(reference: Sequence[float], observed: Sequence[float]) -> float:
     return math.sqrt(max(0.0, min(1.0, divergence)))
 
 
-def chi_square_test(
-    reference: Sequence[float], reference_n: int, observed: Sequence[float], observed_n: int
-) -> tuple[float, int, float] | None:
-    """Chi-square test of homogeneity of two samples over the same bins: (statistic, df, p-value).
+@dataclass(frozen=True)
+class Homogeneity:
+    """A chi-square test of homogeneity: are two samples' shares over the same bins one distribution?"""
 
-    Bins that expect fewer than ``MIN_EXPECTED`` counts are pooled first; None where the test is
-    still not meaningful (fewer than two bins left, as with too few samples).
+    statistic: float
+    df: int
+    p_value: float
+    pooled: int  # sparse bins merged into others before testing
+
+
+def homogeneity_test(
+    reference: Sequence[float], reference_n: float, observed: Sequence[float], observed_n: float
+) -> Homogeneity | None:
+    """Pearson's chi-square test of homogeneity over the same bins (statistic, df, p-value).
+
+    Both sides are samples: the recorded one is as uncertain as the new one, and the test counts
+    both sample sizes. Bins that expect fewer than ``MIN_EXPECTED`` counts on the smaller side are
+    pooled first (their grouping depends on the bin totals only, not on which side they came from);
+    None where fewer than two bins are left (too few values, or one bin holds them all).
 
     Args:
         reference: the recorded shares per bin.
-        reference_n: how many independent values those shares were computed from.
+        reference_n: how many independent values those shares stand for (an effective count).
         observed: the new shares per bin.
         observed_n: how many independent new values.
     """
-    rows = [(p * reference_n, q * observed_n) for p, q in zip(reference, observed, strict=True)]
     total = reference_n + observed_n
-    if total == 0:
+    if reference_n <= 0 or observed_n <= 0:
         return None
-    rows = _pool_sparse([(a, b) for a, b in rows if a + b > 0], min(reference_n, observed_n) / total)
-    if len(rows) < 2:
+    rows = [(p * reference_n, q * observed_n) for p, q in zip(reference, observed, strict=True)]
+    present = [(a, b) for a, b in rows if a + b > 0]
+    pooled = _pool_sparse(present, min(reference_n, observed_n) / total)
+    if len(pooled) < 2:
         return None
     statistic = 0.0
-    for a, b in rows:
+    for a, b in pooled:
         expected_a = (a + b) * reference_n / total
         expected_b = (a + b) * observed_n / total
         statistic += (a - expected_a) ** 2 / expected_a + (b - expected_b) ** 2 / expected_b
-    df = len(rows) - 1
-    return statistic, df, chi2_sf(statistic, df)
+    df = len(pooled) - 1
+    return Homogeneity(statistic, df, chi2_sf(statistic, df), len(present) - len(pooled))
+
+
+def chi_square_test(
+    reference: Sequence[float], reference_n: int, observed: Sequence[float], observed_n: int
+) -> tuple[float, int, float] | None:
+    """:func:`homogeneity_test` as (statistic, df, p-value), or None where it cannot be made."""
+    test = homogeneity_test(reference, reference_n, observed, observed_n)
+    return None if test is None else (test.statistic, test.df, test.p_value)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: a family of tests whose adjusted p-values below alpha are, taken
+    together, wrong at most alpha of the time (whatever their dependence), in the order given."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def _pool_sparse(rows: list[tuple[float, float]], smaller_share: float) -> list[tuple[float, float]]:
@@ -103,6 +139,9 @@ def _pool_sparse(rows: list[tuple[float, float]], smaller_share: float) -> list[
 def chi2_sf(x: float, df: int) -> float:
     """P(X >= x) for X chi-square with ``df`` whole degrees of freedom (closed form, no scipy).
 
+    The series' terms are summed as logarithms, so hundreds of degrees of freedom (a categorical
+    feature with many categories) neither underflow to 0 nor overflow.
+
     Args:
         x: the statistic.
         df: degrees of freedom, 1 or more.
@@ -110,15 +149,16 @@ def chi2_sf(x: float, df: int) -> float:
     if x <= 0:
         return 1.0
     half = x / 2
+    log_half = math.log(half)
     if df % 2 == 0:
-        term = total = math.exp(-half)
-        for i in range(1, df // 2):
-            term *= half / i
-            total += term
-        return min(1.0, total)
-    total = math.erfc(math.sqrt(half))
-    term = 2 * math.sqrt(half) * math.exp(-half) / math.sqrt(math.pi)
-    for j in range(1, (df + 1) // 2):
-        total += term
-        term *= half / (j + 0.5)
-    return min(1.0, total)
+        logs = [-half + i * log_half - math.lgamma(i + 1) for i in range(df // 2)]
+        return min(1.0, _sum_exp(logs))
+    logs = [-half + (j - 0.5) * log_half - math.lgamma(j + 0.5) for j in range(1, (df + 1) // 2)]
+    return min(1.0, math.erfc(math.sqrt(half)) + _sum_exp(logs))
+
+
+def _sum_exp(logs: list[float]) -> float:
+    if not logs:
+        return 0.0
+    top = max(logs)
+    return math.exp(top) * sum(math.exp(v - top) for v in logs)

@@ -13,8 +13,8 @@ max = { rmse = 0.1 }            # any named metric, at most
 max_accuracy_drop = 0.01        # against --reference
 max_slice_gap = 0.05            # best slice accuracy minus worst
 max_slowdown = 1.10             # against --baseline, measured interleaved
-max_input_drift = 0.25          # PSI of --data against --drift-reference (or { psi = 0.25, js = 0.1 })
-max_output_drift = { psi = 0.25, js = 0.1 }  # the model's outputs on --data, likewise
+max_input_drift = { alpha = 0.05 }  # --data against --drift-reference: no feature's test rejects
+max_output_drift = { psi = 0.25, js = 0.1 }  # the model's outputs: no significant shift this large
 warn_only = ["max_size_mb"]     # reported, never failing the build
 
 [budget.rpi4]                   # per-device overrides: a key here replaces the default's whole value
@@ -46,7 +46,8 @@ _SCALAR_KEYS = {
     "max_slowdown": "x",
 }
 DRIFT_KEYS = ("max_input_drift", "max_output_drift")
-DRIFT_METHODS = ("psi", "js")  # population stability index; Jensen-Shannon distance for categories
+# The test's false-alarm rate; population stability index; Jensen-Shannon distance (effect sizes).
+DRIFT_METHODS = ("alpha", "psi", "js")
 BUDGET_KEYS = (*_SCALAR_KEYS, "max_latency_ms", "min", "max", *DRIFT_KEYS, "warn_only", "slowdown_percentile")
 _TABLE_KEYS = ("max_latency_ms", "min", "max", *DRIFT_KEYS)  # keys whose value may be a table
 _UNITS = {
@@ -76,7 +77,7 @@ class Budgets:
     max_slice_gap: float | None = None
     max_slowdown: float | None = None
     slowdown_percentile: str = "p50"
-    max_input_drift: dict[str, float] = field(default_factory=dict)  # method ("psi", "js") -> limit
+    max_input_drift: dict[str, float] = field(default_factory=dict)  # method ("alpha", "psi", "js") -> limit
     max_output_drift: dict[str, float] = field(default_factory=dict)
     warn_only: frozenset[str] = frozenset()
 
@@ -228,12 +229,14 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
 
 
 def _drift_limits(doc: TomlDocument, table: str, key: str, value: Any) -> dict[str, float]:
-    """A bare number is a PSI limit; a table names a limit per method, like { psi = 0.25, js = 0.1 }."""
+    """A bare number is a PSI limit; a table names a limit per method, like { alpha = 0.05, psi = 0.25 }."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = {"psi": value}
     if not isinstance(value, dict) or not value:
         raise doc.error(
-            "must be a PSI limit (0.25 is 'significant') or a table like { psi = 0.25, js = 0.1 }", table, key
+            "must be a PSI limit (0.25 is 'significant') or a table like { alpha = 0.05, psi = 0.25, js = 0.1 }",
+            table,
+            key,
         )
     for method in value:
         if method not in DRIFT_METHODS:
@@ -241,6 +244,10 @@ def _drift_limits(doc: TomlDocument, table: str, key: str, value: Any) -> dict[s
     limits = {m: _number(doc, table, key, v) for m, v in value.items()}
     if limits.get("js", 0) > 1:
         raise doc.error(f"js is a Jensen-Shannon distance, between 0 and 1; got {limits['js']}", table, key)
+    if limits.get("alpha", 0) >= 1:
+        raise doc.error(
+            f"alpha is a false-alarm rate, between 0 and 1 (0.05 is usual); got {limits['alpha']}", table, key
+        )
     return limits
 
 

@@ -98,6 +98,14 @@ SetOption = Annotated[
         "--set", help="INPUT=VALUE: give an input by value, e.g. sr=16000 (a number or a JSON list; repeatable)."
     ),
 ]
+ChannelAxisOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--channel-axis",
+        help="NAME=AXIS: the axis of a tensor whose positions are the data statistics' features, e.g. "
+        "img=3 for NHWC (none: pool every value; default: from the signature; repeatable).",
+    ),
+]
 
 
 def console(stderr: bool = False) -> Any:

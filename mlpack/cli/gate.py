@@ -9,6 +9,7 @@ import typer
 
 from mlpack.cli.common import (
     BudgetDevice,
+    ChannelAxisOption,
     CiMarkdown,
     Confidence,
     DevicesFile,
@@ -46,8 +47,13 @@ CalibrationMemory = Annotated[
 ]
 ObjectiveOption = Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")]
 TuneJson = Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")]
-PsiThreshold = Annotated[float, typer.Option(help="PSI at which a numeric feature has drifted (0.25: significant).")]
-JsThreshold = Annotated[float, typer.Option(help="Jensen-Shannon distance at which a categorical feature has drifted.")]
+Alpha = Annotated[float, typer.Option(help="False-alarm rate over all features together (Holm-adjusted tests).")]
+PsiFloor = Annotated[
+    float | None, typer.Option(help="Also require PSI >= this for a numeric feature to count as drifted.")
+]
+JsFloor = Annotated[
+    float | None, typer.Option(help="Also require JS distance >= this for a categorical feature to count.")
+]
 
 
 @handle_errors
@@ -170,6 +176,7 @@ def tune(
     json_out: TuneJson = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    drift_reference: DriftReference = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -187,7 +194,7 @@ def tune(
         calibration_memory=memory,
         feeding=feeding(state, set_values),
     )
-    check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file))
+    check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file, drift_reference))
     with progress() as update:
         result = run_tune(
             model,
@@ -199,6 +206,7 @@ def tune(
             devices_file=devices_file,
             settings=settings,
             progress=update,
+            drift_reference=drift_reference,
         )
     emit(result, json_out)
     exit_with(result)
@@ -208,8 +216,10 @@ def tune(
 def drift(
     package: Annotated[Path, typer.Argument(help="An .mlpack packed with --data.")],
     data: Annotated[Path, typer.Option(help="The new data (.npz, one array per input; no labels needed).")],
-    psi: PsiThreshold = 0.25,
-    js: JsThreshold = 0.1,
+    alpha: Alpha = 0.05,
+    psi: PsiFloor = None,
+    js: JsFloor = None,
+    channel_axis: ChannelAxisOption = None,
     batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
     json_out: JsonFile = None,
     markdown: CiMarkdown = None,
@@ -223,7 +233,11 @@ def drift(
     from mlpack.report.markdown import drift_markdown
 
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=(package, data), summary=True)
-    result = run_drift(package, data=data, thresholds=DriftThresholds(psi=psi, js=js), batch_size=batch_size)
+    from mlpack.data.views import parse_channel_axes
+
+    thresholds = DriftThresholds(alpha=alpha, psi=psi, js=js)
+    axes = parse_channel_axes(channel_axis or [])
+    result = run_drift(package, data=data, thresholds=thresholds, batch_size=batch_size, channel_axes=axes)
     write_ci_reports(drift_markdown(result), markdown=markdown, junit=junit, junit_xml=drift_junit(result))
     emit(result, json_out)
     exit_with(result)

@@ -9,6 +9,7 @@ import typer
 
 from mlpack.cli.common import (
     AsJson,
+    ChannelAxisOption,
     SetOption,
     StateOption,
     Target,
@@ -51,10 +52,12 @@ def pack(
     data: StatsData = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    channel_axis: ChannelAxisOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
     from mlpack.artifact.pack import pack as run_pack
+    from mlpack.data.views import parse_channel_axes
 
     result = run_pack(
         model,
@@ -69,6 +72,7 @@ def pack(
         model_card=parse_pairs(card, "--card"),
         data=data,
         feeding=feeding(state, set_values),
+        channel_axes=parse_channel_axes(channel_axis or []),
     )
     emit(result, "-" if as_json else None)
 

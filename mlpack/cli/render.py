@@ -311,26 +311,25 @@ def render_build(console: Console, result: BuildResult) -> None:
 
 
 def render_drift(console: Console, result: DriftResult) -> None:
-    """One row per feature, most moved first: score, threshold, test and the two sides' summaries."""
+    """One row per feature, most significant first: the test, effect sizes, notes and both sides."""
     table = Table(
         title=f"mlpack drift: {escape(result.data)} ({result.samples} samples) against "
         f"{escape(result.reference)} ({result.reference_samples} samples)",
         title_justify="left",
     )
-    for column in ("feature", "method", "score", "threshold", "result", "p (chi-square)", "recorded", "new"):
-        table.add_column(column, justify="right" if column in ("score", "threshold", "p (chi-square)") else "left")
+    for column in ("feature", "result", "p adjusted", "PSI", "JS", "recorded", "new", "notes"):
+        table.add_column(column, justify="right" if column in ("p adjusted", "PSI", "JS") else "left")
     for f in result.features:
         status = "[bold red]DRIFT[/]" if f.drifted else "[green]ok[/]"
-        p_value = "-" if f.p_value is None else f"{f.p_value:.2g}"
         table.add_row(
             escape(f"{f.feature} ({f.role})"),
-            f.method,
-            f"{f.score:.3f}",
-            f"{f.threshold:g}",
             status,
-            p_value,
+            f"{f.p_adjusted:.2g}",
+            f"{f.psi:.3f}",
+            f"{f.js:.3f}",
             escape(_drift_side(f.reference)),
             escape(_drift_side(f.observed)),
+            escape("; ".join(f.notes)),
         )
     console.print(table)
     colour = "green" if result.ok else "red"

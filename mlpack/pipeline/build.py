@@ -195,7 +195,7 @@ def _optimize(run: _Run) -> StageReport:
     if settings.tune:
         # The candidate tune chooses depends on the budgets and the data it is measured on.
         check = _tune_check(run)
-        files += _present(check.budgets, check.data)
+        files += _present(check.budgets, check.data, check.drift_reference)
         key["check"] = asdict(check)
     produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run))
     report = _stage(run, "optimize", key, files, [run.model], produce)
@@ -263,6 +263,7 @@ def _tune(run: _Run) -> dict[str, Any]:
             calibration_memory=settings.calibration_memory,
             feeding=run.config.model.feeding,
         ),
+        drift_reference=check.drift_reference,
     )
     if result.chosen is None:
         raise BudgetError("tune found no candidate that meets the budgets; see mlpack tune for the full table.")
@@ -280,7 +281,7 @@ def _check(run: _Run) -> StageReport:
         return StageReport("check", "skipped", summary={"reason": "no [check] section"})
     report_md = report_json.with_suffix(".md")
     reference = run.fp32 if settings.reference else None
-    files = [run.model, settings.budgets, *_present(settings.data, reference)]
+    files = [run.model, settings.budgets, *_present(settings.data, reference, settings.drift_reference)]
     key = asdict(settings) | _feeding_key(run)
     report = _stage(run, "check", key, files, [report_json, report_md], lambda: _measure(run, settings, reference))
     if report.summary.get("exit_code"):
@@ -296,6 +297,7 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
         device=settings.device,
         reference=reference,
         data=settings.data,
+        drift_reference=settings.drift_reference,
         settings=CheckSettings(runs=settings.runs, duration_s=settings.duration_s, feeding=run.config.model.feeding),
     )
     report_json = run.out / "check.json"

@@ -95,6 +95,7 @@ class CheckConfig:
     device: str | None = None  # None: the default budgets, on this machine as is
     data: Path | None = None
     reference: bool = True  # also run the exported FP32 model, for accuracy drop and agreement
+    drift_reference: Path | None = None  # recorded statistics for max_input_drift / max_output_drift
     runs: int = _CHECK_SETTINGS.runs
     duration_s: float = _CHECK_SETTINGS.duration_s  # the key is ``duration``
 
@@ -361,6 +362,7 @@ def _check(table: _Table) -> CheckConfig | None:
         device=table.text("device"),
         data=table.path("data"),
         reference=table.flag("reference"),
+        drift_reference=table.path("drift_reference"),
         runs=table.count("runs"),
         duration_s=table.number("duration"),
     )

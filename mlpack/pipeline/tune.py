@@ -22,6 +22,7 @@ from typing import Any
 
 from mlpack.bench import measure  # called as measure.benchmark, which tests replace
 from mlpack.bench.settings import BenchSettings
+from mlpack.budget.drift import budget_reference, judge_drift
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Verdict,
@@ -41,6 +42,7 @@ from mlpack.core.sysinfo import int8_acceleration
 from mlpack.core.validate import check_output
 from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.runner import predict
+from mlpack.data.stats import DataStats
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
@@ -156,6 +158,7 @@ def tune(
     devices_file: Path | None = None,
     settings: TuneSettings = TuneSettings(),
     progress: Progress | None = None,
+    drift_reference: Path | None = None,
 ) -> TuneResult:
     """Build candidates, measure and score them, and write the best one that meets every budget.
 
@@ -174,15 +177,19 @@ def tune(
         settings: the objective, the time box (building stops at BUILD_SHARE of it), how candidates
             are measured, calibrated and fed (see :class:`mlpack.pipeline.tune_settings.TuneSettings`).
         progress: called with (what, fraction done); None is silent.
+        drift_reference: a package packed with ``--data`` (or its statistics file) that ``data``
+            and each candidate's outputs on it are tested against, for the drift budgets.
     """
     started = time.perf_counter()
     report = progress or _silent
     feeding, max_time_s = settings.feeding, settings.max_time_s
-    check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file))
+    check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file, drift_reference))
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     dataset = _load_data(model, data, calibration, resolved, feeding)
+    recorded = budget_reference(resolved, drift_reference, data=data)
+    drift_judge = _DriftJudge(recorded, Path(data), str(drift_reference), feeding) if recorded else None
     candidates = [
         Candidate(_calibrated(spec, settings.calibration_batch, settings.calibration_memory))
         for spec in candidate_specs(calibration, resolved)
@@ -195,7 +202,7 @@ def tune(
         built = [c for c in candidates if c.status == "built"]
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
-            _score(built, Path(model), dataset, resolved, feeding)
+            _score(built, Path(model), dataset, resolved, feeding, drift_judge)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
             _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding)
             _mark_pareto(built)
@@ -343,8 +350,29 @@ def _optimize_candidate(
     return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
 
-def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, feeding: FeedOptions) -> None:
-    """Metrics on the evaluation data, with the given FP32 model as the reference for drops."""
+@dataclass(frozen=True)
+class _DriftJudge:
+    """Drift budgets: the evaluation data and each candidate's outputs on it, against recorded statistics."""
+
+    reference: DataStats
+    data: Path
+    name: str
+    feeding: FeedOptions
+
+    def verdicts(self, model: Path, budgets: Budgets) -> list[Verdict]:
+        return judge_drift(self.reference, model, self.data, budgets, name=self.name, feeding=self.feeding)
+
+
+def _score(
+    built: list[Candidate],
+    model: Path,
+    dataset: Any,
+    budgets: Budgets,
+    feeding: FeedOptions,
+    drift_judge: _DriftJudge | None = None,
+) -> None:
+    """Metrics on the evaluation data, with the given FP32 model as the reference for drops; drift
+    budgets judged like the others."""
     fp32_outputs = predict(model, dataset, options=feeding)[0]
     for candidate in built:
         assert candidate.path is not None
@@ -352,6 +380,8 @@ def _score(built: list[Candidate], model: Path, dataset: Any, budgets: Budgets, 
         quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
         candidate.verdicts = size_verdicts(candidate.size_bytes or 0, budgets) + quality_verdicts(quality, budgets)
+        if drift_judge is not None:
+            candidate.verdicts += drift_judge.verdicts(candidate.path, budgets)
 
 
 def _measure(

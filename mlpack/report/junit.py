@@ -49,7 +49,7 @@ def _safe(name: str) -> str:
 
 
 def drift_junit(result: DriftResult) -> str:
-    """One test case per feature; a drifted feature is a failure naming its score and threshold."""
+    """One test case per feature; a drifted feature is a failure naming its test and effect sizes."""
     suites = ET.Element("testsuites")
     suite = ET.SubElement(
         suites,
@@ -63,7 +63,10 @@ def drift_junit(result: DriftResult) -> str:
     )
     for f in result.features:
         case = ET.SubElement(suite, "testcase", classname=f"mlpack.drift.{_safe(result.reference)}", name=f.feature)
-        message = f"{f.method} {f.score:.4f}, threshold {f.threshold:g} ({f.test_note})"
+        said = "".join(f"; {note}" for note in f.notes)
+        message = (
+            f"p adjusted {f.p_adjusted:.3g} (alpha {f.alpha:g}), PSI {f.psi:.4f}, JS {f.js:.4f} ({f.test_note}){said}"
+        )
         if f.drifted:
             ET.SubElement(case, "failure", message=message, type="DataDrift").text = message
         ET.SubElement(case, "system-out").text = message

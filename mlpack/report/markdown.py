@@ -50,13 +50,11 @@ def drift_markdown(result: DriftResult) -> str:
         f"`{result.data}` ({result.samples} samples) against `{result.reference}` "
         f"({result.reference_samples} samples): {result.summary}.",
         "",
-        "| feature | method | score | threshold | result | p (chi-square) |",
-        "|---|---|---:|---:|---|---:|",
+        "| feature | result | p adjusted | PSI | JS | notes |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for f in result.features:
-        p_value = "-" if f.p_value is None else f"{f.p_value:.2g}"
         mark = "❌ drift" if f.drifted else "✅ ok"
-        lines.append(
-            f"| `{f.feature}` ({f.role}) | {f.method} | {f.score:.3f} | {f.threshold:g} | {mark} | {p_value} |"
-        )
+        notes = "; ".join(f.notes).replace("|", "/")
+        lines.append(f"| `{f.feature}` ({f.role}) | {mark} | {f.p_adjusted:.2g} | {f.psi:.3f} | {f.js:.3f} | {notes} |")
     return "\n".join(lines) + "\n"

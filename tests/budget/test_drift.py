@@ -8,6 +8,7 @@ x[0] * x[1], so the class priors can move while every input's marginal distribut
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -134,7 +135,9 @@ def test_pack_records_bounded_statistics_named_in_the_manifest(case: dict[str, P
     assert "x[2]" in names and "img[channel 1]" in names and "mask (sequence length)" in names
     assert "logits (predicted class)" in names and "logits (confidence)" in names
     x2 = next(f for t in reference.tensors for f in t.features if f.name == "x[2]")
-    assert len(x2.bins) == 9 and abs(sum(x2.proportions) - 1) < 1e-6 and x2.per_sample
+    # just below the placing half's minimum, 9 deciles, its maximum; counted on the other 500 samples
+    assert len(x2.bins) == 11 and sum(x2.counts) == 500 == x2.samples and x2.per_sample
+    assert abs(sum(x2.proportions) - 1) < 1e-12 and x2.values == 1000
     assert abs(x2.summary["mean"]) < 0.1 and abs(x2.summary["std"] - 1) < 0.1 and x2.summary["nan_rate"] == 0
 
 
@@ -167,7 +170,7 @@ def test_blocks_give_the_same_statistics_as_one_read(case: dict[str, Path]) -> N
     pairs = [(a, b) for ta, tb in tensors for a, b in zip(ta.features, tb.features, strict=True)]
     assert len(pairs) > 10
     for a, b in pairs:
-        assert (a.name, a.proportions, a.values) == (b.name, b.proportions, b.values)
+        assert (a.name, a.counts, a.values) == (b.name, b.counts, b.values)
         assert a.summary == pytest.approx(b.summary, rel=1e-9, abs=1e-12)  # moments merged block by block
 
 
@@ -222,23 +225,37 @@ def test_a_class_prior_change_shows_only_in_the_outputs(case: dict[str, Path]) -
     assert top.p_value < 1e-6  # 500 independent predictions: the chi-square test applies
 
 
-def test_methods_and_tests_are_named(case: dict[str, Path]) -> None:
+def test_every_feature_is_tested_and_given_both_effect_sizes(case: dict[str, Path]) -> None:
     new = save(case["folder"], "named.npz", sample(500, 4))
     features = {f.feature: f for f in drift(case["package"], data=new).features}
     assert features["x[2]"].method == "psi" and features["ids"].method == "js"
-    assert features["x[2]"].p_value is not None and "chi-square" in features["x[2]"].test_note
-    assert features["img[channel 1]"].p_value is None and "not independent" in features["img[channel 1]"].test_note
+    assert all("chi-square" in f.test_note and 0 <= f.p_value <= f.p_adjusted <= 1 for f in features.values())
+    assert all(f.psi >= 0 and 0 <= f.js <= 1 for f in features.values())
+    # Pixels of one image move together: the channel counts at most one value per sample, not 64.
+    recorded, new_n = re.search(r"n (\d+) recorded, (\d+) new", features["img[channel 1]"].test_note).groups()
+    assert 400 < int(recorded) <= 500 and 400 < int(new_n) <= 500
+    assert "n 500 recorded, 500 new" in features["x[2]"].test_note  # one value per sample: each counts
 
 
-def test_thresholds_are_options(case: dict[str, Path], runner) -> None:
+def test_alpha_and_effect_size_floors_are_options(case: dict[str, Path], runner) -> None:
     new = save(case["folder"], "mild.npz", sample(500, 6, mean_shift=0.4))
-    assert drift(case["package"], data=new).ok
-    strict = drift(case["package"], data=new, thresholds=DriftThresholds(psi=0.05))
-    assert not strict.ok and strict.features[0].feature == "x[2]"
-    cli = runner.invoke(app, ["drift", str(case["package"]), "--data", str(new), "--psi", "0.05"])
-    assert cli.exit_code == 1 and "x[2]" in cli.output
+    found = drift(case["package"], data=new)
+    assert not found.ok and found.features[0].feature == "x[2]" and found.features[0].psi < 0.5
+    assert "alpha 0.05" in found.summary and found.to_dict()["alpha"] == 0.05
+    # A floor on the effect size: a shift the test sees but smaller than the floor does not count.
+    floored = drift(case["package"], data=new, thresholds=DriftThresholds(psi=0.5))
+    assert floored.ok and floored.features[0].feature == "x[2]"
+    cli = runner.invoke(app, ["drift", str(case["package"]), "--data", str(new), "--psi", "0.5"])
+    assert cli.exit_code == 0 and "alpha 0.05" in cli.output
+    # A false-alarm rate so small that this much evidence is not enough.
+    tiny = drift(case["package"], data=new, thresholds=DriftThresholds(alpha=1e-300))
+    assert tiny.ok
+    cli = runner.invoke(app, ["drift", str(case["package"]), "--data", str(new), "--alpha", "1e-300", "--json", "-"])
+    assert cli.exit_code == 0 and json.loads(cli.stdout)["thresholds"]["alpha"] == 1e-300
     with pytest.raises(BadInputError, match="--psi"):
         DriftThresholds(psi=0)
+    with pytest.raises(BadInputError, match="--alpha"):
+        DriftThresholds(alpha=1.5)
 
 
 def test_reports_as_check_writes_them(case: dict[str, Path], runner, tmp_path: Path) -> None:
@@ -334,7 +351,6 @@ def test_check_gates_on_input_and_output_drift(case: dict[str, Path], runner, tm
     held = check(case["model"], budgets=budgets, data=fresh, drift_reference=case["package"])
     assert held.ok and {v.budget for v in held.verdicts} == {
         "max_input_drift.psi",
-        "max_input_drift.js",
         "max_output_drift.psi",
         "max_output_drift.js",
     }
@@ -342,7 +358,7 @@ def test_check_gates_on_input_and_output_drift(case: dict[str, Path], runner, tm
     moved = save(tmp_path, "moved.npz", sample(500, 11, class_one=0.9))
     broken = check(case["model"], budgets=budgets, data=moved, drift_reference=case["package"])
     failed = {v.budget for v in broken.verdicts if v.status.value == "fail"}
-    assert failed == {"max_output_drift.js"} and broken.exit_code == ExitCode.FAILED
+    assert failed == {"max_output_drift.psi", "max_output_drift.js"} and broken.exit_code == ExitCode.FAILED
     cli = runner.invoke(
         app,
         [

@@ -1,0 +1,169 @@
+"""Each feature's drift: a test with a known false-alarm rate, effect sizes, and what moved where.
+
+A feature has drifted when the chi-square test of homogeneity between the recorded counts and the
+new counts (:func:`mlpack.budget.driftscore.homogeneity_test`) rejects at ``alpha`` after Holm's
+adjustment over every feature scored together, and, where the user sets one, its effect size
+(PSI, or JS distance for categories) reaches a floor. Under the null (new data drawn from the
+recorded distribution) "drifted" is said of any feature at most ``alpha`` of the time.
+
+How many independent values each side stands for:
+- one value per sample: every value counted (recorded: those of the samples that did not place the
+  bins, or a uniform sample of them);
+- many values per sample (pixels, token positions): no more than one per sample, since values of
+  one sample move together. Counting each sample once bounds the variance of a sample's share of a
+  bin by the multinomial's, so the test stays at or below its stated rate, at some cost in power.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlpack.budget.driftscore import holm, homogeneity_test, js_distance, psi
+from mlpack.data.stats import CATEGORICAL, DataStats, FeatureStats
+
+METHODS = {
+    "psi": "population stability index over the recorded bins (+ a NaN/Inf bin), an effect size",
+    "js": "Jensen-Shannon distance (base 2) over the recorded bins or categories, an effect size",
+}
+TEST = "chi-square test of homogeneity on the recorded bins, sparse bins pooled, Holm-adjusted over all features"
+_VANISHED_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One feature against the recorded data: its test, its effect sizes and what stands out."""
+
+    tensor: str
+    role: str  # "input" or "output"
+    feature: str
+    method: str  # the headline effect size: "psi" for numbers, "js" for categories
+    score: float  # that effect size
+    threshold: float | None  # the effect-size floor a drift must also reach, where one is set
+    p_value: float  # the test's, before adjustment (1.0 where nothing could be tested)
+    p_adjusted: float  # Holm-adjusted over every feature scored together
+    alpha: float
+    test_note: str  # the test and its statistic, or why there is none
+    psi: float
+    js: float
+    notes: tuple[str, ...]  # values outside the recorded range, NaN/Inf rates, new or vanished categories
+    reference: dict[str, float]  # mean, std, nan_rate (numeric) or top shares (categorical)
+    observed: dict[str, float]
+
+    @property
+    def drifted(self) -> bool:
+        return self.p_adjusted < self.alpha and (self.threshold is None or self.score >= self.threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tensor": self.tensor,
+            "role": self.role,
+            "feature": self.feature,
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "alpha": self.alpha,
+            "test": self.test_note,
+            "psi": self.psi,
+            "js": self.js,
+            "notes": list(self.notes),
+            "reference": self.reference,
+            "observed": self.observed,
+        }
+
+
+def score_stats(
+    reference: DataStats, observed: DataStats, *, alpha: float, floors: dict[str, float | None]
+) -> tuple[FeatureDrift, ...]:
+    """Every feature's test and effect sizes, Holm-adjusted together, most significant first.
+
+    Args:
+        reference: the recorded statistics.
+        observed: the new data binned into ``reference``'s bins (``observe_stats``).
+        alpha: the false-alarm rate over all features together.
+        floors: per method ("psi", "js"), the effect size a drift must also reach (None: none).
+    """
+    scored = []
+    for ref_tensor, new_tensor in zip(reference.tensors, observed.tensors, strict=True):
+        for ref, new in zip(ref_tensor.features, new_tensor.features, strict=True):
+            scored.append(_scored(ref, new))
+    adjusted = holm([p for *_, p, _ in scored])
+    features = []
+    pairs = [(t, f) for t in reference.tensors for f in t.features]
+    for (tensor, _), (ref, new, p_value, note), p_adj in zip(pairs, scored, adjusted, strict=True):
+        method = "js" if ref.kind == CATEGORICAL else "psi"
+        effects = {"psi": psi(ref.proportions, new.proportions), "js": js_distance(ref.proportions, new.proportions)}
+        features.append(
+            FeatureDrift(
+                tensor.name, tensor.role, ref.name, method, effects[method], floors.get(method), p_value, p_adj,
+                alpha, note, effects["psi"], effects["js"], notes(ref, new), _shown(ref), _shown(new),
+            )
+        )  # fmt: skip
+    return tuple(sorted(features, key=lambda f: (f.p_adjusted, -f.score)))
+
+
+def _scored(ref: FeatureStats, new: FeatureStats) -> tuple[FeatureStats, FeatureStats, float, str]:
+    """The feature's test: (ref, new, p-value, a note naming the statistic or why there is none)."""
+    ref_n, new_n = effective_n(ref), effective_n(new)
+    test = homogeneity_test(ref.proportions, ref_n, new.proportions, new_n)
+    if test is None:
+        same = sum(1 for p, q in zip(ref.proportions, new.proportions, strict=True) if p or q) <= 1
+        why = "one bin holds every value on both sides" if same else "too few values to test"
+        return ref, new, 1.0, f"no test: {why}"
+    pooled = f", {test.pooled} sparse bins pooled" if test.pooled else ""
+    note = f"chi-square {test.statistic:.1f} on {test.df} df (n {ref_n:.0f} recorded, {new_n:.0f} new{pooled})"
+    return ref, new, test.p_value, note
+
+
+def effective_n(feature: FeatureStats) -> float:
+    """How many independent values a side's counts stand for (see the module's note)."""
+    if feature.per_sample:
+        return float(feature.counted)
+    # One per sample at most; where the counts are a sample of those samples' values, its noise on top.
+    samples = min(feature.samples, feature.counted)
+    return 1 / (1 / samples + 1 / feature.counted) if samples else 0.0
+
+
+def notes(ref: FeatureStats, new: FeatureStats) -> tuple[str, ...]:
+    """What a person should see beside the test: values outside the recorded range, NaN/Inf rates,
+    a feature that was constant, categories never recorded or no longer seen."""
+    if ref.kind == CATEGORICAL:
+        return _category_notes(ref, new)
+    said = []
+    low, high = ref.summary.get("min"), ref.summary.get("max")
+    shares = new.proportions
+    if low is not None and high is not None and low == high:
+        said.append(f"constant when recorded ({low:g})")
+    if low is not None and ref.bins and ref.bins[0] < low and shares[0] > 0:
+        said.append(f"{shares[0]:.1%} of new values below the recorded minimum {low:g}")
+    if high is not None and ref.bins and ref.bins[-1] == high and shares[-2] > 0:
+        said.append(f"{shares[-2]:.1%} of new values above the recorded maximum {high:g}")
+    if shares[-1] != ref.proportions[-1]:
+        said.append(f"NaN/Inf {ref.proportions[-1]:.1%} recorded, {shares[-1]:.1%} now")
+    return tuple(said)
+
+
+def _category_notes(ref: FeatureStats, new: FeatureStats) -> tuple[str, ...]:
+    said = []
+    recorded, now = ref.proportions, new.proportions
+    if recorded[-1] == 0 and now[-1] > 0:
+        said.append(f"{now[-1]:.1%} of new values are categories never recorded")
+    elif now[-1] != recorded[-1]:
+        said.append(f"outside the {len(ref.bins)} recorded categories: {recorded[-1]:.1%} recorded, {now[-1]:.1%} now")
+    # A category gone that the new data would have shown 5 times or more, had nothing moved.
+    gone = [int(v) for v, p, q in zip(ref.bins, recorded, now, strict=False) if q == 0 and p * new.counted >= 5]
+    if gone:
+        listed = ", ".join(str(v) for v in gone[:_VANISHED_SHOWN]) + (" ..." if len(gone) > _VANISHED_SHOWN else "")
+        said.append(f"{len(gone)} recorded categories absent now: {listed}")
+    return tuple(said)
+
+
+def _shown(feature: FeatureStats) -> dict[str, float]:
+    """What a report shows of a side: moments for numbers, the three largest shares for categories."""
+    if feature.kind != CATEGORICAL:
+        return {k: feature.summary[k] for k in ("mean", "std", "nan_rate") if k in feature.summary}
+    ranked = sorted(zip(feature.bins, feature.proportions, strict=False), key=lambda item: -item[1])[:3]
+    return {str(int(value)): share for value, share in ranked}
