@@ -16,6 +16,7 @@ How many independent values each side stands for:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,15 +135,21 @@ def notes(ref: FeatureStats, new: FeatureStats) -> tuple[str, ...]:
         return _category_notes(ref, new)
     said = []
     low, high = ref.summary.get("min"), ref.summary.get("max")
-    shares = new.proportions
-    if low is not None and high is not None and low == high:
+    recorded, now = ref.proportions, new.proportions
+    if low is not None and low == high:
         said.append(f"constant when recorded ({low:g})")
-    if low is not None and ref.bins and ref.bins[0] < low and shares[0] > 0:
-        said.append(f"{shares[0]:.1%} of new values below the recorded minimum {low:g}")
-    if high is not None and ref.bins and ref.bins[-1] == high and shares[-2] > 0:
-        said.append(f"{shares[-2]:.1%} of new values above the recorded maximum {high:g}")
-    if shares[-1] != ref.proportions[-1]:
-        said.append(f"NaN/Inf {ref.proportions[-1]:.1%} recorded, {shares[-1]:.1%} now")
+    # Recorded bins start just below the placing samples' minimum and end at their maximum.
+    if ref.bins and now[0] > recorded[0]:
+        lowest = math.nextafter(ref.bins[0], math.inf)
+        said.append(
+            f"{now[0]:.1%} of new values below the recorded range (under {lowest:g}), {recorded[0]:.1%} recorded"
+        )
+    if ref.bins and now[-2] > recorded[-2]:
+        said.append(
+            f"{now[-2]:.1%} of new values above the recorded range (over {ref.bins[-1]:g}), {recorded[-2]:.1%} recorded"
+        )
+    if now[-1] != recorded[-1]:
+        said.append(f"NaN/Inf {recorded[-1]:.1%} recorded, {now[-1]:.1%} now")
     return tuple(said)
 
 
