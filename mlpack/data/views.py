@@ -91,19 +91,18 @@ def _user_axis(spec: TensorSpec, array: np.ndarray, axis: int | None | str) -> i
 
 
 def _feature_axis(spec: TensorSpec, array: np.ndarray, batch_axis: int) -> int | None:
+    """The axis after the batch if fixed, else a fixed last axis, else a fixed axis before the batch
+    (``[F, batch]``); an NHWC image's last axis when only it is channel-sized."""
     ndim = array.ndim
     if ndim < 2 or len(spec.shape) != ndim:
         return None
-    after = batch_axis + 1
     fixed = [isinstance(d, int) for d in spec.shape]
     if ndim == 4 and batch_axis == 0 and all(fixed[1:]):
-        # An image: channels first (NCHW) unless only the last axis is channel-sized (NHWC).
         nhwc = spec.shape[3] in _CHANNEL_COUNTS and spec.shape[1] not in _CHANNEL_COUNTS
         return 3 if nhwc else 1
-    if after < ndim and fixed[after]:
-        return after
-    if ndim > 2 and fixed[-1] and ndim - 1 != batch_axis:
-        return ndim - 1
+    for axis in (batch_axis + 1, ndim - 1, 0):
+        if axis < ndim and axis != batch_axis and fixed[axis]:
+            return axis
     return None
 
 
