@@ -1,159 +1,120 @@
 """How often `mlpack drift` catches a shift of a given size, and how often it cries wolf.
 
-A tiny model (written here with onnx.helper) takes a table of 8 standard-normal features and an
-RGB image of uniform [0, 1] pixels; its class is the sign of x[0] * x[1]. A package records the
-statistics of 2000 validation samples. Then, for each sample size, fresh samples are drawn again
-and again, either from the validation distribution (false alarms: any feature flagged) or with one
-shift of growing size (detections: the shifted feature flagged):
+Draws (see ``drift_draws.py``): a table of 8 standard-normal features, a categorical input of 20
+values, a feature that was constant when recorded, and a classifier's outputs (whose class is the
+sign of x[0] * x[1], so a class prior can move while every input's marginal stays put). Each draw
+records fresh statistics of 2,000 samples and scores ``n`` new ones, either from the recorded
+distribution (false alarms: any of the 12 features said to have drifted) or moved in one way
+(detections: a moved feature said to have drifted). The statistics and the tests are mlpack's own
+(``record_arrays``, ``observe_arrays``, ``score_stats``: what ``mlpack drift`` runs once the model
+has run); the model's outputs are computed in numpy.
 
-- mean shift of x[2] and x[3], in standard deviations;
-- scale change of x[2] (its standard deviation multiplied);
-- image channel 1 brightened (added to its pixels, whose std is 0.29);
-- class prior: P(class 1) moved from 0.5, with every input's marginal distribution unchanged, so
-  only the outputs can show it.
+With ``--compare PYTHON`` the same draws are also scored by alibi-detect's TabularDrift (a
+Kolmogorov-Smirnov test per numeric column on the raw values, chi-square per categorical column,
+Bonferroni-corrected), run by that interpreter (a separate venv: never a dependency of mlpack).
 
-All at the default thresholds (PSI 0.25, JS distance 0.1). Prints the detection rate per shift and
-sample size side by side, the false-alarm rate, and the smallest shift caught in >= 90% of draws.
-
-    .venv/bin/python benchmarks/drift_power.py [--repeats 30] [--null-repeats 100] [--sizes 100,200,500,2000]
+    .venv/bin/python benchmarks/drift_power.py [--repeats 100] [--null-repeats 400] [--sizes 50,200,1000,5000]
+        [--alpha 0.05] [--compare /path/to/venv/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
-from mlpack.artifact.pack import pack
-from mlpack.budget.drift import DriftThresholds, drift_against, load_reference
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-Shift = Callable[[dict[str, np.ndarray], float], None]
+from drift_draws import SHIFTS, cells, draw, seeds  # noqa: E402
 
+from mlpack.budget.driftfeatures import score_stats  # noqa: E402
+from mlpack.data.collect import observe_arrays, record_arrays  # noqa: E402
+from mlpack.data.stats import View  # noqa: E402
 
-def build_model(path: Path) -> Path:
-    """logits = 3 * [p, -p], p = x0 * x1 (+ 0 * the image mean, so the image is an input it reads)."""
-    consts = [
-        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-        helper.make_tensor("three", TensorProto.FLOAT, [], [3.0]),
-        *(helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("s0", 0), ("s1", 1), ("s2", 2))),
-    ]
-    nodes = [
-        helper.make_node("Slice", ["x", "s0", "s1", "s1"], ["x0"]),
-        helper.make_node("Slice", ["x", "s1", "s2", "s1"], ["x1"]),
-        helper.make_node("Mul", ["x0", "x1"], ["p"]),
-        helper.make_node("ReduceMean", ["img"], ["m"], axes=[1, 2, 3], keepdims=0),
-        helper.make_node("Mul", ["m", "zero"], ["z"]),
-        helper.make_node("Unsqueeze", ["z", "s1"], ["z2"]),
-        helper.make_node("Add", ["p", "z2"], ["p2"]),
-        helper.make_node("Neg", ["p2"], ["q"]),
-        helper.make_node("Concat", ["p2", "q"], ["pq"], axis=1),
-        helper.make_node("Mul", ["pq", "three"], ["logits"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "drift_power",
-        [
-            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8]),
-            helper.make_tensor_value_info("img", TensorProto.FLOAT, ["batch", 3, 8, 8]),
-        ],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
-        consts,
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
+RECORDED = 2000
+VIEWS = {
+    "x": View("features", axis=1, groups=tuple((i, i + 1) for i in range(8))),
+    "cat": View("categories"),
+    "flag": View("pooled"),
+    "logits": View("classes"),
+}
+ROLES = {"x": "input", "cat": "input", "flag": "input", "logits": "output"}
 
 
-def draw(n: int, rng: np.random.Generator, class_one: float = 0.5) -> dict[str, np.ndarray]:
-    x = rng.standard_normal((n, 8)).astype(np.float32)
-    # x1's sign relative to x0's sets the class; x0 is symmetric, so x1 stays standard normal.
-    ones = rng.random(n) < class_one
-    x[:, 1] = np.abs(x[:, 1]) * np.sign(x[:, 0]) * np.where(ones, 1, -1)
-    return {"x": x, "img": rng.uniform(0, 1, (n, 3, 8, 8)).astype(np.float32)}
+def flagged(recorded: dict[str, np.ndarray], new: dict[str, np.ndarray], alpha: float) -> set[str]:
+    """The features mlpack says have drifted."""
+    reference = record_arrays([(name, ROLES[name], VIEWS[name], array) for name, array in recorded.items()])
+    observed = observe_arrays(reference, new)
+    return {f.feature for f in score_stats(reference, observed, alpha=alpha, floors={}) if f.drifted}
 
 
-def mean_shift(arrays: dict[str, np.ndarray], size: float) -> None:
-    arrays["x"][:, 2:4] += size
+def rates(sizes: list[int], null_repeats: int, repeats: int, alpha: float) -> dict[str, float]:
+    """Detection (or false-alarm) rate per cell, keyed like ``cell_key``."""
+    found = {}
+    for cell, (shift, size, n, draws) in enumerate(cells(sizes, null_repeats, repeats)):
+        caught = 0
+        for index in range(draws):
+            ref_seed, new_seed = seeds(cell, index)
+            said = flagged(draw(RECORDED, ref_seed), draw(n, new_seed, shift, size), alpha)
+            caught += bool(said if shift is None else said & set(SHIFTS[shift][1]))
+        found[cell_key(shift, size, n)] = caught / draws
+    return found
 
 
-def scale_change(arrays: dict[str, np.ndarray], size: float) -> None:
-    arrays["x"][:, 2] *= size
+def cell_key(shift: str | None, size: float, n: int) -> str:
+    return f"{shift or 'no shift'}|{size:g}|{n}"
 
 
-def brighten(arrays: dict[str, np.ndarray], size: float) -> None:
-    arrays["img"][:, 1] += size
+def compare(python: str, args: argparse.Namespace) -> dict[str, float] | None:
+    """The same cells scored by the other library, or None (and why, on stderr) where it cannot run."""
+    script = Path(__file__).resolve().parent / "drift_power_alibi.py"
+    command = [python, str(script), "--sizes", args.sizes, "--repeats", str(args.repeats)]
+    command += ["--null-repeats", str(args.null_repeats), "--alpha", str(args.alpha)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(f"the comparison did not run: {done.stderr.strip().splitlines()[-1:]}\n")
+        return None
+    return json.loads(done.stdout)
 
 
-# name, the features that count as caught, sizes, and how the shift is applied
-SHIFTS: list[tuple[str, tuple[str, ...], tuple[float, ...], Shift | None]] = [
-    ("mean shift x[2:4] (SD)", ("x[2]", "x[3]"), (0.1, 0.25, 0.5, 0.75, 1.0), mean_shift),
-    ("scale x[2] (x SD)", ("x[2]",), (1.1, 1.25, 1.5, 2.0), scale_change),
-    ("brighten img ch 1 (+)", ("img[channel 1]",), (0.02, 0.05, 0.1, 0.2), brighten),
-    ("class prior P(1)", ("logits (predicted class)", "logits (confidence)"), (0.55, 0.6, 0.7, 0.8), None),
-]
+def table(sizes: list[int], ours: dict[str, float], theirs: dict[str, float] | None, alpha: float) -> None:
+    def row(label: str, shift: str | None, size: float) -> str:
+        cells_ = []
+        for n in sizes:
+            key = cell_key(shift, size, n)
+            cells_.append(f"{ours[key]:.0%}" + (f" / {theirs[key]:.0%}" if theirs else ""))
+        return f"| {label} | " + " | ".join(cells_) + " |"
 
-
-def flagged(folder: Path, model: Path, reference, arrays: dict[str, np.ndarray]) -> set[str]:
-    data = folder / "new.npz"
-    np.savez(data, **arrays)
-    result = drift_against(reference, model, data, name="validation", thresholds=DriftThresholds())
-    return {f.feature for f in result.drifted}
+    who = "mlpack / alibi-detect" if theirs else "mlpack"
+    print(f"Detection rate ({who}), alpha {alpha:g} over all 12 features, {RECORDED} recorded samples\n")
+    print("| shift | " + " | ".join(f"n={n}" for n in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    print(row("no shift: false alarms", None, 0.0))
+    for shift, (magnitudes, _, unit) in SHIFTS.items():
+        for size in magnitudes:
+            print(row(f"{shift} {size:g} {unit}", shift, size))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=30, help="draws per shift, size and sample size")
-    parser.add_argument("--null-repeats", type=int, default=100, help="draws without shift, per sample size")
-    parser.add_argument("--sizes", default="100,200,500,2000", help="sample sizes of the new data")
+    parser.add_argument("--repeats", type=int, default=100, help="draws per shift, size and n")
+    parser.add_argument("--null-repeats", type=int, default=400, help="draws without a shift, per n")
+    parser.add_argument("--sizes", default="50,200,1000,5000", help="new samples per draw")
+    parser.add_argument("--alpha", type=float, default=0.05, help="false-alarm rate over all features")
+    parser.add_argument("--compare", metavar="PYTHON", help="an interpreter with alibi-detect installed")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = build_model(folder / "model.onnx")
-        np.savez(folder / "val.npz", **draw(2000, np.random.default_rng(0)))
-        package = pack(model, folder / "model.mlpack", data=folder / "val.npz").output
-        reference = load_reference(package)
-        rng = np.random.default_rng(1)
-
-        false_alarms = {}
-        for n in sizes:
-            alarms = sum(bool(flagged(folder, model, reference, draw(n, rng))) for _ in range(args.null_repeats))
-            false_alarms[n] = alarms / args.null_repeats
-
-        rows = []
-        for name, features, magnitudes, apply in SHIFTS:
-            for size in magnitudes:
-                rates = {}
-                for n in sizes:
-                    caught = 0
-                    for _ in range(args.repeats):
-                        arrays = draw(n, rng, class_one=size) if apply is None else draw(n, rng)
-                        if apply is not None:
-                            apply(arrays, size)
-                        caught += bool(flagged(folder, model, reference, arrays) & set(features))
-                    rates[n] = caught / args.repeats
-                rows.append((name, size, rates))
-
-    header = f"{'shift':<26}{'size':>6}" + "".join(f"{f'n={n}':>10}" for n in sizes)
-    print("Detection rate at the default thresholds (PSI >= 0.25, JS distance >= 0.1), 2000 recorded samples")
-    print(f"{args.repeats} draws per cell; false alarms over {args.null_repeats} fresh validation-like draws\n")
-    print(header)
-    print("-" * len(header))
-    print(f"{'no shift: false alarms':<26}{'-':>6}" + "".join(f"{false_alarms[n]:>10.0%}" for n in sizes))
-    for name, size, rates in rows:
-        print(f"{name:<26}{size:>6g}" + "".join(f"{rates[n]:>10.0%}" for n in sizes))
-    if 500 in sizes:
-        print("\nSmallest shift caught in >= 90% of draws at n=500:")
-        for name, *_ in SHIFTS:
-            caught = [size for shift, size, rates in rows if shift == name and rates[500] >= 0.9]
-            print(f"  {name:<26}{min(caught) if caught else 'none of those tried'}")
-    print(f"\n{time.perf_counter() - started:.0f} s")
+    ours = rates(sizes, args.null_repeats, args.repeats, args.alpha)
+    spent = time.perf_counter() - started
+    theirs = compare(args.compare, args) if args.compare else None
+    table(sizes, ours, theirs, args.alpha)
+    print(f"\n{args.null_repeats} null draws and {args.repeats} shifted draws per cell; mlpack {spent:.0f} s")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ __all__ = [
     "drift",
     "drift_against",
     "drift_verdicts",
-    "judge_drift",
+    "DriftJudge",
     "score_stats",
 ]
 
@@ -274,11 +274,27 @@ def budget_reference(budgets: Budgets, drift_reference: Path | None, *, data: Pa
     return load_reference(drift_reference)
 
 
-def judge_drift(
-    reference: DataStats, model: Path, data: Path, budgets: Budgets, *, name: str, feeding: FeedOptions
-) -> list[Verdict]:
-    """The drift budgets' verdicts on ``model``'s inputs and outputs on ``data`` (tune: per candidate)."""
-    return drift_verdicts(drift_against(reference, model, data, name=name, feeding=feeding), budgets)
+@dataclass(frozen=True)
+class DriftJudge:
+    """Drift budgets judged on evaluation data against recorded statistics, model by model (tune
+    judges each candidate's outputs; the inputs are the same data every time)."""
+
+    reference: DataStats
+    data: Path
+    name: str
+    feeding: FeedOptions = FeedOptions()
+
+    @classmethod
+    def for_budgets(
+        cls, budgets: Budgets, drift_reference: Path | None, *, data: Path, feeding: FeedOptions
+    ) -> DriftJudge | None:
+        """The judge drift budgets need (None where there are none); see :func:`budget_reference`."""
+        reference = budget_reference(budgets, drift_reference, data=data)
+        return None if reference is None else cls(reference, Path(data), str(drift_reference), feeding)
+
+    def verdicts(self, model: Path, budgets: Budgets) -> list[Verdict]:
+        result = drift_against(self.reference, model, self.data, name=self.name, feeding=self.feeding)
+        return drift_verdicts(result, budgets)
 
 
 def drift_verdicts(result: DriftResult, budgets: Budgets) -> list[Verdict]:

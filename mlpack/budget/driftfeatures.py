@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlpack.budget.driftscore import holm, homogeneity_test, js_distance, psi
+from mlpack.budget.driftscore import exact_test, holm, homogeneity_test, js_distance, psi
 from mlpack.data.stats import CATEGORICAL, DataStats, FeatureStats
 
 METHODS = {
@@ -88,9 +88,10 @@ def score_stats(
         floors: per method ("psi", "js"), the effect size a drift must also reach (None: none).
     """
     scored = []
+    count = sum(len(t.features) for t in reference.tensors)
     for ref_tensor, new_tensor in zip(reference.tensors, observed.tensors, strict=True):
         for ref, new in zip(ref_tensor.features, new_tensor.features, strict=True):
-            scored.append(_scored(ref, new))
+            scored.append(_scored(ref, new, alpha / max(1, count)))
     adjusted = holm([p for *_, p, _ in scored])
     features = []
     pairs = [(t, f) for t in reference.tensors for f in t.features]
@@ -106,17 +107,29 @@ def score_stats(
     return tuple(sorted(features, key=lambda f: (f.p_adjusted, -f.score)))
 
 
-def _scored(ref: FeatureStats, new: FeatureStats) -> tuple[FeatureStats, FeatureStats, float, str]:
-    """The feature's test: (ref, new, p-value, a note naming the statistic or why there is none)."""
+def _scored(ref: FeatureStats, new: FeatureStats, smallest: float) -> tuple[FeatureStats, FeatureStats, float, str]:
+    """The feature's test: (ref, new, p-value, a note naming the statistic or why there is none).
+
+    Where bins had to be pooled for the chi-square approximation and the counts are whole draws
+    (one value per sample), the exact test on the unpooled bins is made too, and the smaller
+    p-value, doubled, is the feature's: pooling must not hide a few values where none belong.
+    """
     ref_n, new_n = effective_n(ref), effective_n(new)
     test = homogeneity_test(ref.proportions, ref_n, new.proportions, new_n)
-    if test is None:
+    exact = ref.per_sample and new.per_sample and (test is None or test.pooled > 0)
+    p_exact = exact_test(ref.counts, new.counts, smallest=smallest) if exact else None
+    if test is None and p_exact is None:
         same = sum(1 for p, q in zip(ref.proportions, new.proportions, strict=True) if p or q) <= 1
         why = "one bin holds every value on both sides" if same else "too few values to test"
         return ref, new, 1.0, f"no test: {why}"
+    sizes = f"n {ref_n:.0f} recorded, {new_n:.0f} new"
+    if test is None:
+        return ref, new, float(p_exact or 1.0), f"exact test (Monte Carlo, bins unpooled; {sizes})"
     pooled = f", {test.pooled} sparse bins pooled" if test.pooled else ""
-    note = f"chi-square {test.statistic:.1f} on {test.df} df (n {ref_n:.0f} recorded, {new_n:.0f} new{pooled})"
-    return ref, new, test.p_value, note
+    note = f"chi-square {test.statistic:.1f} on {test.df} df ({sizes}{pooled})"
+    if p_exact is None:
+        return ref, new, test.p_value, note
+    return ref, new, min(1.0, 2 * min(test.p_value, p_exact)), f"{note}; exact test unpooled p {p_exact:.2g}"
 
 
 def effective_n(feature: FeatureStats) -> float:

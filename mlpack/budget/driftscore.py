@@ -20,9 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EPSILON = 1e-4  # stands in for an empty bin's share, so that PSI stays finite
 MIN_EXPECTED = 5.0  # Cochran's rule for the chi-square approximation
+_EXACT_FIRST_BATCH = 250  # Monte Carlo tables drawn first; each later batch twice the last
+_EXACT_MAX_DRAWS = 200_000
 
 
 def psi(reference: Sequence[float], observed: Sequence[float]) -> float:
@@ -96,6 +102,50 @@ def homogeneity_test(
         statistic += (a - expected_a) ** 2 / expected_a + (b - expected_b) ** 2 / expected_b
     df = len(pooled) - 1
     return Homogeneity(statistic, df, chi2_sf(statistic, df), len(present) - len(pooled))
+
+
+def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: float = 1e-4) -> float:
+    """A Monte Carlo exact test of homogeneity of two samples' counts over the same bins, unpooled.
+
+    Given the bin totals, which bins the recorded values fall in is a multivariate hypergeometric
+    draw when both samples come from one distribution; tables are drawn from it and the p-value is
+    the share whose Pearson statistic reaches the one observed ((exceeding + 1) / (draws + 1)). Valid
+    at any count, however sparse: a few new values in a bin that nothing was expected in (below a
+    constant feature, a category never recorded) are weighed exactly where pooling would hide them.
+    Draws stop once 10 tables reached the statistic (the p-value is then clearly large) or once
+    ``smallest`` can be told apart. Seeded by the counts, so the same counts give the same answer.
+
+    Args:
+        reference: the recorded counts per bin (whole numbers).
+        observed: the new counts per bin.
+        smallest: the smallest p-value that must be resolvable (alpha over the number of tests).
+    """
+    import numpy as np
+
+    pairs = [(int(a), int(b)) for a, b in zip(reference, observed, strict=True) if a + b > 0]
+    ref = np.array([a for a, _ in pairs], dtype=np.int64)
+    totals = ref + np.array([b for _, b in pairs], dtype=np.int64)
+    n_ref, total = int(ref.sum()), int(totals.sum())
+    if len(pairs) < 2 or n_ref in (0, total):
+        return 1.0
+    share = n_ref / total
+
+    def statistic(refs: np.ndarray) -> np.ndarray:
+        # Pearson's statistic of the 2 x K table, from its recorded row (the new row is the rest).
+        return ((refs - totals * share) ** 2 / (totals * share * (1 - share))).sum(axis=-1)
+
+    seen = float(statistic(ref)) * (1 - 1e-9)
+    rng = np.random.default_rng([*ref.tolist(), *totals.tolist()])
+    limit = min(_EXACT_MAX_DRAWS, math.ceil(20 / smallest))
+    draws = exceeding = 0
+    batch = _EXACT_FIRST_BATCH
+    while draws < limit and exceeding < 10:
+        batch = min(batch, limit - draws)
+        tables = rng.multivariate_hypergeometric(totals, n_ref, size=batch)
+        exceeding += int((statistic(tables) >= seen).sum())
+        draws += batch
+        batch *= 2  # most features stop after the first batch: their p-value is plainly large
+    return (exceeding + 1) / (draws + 1)
 
 
 def chi_square_test(

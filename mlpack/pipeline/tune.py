@@ -22,7 +22,7 @@ from typing import Any
 
 from mlpack.bench import measure  # called as measure.benchmark, which tests replace
 from mlpack.bench.settings import BenchSettings
-from mlpack.budget.drift import budget_reference, judge_drift
+from mlpack.budget.drift import DriftJudge
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Verdict,
@@ -42,7 +42,6 @@ from mlpack.core.sysinfo import int8_acceleration
 from mlpack.core.validate import check_output
 from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.runner import predict
-from mlpack.data.stats import DataStats
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
@@ -188,8 +187,7 @@ def tune(
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
     dataset = _load_data(model, data, calibration, resolved, feeding)
-    recorded = budget_reference(resolved, drift_reference, data=data)
-    drift_judge = _DriftJudge(recorded, Path(data), str(drift_reference), feeding) if recorded else None
+    drift_judge = DriftJudge.for_budgets(resolved, drift_reference, data=Path(data), feeding=feeding)
     candidates = [
         Candidate(_calibrated(spec, settings.calibration_batch, settings.calibration_memory))
         for spec in candidate_specs(calibration, resolved)
@@ -350,26 +348,13 @@ def _optimize_candidate(
     return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
 
-@dataclass(frozen=True)
-class _DriftJudge:
-    """Drift budgets: the evaluation data and each candidate's outputs on it, against recorded statistics."""
-
-    reference: DataStats
-    data: Path
-    name: str
-    feeding: FeedOptions
-
-    def verdicts(self, model: Path, budgets: Budgets) -> list[Verdict]:
-        return judge_drift(self.reference, model, self.data, budgets, name=self.name, feeding=self.feeding)
-
-
 def _score(
     built: list[Candidate],
     model: Path,
     dataset: Any,
     budgets: Budgets,
     feeding: FeedOptions,
-    drift_judge: _DriftJudge | None = None,
+    drift_judge: DriftJudge | None = None,
 ) -> None:
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops; drift
     budgets judged like the others."""

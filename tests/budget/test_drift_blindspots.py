@@ -107,3 +107,12 @@ def test_a_budget_for_a_role_without_features_is_refused_in_one_line() -> None:
     with pytest.raises(BadInputError, match="max_output_drift cannot be judged: .* no output features") as raised:
         drift_verdicts(result, Budgets(max_output_drift={"alpha": 0.05}))
     assert "\n" not in raised.value.message
+
+
+def test_a_few_values_where_none_belong_are_not_pooled_away() -> None:
+    """Three of 50 new values below a feature recorded constant: too few for the chi-square bins
+    (they are pooled), weighed by the exact test instead."""
+    new = np.full(50, 3.0)
+    new[:3] = 2.0
+    feature = _only(_table(np.full(1000, 3.0)), _table(new))
+    assert feature.drifted and "exact test" in feature.test_note, feature.test_note
