@@ -108,28 +108,45 @@ def score_stats(
 
 
 def _scored(ref: FeatureStats, new: FeatureStats, smallest: float) -> tuple[FeatureStats, FeatureStats, float, str]:
-    """The feature's test: (ref, new, p-value, a note naming the statistic or why there is none).
+    """The feature's test: (ref, new, p-value, a note naming each part and its p-value).
 
-    Where bins had to be pooled for the chi-square approximation and the counts are whole draws
-    (one value per sample), the exact test on the unpooled bins is made too, and the smaller
-    p-value, doubled, is the feature's: pooling must not hide a few values where none belong.
+    The parts, Bonferroni-combined (the smallest p-value times their number):
+    - the chi-square test over every bin;
+    - where bins had to be pooled for it and the counts are whole draws (one value per sample), the
+      exact test on the unpooled bins: pooling must not hide a few values where none belong;
+    - for a number where either side has NaN or Inf, a test of that rate alone: one bin among a
+      dozen is diluted in the test over all of them (1% NaN where none were recorded).
     """
     ref_n, new_n = effective_n(ref), effective_n(new)
+    parts: list[tuple[float, str]] = []
     test = homogeneity_test(ref.proportions, ref_n, new.proportions, new_n)
-    exact = ref.per_sample and new.per_sample and (test is None or test.pooled > 0)
-    p_exact = exact_test(ref.counts, new.counts, smallest=smallest) if exact else None
-    if test is None and p_exact is None:
+    if test is not None:
+        pooled = f", {test.pooled} sparse bins pooled" if test.pooled else ""
+        parts.append((test.p_value, f"chi-square {test.statistic:.1f} on {test.df} df{pooled}"))
+    if ref.per_sample and new.per_sample and (test is None or test.pooled > 0):
+        parts.append((exact_test(ref.counts, new.counts, smallest=smallest), "exact test on the unpooled bins"))
+    if ref.kind != CATEGORICAL and (ref.counts[-1] or new.counts[-1]):
+        parts.append((_rate_test(ref, new, ref_n, new_n, smallest), "NaN/Inf rate test"))
+    if not parts:
         same = sum(1 for p, q in zip(ref.proportions, new.proportions, strict=True) if p or q) <= 1
         why = "one bin holds every value on both sides" if same else "too few values to test"
         return ref, new, 1.0, f"no test: {why}"
-    sizes = f"n {ref_n:.0f} recorded, {new_n:.0f} new"
-    if test is None:
-        return ref, new, float(p_exact or 1.0), f"exact test (Monte Carlo, bins unpooled; {sizes})"
-    pooled = f", {test.pooled} sparse bins pooled" if test.pooled else ""
-    note = f"chi-square {test.statistic:.1f} on {test.df} df ({sizes}{pooled})"
-    if p_exact is None:
-        return ref, new, test.p_value, note
-    return ref, new, min(1.0, 2 * min(test.p_value, p_exact)), f"{note}; exact test unpooled p {p_exact:.2g}"
+    said = "; ".join(f"{what} p {p:.2g}" if len(parts) > 1 else what for p, what in parts)
+    combined = min(1.0, len(parts) * min(p for p, _ in parts))
+    return ref, new, combined, f"{said} (n {ref_n:.0f} recorded, {new_n:.0f} new)"
+
+
+def _rate_test(ref: FeatureStats, new: FeatureStats, ref_n: float, new_n: float, smallest: float) -> float:
+    """Whether the NaN/Inf rate moved: exact on whole draws, else chi-square on the effective counts."""
+    if ref.per_sample and new.per_sample:
+        return exact_test(
+            [ref.counted - ref.counts[-1], ref.counts[-1]],
+            [new.counted - new.counts[-1], new.counts[-1]],
+            smallest=smallest,
+        )
+    rates = ([1 - ref.proportions[-1], ref.proportions[-1]], [1 - new.proportions[-1], new.proportions[-1]])
+    test = homogeneity_test(rates[0], ref_n, rates[1], new_n)
+    return 1.0 if test is None else test.p_value
 
 
 def effective_n(feature: FeatureStats) -> float:

@@ -116,3 +116,13 @@ def test_a_few_values_where_none_belong_are_not_pooled_away() -> None:
     new[:3] = 2.0
     feature = _only(_table(np.full(1000, 3.0)), _table(new))
     assert feature.drifted and "exact test" in feature.test_note, feature.test_note
+
+
+def test_a_small_nan_rate_is_not_diluted_among_the_bins() -> None:
+    """1% NaN where none were recorded: one bin of a dozen barely moves the test over all bins; the
+    rate's own test sees it."""
+    rng = np.random.default_rng(7)
+    new = rng.standard_normal(3000)
+    new[:30] = np.nan
+    feature = _only(_table(rng.standard_normal(2000)), _table(new))
+    assert feature.drifted and "NaN/Inf rate test" in feature.test_note, feature.test_note
