@@ -109,8 +109,8 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
 
     Given the bin totals, which bins the recorded values fall in is a multivariate hypergeometric
     draw when both samples come from one distribution; tables are drawn from it and the p-value is
-    the share whose Pearson statistic reaches the one observed ((exceeding + 1) / (draws + 1)). Valid
-    at any count, however sparse: a few new values in a bin that nothing was expected in (below a
+    the share whose likelihood-ratio (G) statistic reaches the one observed, (exceeding + 1) /
+    (draws + 1). Valid at any count, however sparse: a few new values in a bin that nothing was expected in (below a
     constant feature, a category never recorded) are weighed exactly where pooling would hide them.
     Draws stop once 10 tables reached the statistic (the p-value is then clearly large) or once
     ``smallest`` can be told apart. Seeded by the counts, so the same counts give the same answer.
@@ -131,8 +131,11 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
     share = n_ref / total
 
     def statistic(refs: np.ndarray) -> np.ndarray:
-        # Pearson's statistic of the 2 x K table, from its recorded row (the new row is the rest).
-        return ((refs - totals * share) ** 2 / (totals * share * (1 - share))).sum(axis=-1)
+        # The likelihood-ratio (G) statistic of the 2 x K table from its recorded row (the new row
+        # is the rest): unlike Pearson's, it is not ruled by noise in cells that expect almost
+        # nothing, and it weighs a cell left empty on one side as the evidence it is.
+        news = totals - refs
+        return 2 * (_plogp(refs, totals * share) + _plogp(news, totals * (1 - share))).sum(axis=-1)
 
     seen = float(statistic(ref)) * (1 - 1e-9)
     rng = np.random.default_rng([*ref.tolist(), *totals.tolist()])
@@ -146,6 +149,14 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
         draws += batch
         batch *= 2  # most features stop after the first batch: their p-value is plainly large
     return (exceeding + 1) / (draws + 1)
+
+
+def _plogp(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """observed * ln(observed / expected), 0 where nothing was observed."""
+    import numpy as np
+
+    safe = np.where(observed > 0, observed, 1)
+    return np.where(observed > 0, observed * np.log(safe / expected), 0.0)
 
 
 def chi_square_test(
