@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlpack.budget.driftscore import exact_test, holm, homogeneity_test, js_distance, psi
+from mlpack.budget.driftscore import exact_test, fisher_test, holm, homogeneity_test, js_distance, psi
 from mlpack.data.stats import CATEGORICAL, DataStats, FeatureStats
 
 METHODS = {
@@ -114,8 +114,9 @@ def _scored(ref: FeatureStats, new: FeatureStats, smallest: float) -> tuple[Feat
     - the chi-square test over every bin;
     - where bins had to be pooled for it and the counts are whole draws (one value per sample), the
       exact test on the unpooled bins: pooling must not hide a few values where none belong;
-    - for a number where either side has NaN or Inf, a test of that rate alone: one bin among a
-      dozen is diluted in the test over all of them (1% NaN where none were recorded).
+    - for a number where either side has NaN or Inf, a test of that rate alone (Fisher's exact
+      test): one bin among a dozen is diluted in the test over all of them (1% NaN where none were
+      recorded).
     """
     ref_n, new_n = effective_n(ref), effective_n(new)
     parts: list[tuple[float, str]] = []
@@ -126,7 +127,7 @@ def _scored(ref: FeatureStats, new: FeatureStats, smallest: float) -> tuple[Feat
     if ref.per_sample and new.per_sample and (test is None or test.pooled > 0):
         parts.append((exact_test(ref.counts, new.counts, smallest=smallest), "exact test on the unpooled bins"))
     if ref.kind != CATEGORICAL and (ref.counts[-1] or new.counts[-1]):
-        parts.append((_rate_test(ref, new, ref_n, new_n, smallest), "NaN/Inf rate test"))
+        parts.append((_rate_test(ref, new, ref_n, new_n), "NaN/Inf rate (Fisher's exact test)"))
     if not parts:
         same = sum(1 for p, q in zip(ref.proportions, new.proportions, strict=True) if p or q) <= 1
         why = "one bin holds every value on both sides" if same else "too few values to test"
@@ -136,14 +137,11 @@ def _scored(ref: FeatureStats, new: FeatureStats, smallest: float) -> tuple[Feat
     return ref, new, combined, f"{said} (n {ref_n:.0f} recorded, {new_n:.0f} new)"
 
 
-def _rate_test(ref: FeatureStats, new: FeatureStats, ref_n: float, new_n: float, smallest: float) -> float:
-    """Whether the NaN/Inf rate moved: exact on whole draws, else chi-square on the effective counts."""
+def _rate_test(ref: FeatureStats, new: FeatureStats, ref_n: float, new_n: float) -> float:
+    """Whether the NaN/Inf rate moved: Fisher's exact test on whole draws, else chi-square on the
+    effective counts."""
     if ref.per_sample and new.per_sample:
-        return exact_test(
-            [ref.counted - ref.counts[-1], ref.counts[-1]],
-            [new.counted - new.counts[-1], new.counts[-1]],
-            smallest=smallest,
-        )
+        return fisher_test(ref.counts[-1], ref.counted, new.counts[-1], new.counted)
     rates = ([1 - ref.proportions[-1], ref.proportions[-1]], [1 - new.proportions[-1], new.proportions[-1]])
     test = homogeneity_test(rates[0], ref_n, rates[1], new_n)
     return 1.0 if test is None else test.p_value

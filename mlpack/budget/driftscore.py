@@ -109,9 +109,10 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
 
     Given the bin totals, which bins the recorded values fall in is a multivariate hypergeometric
     draw when both samples come from one distribution; tables are drawn from it and the p-value is
-    the share whose likelihood-ratio (G) statistic reaches the one observed, (exceeding + 1) /
-    (draws + 1). Valid at any count, however sparse: a few new values in a bin that nothing was expected in (below a
-    constant feature, a category never recorded) are weighed exactly where pooling would hide them.
+    the share whose Pearson statistic reaches the one observed, (exceeding + 1) / (draws + 1).
+    Valid at any count, however sparse: a few new values in a bin that nothing was expected in
+    (below a constant feature, a category never recorded) are weighed exactly where pooling would
+    hide them.
     Draws stop once 10 tables reached the statistic (the p-value is then clearly large) or once
     ``smallest`` can be told apart. Seeded by the counts, so the same counts give the same answer.
 
@@ -131,11 +132,8 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
     share = n_ref / total
 
     def statistic(refs: np.ndarray) -> np.ndarray:
-        # The likelihood-ratio (G) statistic of the 2 x K table from its recorded row (the new row
-        # is the rest): unlike Pearson's, it is not ruled by noise in cells that expect almost
-        # nothing, and it weighs a cell left empty on one side as the evidence it is.
-        news = totals - refs
-        return 2 * (_plogp(refs, totals * share) + _plogp(news, totals * (1 - share))).sum(axis=-1)
+        # Pearson's statistic of the 2 x K table from its recorded row (the new row is the rest).
+        return ((refs - totals * share) ** 2 / (totals * share * (1 - share))).sum(axis=-1)
 
     seen = float(statistic(ref)) * (1 - 1e-9)
     rng = np.random.default_rng([*ref.tolist(), *totals.tolist()])
@@ -151,12 +149,34 @@ def exact_test(reference: Sequence[int], observed: Sequence[int], *, smallest: f
     return (exceeding + 1) / (draws + 1)
 
 
-def _plogp(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """observed * ln(observed / expected), 0 where nothing was observed."""
-    import numpy as np
+def fisher_test(reference_hits: int, reference_n: int, observed_hits: int, observed_n: int) -> float:
+    """Fisher's exact test: did the share of "hits" (NaN or Inf values) differ between two samples?
 
-    safe = np.where(observed > 0, observed, 1)
-    return np.where(observed > 0, observed * np.log(safe / expected), 0.0)
+    Given how many hits there are in all, the recorded sample's count is hypergeometric when
+    both come from one distribution; the p-value sums the probability of every count no more
+    likely than the one seen (two-sided), computed exactly: 0 of 1,000 recorded against 50 of
+    5,000 new is as telling as it looks, and 3 of 50 new against none recorded is weighed right.
+
+    Args:
+        reference_hits: hits among the recorded values counted.
+        reference_n: recorded values counted.
+        observed_hits: hits among the new values.
+        observed_n: new values.
+    """
+    hits, total = reference_hits + observed_hits, reference_n + observed_n
+    if hits in (0, total):
+        return 1.0
+
+    def log_p(k: int) -> float:  # P(the recorded sample holds k of the hits)
+        return _log_choose(hits, k) + _log_choose(total - hits, reference_n - k) - _log_choose(total, reference_n)
+
+    seen = log_p(reference_hits) + 1e-9
+    low, high = max(0, reference_n - (total - hits)), min(hits, reference_n)
+    return min(1.0, sum(math.exp(v) for k in range(low, high + 1) if (v := log_p(k)) <= seen))
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def chi_square_test(

@@ -22,7 +22,7 @@ from onnx import TensorProto, helper
 from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
 from mlpack.budget.drift import DriftThresholds, drift, load_reference
-from mlpack.budget.driftscore import chi2_sf, chi_square_test, js_distance, psi
+from mlpack.budget.driftscore import chi2_sf, chi_square_test, fisher_test, holm, js_distance, psi
 from mlpack.cli import app
 from mlpack.data.collect import observe_stats, record_stats
 from mlpack.data.stats import MAX_BYTES
@@ -183,6 +183,10 @@ def test_scores_have_their_usual_meaning() -> None:
     assert chi2_sf(3.841, 1) == pytest.approx(0.05, abs=1e-3) and chi2_sf(16.919, 9) == pytest.approx(0.05, abs=1e-3)
     assert chi_square_test([0.5, 0.5], 1000, [0.5, 0.5], 1000)[2] == pytest.approx(1)  # type: ignore[index]
     assert chi_square_test([0.5, 0.5], 4, [0.5, 0.5], 4) is None  # too few to test
+    # Fisher's exact test, two-sided (scipy.stats.fisher_exact gives 1.7493e-4 and 1.0188e-4)
+    assert fisher_test(0, 1000, 50, 5000) == pytest.approx(1.7493e-4, rel=1e-3)
+    assert fisher_test(0, 1000, 3, 50) == pytest.approx(1.0188e-4, rel=1e-3) and fisher_test(5, 100, 5, 100) == 1
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
 
 
 def test_no_shift_exits_0(case: dict[str, Path], runner) -> None:
