@@ -19,8 +19,8 @@ from mlpack.cli import app
 from mlpack.data.collect import observe_arrays, record_arrays
 from mlpack.data.stats import SCHEMA, parse_stats
 from mlpack.errors import DataError, ExitCode
-from tests.conftest import make_gemm_mlp
 from tests.helpers.driftdraws import confident, integers, numeric, scored
+from tests.helpers.models import make_gemm_mlp
 
 
 def test_statistics_read_back_bit_for_bit() -> None:

@@ -12,7 +12,7 @@ import pytest
 from mlpack.artifact.pack import pack
 from mlpack.cli import app
 from mlpack.errors import ExitCode
-from tests.conftest import make_gemm_mlp
+from tests.helpers.models import make_gemm_mlp
 
 
 @pytest.fixture(scope="module")
