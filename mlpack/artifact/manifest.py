@@ -246,13 +246,20 @@ def _golden(stored: dict[str, Any]) -> GoldenEntry:
 
 def manifest_hash(manifest: Mapping[str, Any]) -> str:
     """SHA-256 of the manifest's canonical form: sorted keys, no whitespace, without its own hash."""
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    from mlpack.core.jsonout import strict
+
+    # Hashed as written: strict JSON (a NaN metric is null), so the hash holds for what is read back.
+    body = strict({k: v for k, v in manifest.items() if k != "manifest_sha256"})
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def seal(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with its own hash added, as it is written into the package."""
-    return {**manifest, "manifest_sha256": manifest_hash(manifest)}
+    """The manifest with its own hash added, as it is written into the package (strict JSON: a metric
+    that could not be computed is null, never a bare NaN)."""
+    from mlpack.core.jsonout import strict
+
+    body = strict(manifest)
+    return {**body, "manifest_sha256": manifest_hash(body)}
 
 
 def is_package(path: Path) -> bool:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from mlpack.artifact.archive import safe_extract
 from mlpack.artifact.manifest import MANIFEST, FileEntry, Manifest, load_manifest
-from mlpack.core.fileio import require_file, sha256_file
+from mlpack.core.fileio import disk_full, require_file, sha256_file
 from mlpack.core.signature import Signature
-from mlpack.errors import TamperError
+from mlpack.errors import MlpackError, TamperError
 
 
 class OpenedPackage:
@@ -37,8 +37,11 @@ class OpenedPackage:
         except TamperError as exc:
             # The archive layer names the package too; the problem list is about this package only.
             self.problems = [exc.message.removeprefix(f"{self.path}: ")]
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            full = disk_full(exc, f"the temporary folder {self.root.parent} (unpacking {self.path})")
+            if full is not None:
+                raise full from exc
             raise
         else:
             self.problems = file_problems(self.root, self._manifest.files)
@@ -75,8 +78,20 @@ class OpenedPackage:
     def __enter__(self) -> OpenedPackage:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: object, trace: object) -> None:
         self.close()
+        if isinstance(exc, MlpackError):
+            name_the_package(exc, self.root, self.path)
+
+
+def name_the_package(exc: MlpackError, root: Path, package: Path) -> None:
+    """Say ``PACKAGE!member`` where a message names a file in the temporary extraction folder: the
+    user gave the package and never sees that folder (it is gone when the message is read)."""
+    for folder in {str(root), str(Path(root).resolve())}:
+        if folder in exc.message or folder in str(exc):
+            message = exc.message.replace(folder + "/", f"{package}!").replace(folder, str(package))
+            full = str(exc).replace(folder + "/", f"{package}!").replace(folder, str(package))
+            exc.message, exc.args = message, (full,)
 
 
 def file_problems(root: Path, listed: Mapping[str, FileEntry]) -> list[str]:

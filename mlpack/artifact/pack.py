@@ -25,6 +25,7 @@ from mlpack.artifact.manifest import (
 )
 from mlpack.artifact.packinputs import check_pack_inputs
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
+from mlpack.core.jsonout import dumps
 from mlpack.core.onnxio import external_data_files, load_model
 from mlpack.core.signature import signature_of
 from mlpack.core.version import mlpack_version
@@ -242,7 +243,7 @@ def _manifest(
 def _write_archive(output: Path, manifest: Manifest, entries: Entries) -> None:
     with atomic_path(output) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str))
+            archive.writestr(MANIFEST, dumps(manifest.to_dict(), sort_keys=True))
             for path, content in entries.items():
                 if isinstance(content, bytes):
                     archive.writestr(path, content)

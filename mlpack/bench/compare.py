@@ -90,10 +90,7 @@ def load_result(path: Path) -> BenchResult:
             f"{path} is not an mlpack bench result (schema {found!r}, expected {SCHEMA!r}); "
             "write one with mlpack bench --json FILE."
         )
-    try:
-        return BenchResult.from_dict(data)
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{path} is an incomplete bench result (missing {exc}).") from exc
+    return _typed(data, path, "bench result")
 
 
 def _key(m: Measurement) -> str:
@@ -169,10 +166,35 @@ def _fleet_results(path: Path) -> list[BenchResult] | None:
         return None
     if not isinstance(data, dict) or data.get("schema") != FLEET_SCHEMA:
         return None
+    results = data.get("results")
+    if not isinstance(results, list):
+        raise DataError(f"{path} is a fleet result without a list of results; write one with mlpack bench --json.")
+    return [_typed(r, path, "fleet result") for r in results]
+
+
+_NUMBER = (int, float)
+
+
+def _typed(data: Any, path: Path, what: str) -> BenchResult:
+    """A result whose fields have the types compare reads (a hand-edited or foreign file may not).
+
+    Raises:
+        DataError: a field is missing or of another JSON type (exit 2).
+    """
     try:
-        return [BenchResult.from_dict(r) for r in data["results"]]
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"{path} is an incomplete fleet result (missing {exc}).") from exc
+        result = BenchResult.from_dict(data)
+        fine = isinstance(result.system, dict) and isinstance(result.device, (dict, type(None)))
+        for m in result.measurements:
+            fine = fine and isinstance(m.name, str) and isinstance(m.batch_size, int)
+            fine = fine and isinstance(m.threads, (int, type(None)))
+            fine = fine and all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in vars(m.latency_ms).values())
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise DataError(f"{path} is an incomplete or malformed {what} ({type(exc).__name__}: {exc}).") from exc
+    if not fine:
+        raise DataError(
+            f"{path} is a malformed {what}: a field holds the wrong JSON type; write it with mlpack bench --json."
+        )
+    return result
 
 
 def _pairs(

@@ -9,6 +9,7 @@ from typing import Any
 from mlpack.bench.adaptive import Adaptive
 from mlpack.bench.stats import PERCENTILE_METHOD
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.validate import max_threads
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError
 
@@ -45,6 +46,10 @@ class BenchSettings:
             raise BadInputError(f"batch sizes must be positive, got {list(self.batch_sizes)}.")
         if any(t is not None and t < 1 for t in self.threads):
             raise BadInputError(f"thread counts must be positive, got {list(self.threads)}.")
+        if any(t is not None and t > max_threads() for t in self.threads):
+            raise BadInputError(
+                f"thread counts must be at most {max_threads()} on this machine, got {list(self.threads)}."
+            )
         if self.latency_budget_ms is not None and self.latency_budget_ms <= 0:
             raise BadInputError(f"--latency-budget must be positive, got {self.latency_budget_ms}.")
 

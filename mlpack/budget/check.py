@@ -161,7 +161,9 @@ def check(
     _check_requirements(resolved, reference=reference, baseline=baseline, data=data)
     _check_drift_requirements(resolved, drift_reference=drift_reference, data=data)
     model = Path(model)
-    size, input_specs = _open_model(model)
+    size, signature = _open_model(model)
+    settings.feeding.check(signature)  # a name the model lacks is refused even where no budget runs the model
+    input_specs = signature.inputs
     judged = _judge_data(model, data, reference, drift_reference, input_specs, resolved, settings.feeding)
     timing = None
     if resolved.needs_timing:
@@ -252,7 +254,7 @@ def _result(
 
 def _open_model(model: Path) -> tuple[int, Any]:
     """The file size and input specs; loading first makes a corrupt model bad input, whatever is checked."""
-    return model_size_bytes(model), signature_of(load_model(model)).inputs
+    return model_size_bytes(model), signature_of(load_model(model))
 
 
 def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: Path | None, data: Path | None) -> None:

@@ -116,10 +116,18 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
 
 
+def escape(text: str) -> str:
+    """Rich markup escaped and control characters shown as escapes: names come from models and
+    files, and must neither style the terminal nor start lines of their own. Every renderer uses it."""
+    from rich.markup import escape as markup_escape
+
+    from mlpack.report.formatting import plain
+
+    return markup_escape(plain(text))
+
+
 def print_error(message: str) -> None:
     """One ``error: ...`` line on stderr, as every failure reads."""
-    from rich.markup import escape
-
     console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
@@ -155,6 +163,10 @@ def handle_errors(command: F) -> F:
         except Exception as exc:
             if flags.debug:
                 traceback.print_exc()
+            from mlpack.core.fileio import disk_full
+
+            if (full := disk_full(exc)) is not None:
+                raise fail(str(full), int(full.exit_code)) from None
             raise fail(
                 f"internal error (a bug in mlpack, please report it with --debug output): {type(exc).__name__}: {exc}",
                 int(ExitCode.INTERNAL),
@@ -164,7 +176,9 @@ def handle_errors(command: F) -> F:
 
 
 def print_json(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
+    from mlpack.core.jsonout import dumps
+
+    typer.echo(dumps(payload))
 
 
 def write_json(destination: str, payload: dict[str, Any]) -> None:
@@ -173,8 +187,9 @@ def write_json(destination: str, payload: dict[str, Any]) -> None:
         print_json(payload)
     else:
         from mlpack.core.fileio import write_text_atomic
+        from mlpack.core.jsonout import dumps
 
-        write_text_atomic(Path(destination), json.dumps(payload, indent=2, default=str) + "\n")
+        write_text_atomic(Path(destination), dumps(payload) + "\n")
 
 
 def emit(result: Any, json_out: str | None) -> None:

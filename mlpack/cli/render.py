@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from mlpack.artifact.pack import PackResult
@@ -22,6 +21,7 @@ from mlpack.bench.results import BenchResult, FleetResult
 from mlpack.budget.check import CheckResult
 from mlpack.budget.diff import BeforeAfter
 from mlpack.budget.drift import DriftResult
+from mlpack.cli.common import escape
 from mlpack.cli.render_model import (
     human_size,
     render_export,

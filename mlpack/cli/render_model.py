@@ -10,9 +10,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from mlpack.cli.common import escape
 from mlpack.core.signature import Signature
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def render_inspect(console: Console, info: ModelInfo) -> None:
         f"parameters: {info.parameter_count:,} ({human_size(info.initializer_bytes)})   nodes: {info.node_count}"
     )
     console.print(signature_table(info.signature))
-    console.print(info.batching_text())
+    console.print(escape(info.batching_text()))
     ops = Table(title="Operators", title_justify="left")
     ops.add_column("op")
     ops.add_column("count", justify="right")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.core.tomlfile import TomlDocument, check_keys, positive_number, read_toml
+from mlpack.core.validate import MAX_MEMORY_MB, max_threads
 from mlpack.errors import ConfigError
 
 
@@ -66,7 +67,7 @@ def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
         check_keys(doc, table, values, _DEVICE_KEYS)
         if "threads" not in values:
             raise doc.error("missing required key 'threads'", table)
-        threads = int(positive_number(doc, table, "threads", values["threads"], integer=True))
+        threads = int(positive_number(doc, table, "threads", values["threads"], integer=True, maximum=max_threads()))
         memory = values.get("memory_mb")
         description = values.get("description", "")
         if not isinstance(description, str):
@@ -75,7 +76,9 @@ def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
             name=name,
             threads=threads,
             cpus=_parse_cpus(doc, table, values.get("cpus")),
-            memory_mb=None if memory is None else positive_number(doc, table, "memory_mb", memory),
+            memory_mb=None
+            if memory is None
+            else positive_number(doc, table, "memory_mb", memory, maximum=MAX_MEMORY_MB),
             description=description,
             target=_parse_target(doc, table, values.get("target")),
         )

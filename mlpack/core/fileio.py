@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -21,7 +22,6 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     """
     destination = check_output(Path(destination), option="output")
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
     except OSError as exc:
         raise BadInputError(f"cannot write {destination}: {exc.strerror or exc}; choose another path.") from exc
@@ -32,8 +32,49 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, destination)
+    except OSError as exc:
+        full = disk_full(exc, destination)
+        if full is None:
+            raise
+        raise full from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# A write that the disk, a quota or a file-size limit (ulimit -f) stops: the user's environment, not a bug.
+_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def disk_full(exc: BaseException, path: Path | str | None = None) -> BadInputError | None:
+    """The one-line error for a write stopped by a full disk, a quota or a file-size limit, naming
+    the file (``path``, else the one the OS named); None for any other error."""
+    if not isinstance(exc, OSError) or exc.errno not in _FULL:
+        return None
+    where = path if path is not None else (exc.filename or "an output file")
+    reason = os.strerror(exc.errno) if exc.errno is not None else str(exc)
+    return BadInputError(
+        f"cannot write {where}: {reason} (a full disk, a quota or a file-size limit); "
+        "free some space or write elsewhere."
+    )
+
+
+@contextlib.contextmanager
+def private_cwd(parent: Path) -> Iterator[Path]:
+    """Run a library that writes scratch files into the working directory inside a fresh folder
+    under ``parent`` instead, and remove that folder with whatever it left.
+
+    Resolve every relative path before entering: the working directory changes for the duration.
+    """
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix=".mlpack-cwd-", dir=parent))
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -12,6 +12,10 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
 _DIM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# The largest size one dimension may be given: what ONNX Runtime and numpy index without overflow.
+MAX_DIM = 2**31 - 1
+
+
 def parse_input_spec(text: str) -> TensorSpec:
     """``x:1x3x224x224`` or ``ids:batch,seq:int64``. A dimension written as a name is dynamic.
 
@@ -31,12 +35,12 @@ def parse_input_spec(text: str) -> TensorSpec:
     separator = "," if "," in shape_text else "x"
     dims: list[Dim] = []
     for token in (t.strip() for t in shape_text.split(separator)):
-        if token.isdigit() and int(token) > 0:
+        if token.isascii() and token.isdigit() and 0 < int(token) <= MAX_DIM:
             dims.append(int(token))
-        elif _DIM_NAME.match(token) and not token.isdigit():
+        elif _DIM_NAME.match(token) and not token.isdigit() and token.isascii():
             dims.append(token)
         else:
             raise InputSpecError(
-                f"input spec '{text}': dimension '{token}' is neither a positive size nor a name; {usage}."
+                f"input spec '{text}': dimension '{token}' is neither a size from 1 to {MAX_DIM} nor a name; {usage}."
             )
     return TensorSpec(name=name, shape=tuple(dims), dtype=dtype)

@@ -103,10 +103,26 @@ def _external_tensors(model: onnx.ModelProto) -> list[Any]:
 
 
 def external_data_files(path: Path) -> list[Path]:
-    """The external data files an ONNX file refers to (without loading the data)."""
-    import onnx
+    """The external data files an ONNX file refers to (without loading the data).
 
-    model = onnx.load(str(path), load_external_data=False)
+    Raises:
+        ModelLoadError: ``path`` is not readable ONNX (a package, text, a truncated file) (exit 2).
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+        import zipfile
+
+        if zipfile.is_zipfile(path):
+            raise ModelLoadError(
+                f"{path} is a zip archive (an .mlpack package?), not an ONNX model; give the .onnx file."
+            ) from exc
+        raise ModelLoadError(
+            f"{path} is not a readable ONNX model (corrupt or truncated file?): {_first_line(exc)}"
+        ) from exc
     files: list[Path] = []
     for tensor in _external_tensors(model):
         for entry in tensor.external_data:
@@ -123,14 +139,7 @@ def require_external_data(path: Path) -> list[Path]:
     Raises:
         ModelLoadError: ``path`` is not readable ONNX, or a data file it refers to is missing (exit 2).
     """
-    from google.protobuf.message import DecodeError
-
-    try:
-        files = external_data_files(Path(path))
-    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
-        raise ModelLoadError(
-            f"{path} is not a readable ONNX model (corrupt or truncated file?): {_first_line(exc)}"
-        ) from exc
+    files = external_data_files(Path(path))
     for data_file in files:
         if not data_file.is_file():
             raise ModelLoadError(

@@ -66,7 +66,10 @@ def check_keys(doc: TomlDocument, table: str, values: dict[str, Any], allowed: t
             raise doc.error(f"unknown key; expected one of {', '.join(allowed)}", table, key)
 
 
-def positive_number(doc: TomlDocument, table: str, key: str, value: Any, *, integer: bool = False) -> float:
+def positive_number(
+    doc: TomlDocument, table: str, key: str, value: Any, *, integer: bool = False, maximum: float | None = None
+) -> float:
+    """A finite positive number (whole where ``integer``), at most ``maximum``, else a ConfigError at its line."""
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         raise doc.error(
@@ -76,4 +79,6 @@ def positive_number(doc: TomlDocument, table: str, key: str, value: Any, *, inte
         raise doc.error(f"must be a finite number, got {value}", table, key)
     if value <= 0:
         raise doc.error(f"must be positive, got {value}", table, key)
+    if maximum is not None and value > maximum:
+        raise doc.error(f"must be at most {maximum:g} (what this machine can honour), got {value}", table, key)
     return value

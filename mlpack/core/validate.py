@@ -19,6 +19,18 @@ from mlpack.errors import BadInputError
 # The longest file-name component most file systems accept (ext4, APFS, NTFS: 255).
 MAX_NAME_BYTES = 255
 
+# Resource bounds for values read from files (device profiles, mlpack.toml, manifests): one place.
+# A count past int32 overflows onnxruntime's and numpy's indices long before it could be honoured.
+MAX_COUNT = 2**31 - 1
+# 16 TiB: more memory than any machine a profile could describe.
+MAX_MEMORY_MB = float(2**24)
+
+
+def max_threads() -> int:
+    """The most intra-op threads a file may ask for: a few per core of this machine, where the
+    measuring runs (threads = 100000 started 2,000 threads and held 16 GB before failing)."""
+    return max(64, 4 * (os.cpu_count() or 1))
+
 
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name the same file (through links and relative spellings alike)."""
@@ -42,14 +54,33 @@ def check_output(output: Path, *, option: str, inputs: Iterable[Path | None] = (
     """
     output = Path(output)
     for source in inputs:
-        if source is not None and Path(source).exists() and same_file(output, Path(source)):
+        if source is None or not Path(source).exists():
+            continue
+        if same_file(output, Path(source)):
             raise BadInputError(
                 f"{option} {output} is also an input: writing it would destroy the source; choose another path."
             )
+        if Path(source).is_dir() and _inside(output, Path(source)):
+            raise BadInputError(
+                f"{option} {output} is inside the input folder {source}: writing it would change that input; "
+                "choose a path outside it."
+            )
     if output.is_dir():
         raise BadInputError(f"{option} {output} is a directory; name a file to write.")
+    if not Path(os.path.abspath(output)).parent.exists():
+        raise BadInputError(
+            f"{option} {output}: the folder {output.parent} does not exist; create it first or fix the path."
+        )
     check_folder(output.parent, option=option, target=output)
     return output
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (which may not exist yet) lies under ``folder``, links resolved."""
+    root = Path(folder).resolve()
+    resolved = Path(os.path.abspath(path))
+    resolved = resolved.parent.resolve() / resolved.name if resolved.parent.exists() else resolved
+    return root in resolved.parents
 
 
 def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Path:
@@ -66,6 +97,11 @@ def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Pa
     """
     named = target if target is not None else folder
     probe = Path(os.path.abspath(folder))
+    if not probe.exists() and not probe.parent.exists():
+        # Only the folder named is made: a typo in a CI path must not grow a stray tree.
+        raise BadInputError(
+            f"{option} {named}: the folder {probe.parent} does not exist; create it first or fix the path."
+        )
     while not probe.exists():
         if probe.parent == probe:
             break
@@ -77,13 +113,19 @@ def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Pa
     return Path(folder)
 
 
-def check_appendable(path: Path, *, what: str) -> Path:
-    """A file that is appended to (a CI step summary): it is not a folder and can be written.
+def check_appendable(path: Path, *, what: str, inputs: Iterable[Path | None] = ()) -> Path:
+    """A file that is appended to (a CI step summary): it is not a folder, not an input, and can be written.
 
     Raises:
-        BadInputError: it is a directory, or neither it nor its folder is writable (exit 2).
+        BadInputError: it is a directory or one of ``inputs``, or neither it nor its folder is
+            writable (exit 2).
     """
     path = Path(path)
+    for source in inputs:
+        if source is not None and Path(source).exists() and same_file(path, Path(source)):
+            raise BadInputError(
+                f"{what} {path} is also an input: appending the report would corrupt it; fix the variable or unset it."
+            )
     if path.is_dir():
         raise BadInputError(f"{what} {path} is a directory, not a file; fix the variable or unset it.")
     if path.exists():
@@ -221,7 +263,7 @@ def check_reports(reports: dict[str, object], *, inputs: Iterable[Path | None] =
         if path is not None and str(path) != "-":
             check_output(Path(str(path)), option=option, inputs=inputs)
     if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
-        check_appendable(Path(os.environ["GITHUB_STEP_SUMMARY"]), what="GITHUB_STEP_SUMMARY")
+        check_appendable(Path(os.environ["GITHUB_STEP_SUMMARY"]), what="GITHUB_STEP_SUMMARY", inputs=inputs)
 
 
 def check_override_names(source: Path, overrides: Mapping[str, object], device: str | None) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mlpack.core.signature import TensorSpec
-from mlpack.errors import InputSpecError
+from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,3 +150,68 @@ def check_array(array: np.ndarray, spec: TensorSpec, *, source: str) -> np.ndarr
             )
         array = array.astype(target)
     return array
+
+
+# The one place that says whether data is empty or degenerate, for every source kind (.npz, test-data
+# folders, streams) and every use (running, checking, calibrating, golden data).
+
+
+def empty_error(source: object) -> DataError:
+    return DataError(f"{source} holds 0 samples: nothing to run or check; give it at least one sample.")
+
+
+def check_call_not_empty(call: dict[str, np.ndarray], specs: tuple[TensorSpec, ...], *, source: object) -> None:
+    """Refuse a call (an ONNX test set) whose batched inputs hold 0 samples on their batch axis.
+
+    Raises:
+        DataError: a batched input has 0 rows (exit 2).
+    """
+    from mlpack.core.batching import signature_batch_axes
+
+    axes = signature_batch_axes(specs).axes
+    for spec in specs:
+        array, axis = call.get(spec.name), axes.get(spec.name)
+        shape = getattr(array, "shape", None)
+        if axis is not None and shape is not None and len(shape) > axis and shape[axis] == 0:
+            raise empty_error(source)
+
+
+class DegeneracyScan:
+    """Watches the float inputs of data seen batch by batch; says whether the data is degenerate
+    for calibration: non-finite values anywhere, or every float input constant (zero variance)."""
+
+    def __init__(self, source: object) -> None:
+        self.source = source
+        self.low: dict[str, float] = {}
+        self.high: dict[str, float] = {}
+        self.seen = 0
+
+    def add(self, feeds: dict[str, np.ndarray]) -> None:
+        import numpy as np
+
+        for name, value in feeds.items():
+            array = np.asarray(value) if not isinstance(value, list) else None
+            if array is None or array.dtype.kind != "f" or array.size == 0:
+                continue
+            if not np.isfinite(array).all():
+                bad = "NaN" if np.isnan(array).any() else "infinite values"
+                raise DataError(
+                    f"{self.source}: input '{name}' holds {bad} (sample block {self.seen}); calibration ranges "
+                    "from it are meaningless: clean the data or drop those samples."
+                )
+            self.low[name] = min(self.low.get(name, np.inf), float(array.min()))
+            self.high[name] = max(self.high.get(name, -np.inf), float(array.max()))
+        self.seen += 1
+
+    def finish(self) -> None:
+        """Raise when every float input held one value throughout (all zeros, a constant fill).
+
+        Raises:
+            DataError: the float inputs are constant (exit 2).
+        """
+        if self.low and all(self.low[n] == self.high[n] for n in self.low):
+            values = ", ".join(f"'{n}' = {self.low[n]:g}" for n in sorted(self.low))
+            raise DataError(
+                f"{self.source}: every float input is constant ({values}): zero variance, so the ranges calibrated "
+                "on it fit no real input; calibrate on representative samples."
+            )

@@ -51,13 +51,37 @@ class SetValue:
 
         try:
             parsed = json.loads(self.value)
-            array = np.asarray(parsed, dtype=np.dtype(spec.dtype))
-        except (ValueError, TypeError) as exc:
+            dtype = np.dtype(spec.dtype)
+            if dtype.kind in "iu":
+                _check_whole(parsed, np.iinfo(dtype))
+            array = np.asarray(parsed, dtype=dtype)
+            if dtype.kind == "f" and not np.isfinite(array).all():
+                raise ValueError("not finite")
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InputSpecError(f"--set {self.text()}: '{self.value}' is not a {spec.dtype} value or list.") from exc
         if array.ndim == 0 and spec.shape:
             axis = signature_batch_axes((spec,)).axes[spec.name]
             array = np.full(concrete_shape(spec, batch_size=batch_size, batch_axis=axis), array, dtype=array.dtype)
         return check_array(array, spec, source=f"--set {self.name}")
+
+
+def _check_whole(parsed: Any, bounds: Any) -> None:
+    """Every number in ``parsed`` is a whole number within the integer type's range: ``1.5`` is not
+    truncated to 1 and ``3000000000`` does not wrap in an int32.
+
+    Raises:
+        ValueError: a fractional, boolean, non-numeric or out-of-range value.
+    """
+    for value in parsed if isinstance(parsed, list) else [parsed]:
+        if isinstance(value, list):
+            _check_whole(value, bounds)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a whole number")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        if not bounds.min <= int(value) <= bounds.max:
+            raise ValueError(f"{value!r} is outside {bounds.min}..{bounds.max}")
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     import numpy as np
 
     path = require_file(Path(path), "data file")
+    if not zipfile.is_zipfile(path):
+        # np.load would read a lone .npy (or text) as something else than a set of named arrays.
+        raise DataError(
+            f"{path} is not an .npz file (a zip of named arrays); save the inputs with numpy.savez, "
+            "or pass an ONNX test-data folder."
+        )
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as members:
-                check_npz(members, path)  # before numpy allocates what a header claims
+        with zipfile.ZipFile(path) as members:
+            check_npz(members, path)  # before numpy allocates what a header claims
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except ValueError as exc:

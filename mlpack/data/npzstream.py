@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
-from mlpack.data.dataset import RESERVED_KEYS, check_array
+from mlpack.data.dataset import RESERVED_KEYS, check_array, empty_error
 from mlpack.data.npz import check_member, check_npz
 from mlpack.errors import DataError, InputSpecError
 
@@ -102,7 +102,7 @@ def count_samples(path: Path, specs: tuple[TensorSpec, ...]) -> int:
         raise InputSpecError(f"{path}: the input arrays disagree on the number of samples ({sorted(counts)}).")
     samples = counts.pop()
     if samples == 0:
-        raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
+        raise empty_error(path)
     return samples
 
 

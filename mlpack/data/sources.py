@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlpack.core.batching import data_batch_axes, signature_batch_axes
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
-from mlpack.data.dataset import LABELS_KEY, RESERVED_KEYS, SLICES_KEY, Dataset, match_inputs
+from mlpack.data.dataset import LABELS_KEY, RESERVED_KEYS, SLICES_KEY, Dataset, empty_error, match_inputs
 from mlpack.data.generate import InputHints, generate_inputs
 from mlpack.data.npz import read_npz
 from mlpack.data.npzstream import count_samples, iter_blocks
@@ -111,7 +111,7 @@ class NpzFile(DataFile):
             return dataset
         n = dataset.num_samples
         if n == 0:
-            raise DataError(f"{path} holds 0 samples: nothing to run or check; give it at least one sample.")
+            raise empty_error(path)
         if labels is not None and len(labels) != n:
             raise DataError(f"{path}: '{LABELS_KEY}' has {len(labels)} entries but the inputs have {n} samples.")
         if slices is not None and (slices.ndim != 1 or len(slices) != n):
@@ -277,5 +277,3 @@ def _split(
     why = f"inputs disagree on the number of samples: {sizes}" if sizes else "no input has a batch dimension"
     notes.append(f"one call with the arrays as given: {why}")
     return Dataset(inputs=inputs, labels=labels, slices=slices, axes=axes, calls=(inputs,), notes=tuple(notes))
-
-

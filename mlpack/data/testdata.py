@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.signature import TensorSpec
-from mlpack.data.dataset import Dataset, check_array
+from mlpack.data.dataset import Dataset, check_array, check_call_not_empty
 from mlpack.errors import DataError, InputSpecError
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def load_test_data(
         inputs = _numbered(folder, "input")
         feeds = _match(inputs, specs, folder, given, defaults or {})
         calls.append({s.name: check_array(feeds[s.name], s, source=str(folder)) for s in specs})
+        check_call_not_empty(calls[-1], specs, source=folder)
         outputs = _numbered(folder, "output")
         expected.append(tuple(value for _, value in outputs) if outputs else None)
     note = "each ONNX test set is one call with its arrays as given"
@@ -127,12 +128,14 @@ def read_pb(path: Path) -> tuple[str, Any]:
     from google.protobuf.message import DecodeError
     from onnx import numpy_helper
 
+    if not Path(path).is_file():
+        raise DataError(f"{path} is not a file: each input_K.pb must be a serialised ONNX tensor.")
     content = Path(path).read_bytes()
     try:
         tensor = onnx.TensorProto()
         tensor.ParseFromString(content)
         if tensor.data_type or tensor.dims:
-            return tensor.name, numpy_helper.to_array(tensor)
+            return tensor.name, _tensor_array(tensor, Path(path))
         sequence = onnx.SequenceProto()
         sequence.ParseFromString(content)
         if sequence.elem_type:
@@ -142,3 +145,24 @@ def read_pb(path: Path) -> tuple[str, Any]:
         return optional.name, numpy_helper.to_optional(optional)
     except (DecodeError, ValueError, TypeError) as exc:
         raise DataError(f"{path} is not a readable serialised ONNX tensor: {exc}") from exc
+
+
+def _tensor_array(tensor: Any, path: Path) -> Any:
+    """A tensor's values; external data is read from the .pb's own folder, never from the working
+    directory, and refused where its location leaves that folder (absolute, ``..``, a link out)."""
+    from onnx import TensorProto, numpy_helper
+
+    from mlpack.core.validate import relative_member
+
+    if tensor.data_location != TensorProto.EXTERNAL:
+        return numpy_helper.to_array(tensor)
+    location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+    why = relative_member(location)
+    folder = path.parent.resolve()
+    if why is None and folder not in (folder / location).resolve().parents:
+        why = "leads outside the folder"
+    if why is not None:
+        raise DataError(f"{path}: its external data location {location!r} {why}; keep the data file beside the .pb.")
+    if not (folder / location).is_file():
+        raise DataError(f"{path}: its external data file {location!r} is missing beside it.")
+    return numpy_helper.to_array(tensor, base_dir=str(folder))

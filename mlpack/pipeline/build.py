@@ -10,7 +10,6 @@ in :mod:`mlpack.pipeline.init`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
 from mlpack.budget.settings import CheckSettings
 from mlpack.core.fileio import require_file, write_text_atomic
+from mlpack.core.jsonout import dumps
 from mlpack.core.onnxio import load_model
 from mlpack.core.progress import Progress
 from mlpack.core.signature import signature_of
@@ -100,7 +100,7 @@ def build(
         time.perf_counter() - started,
         message if exit_code else f"built {package}",
     )
-    write_text_atomic(out / "build.json", json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    write_text_atomic(out / "build.json", dumps(result.to_dict()) + "\n")
     write_text_atomic(out / "build.md", build_markdown(result))
     report("done", 1.0)
     return result
@@ -301,7 +301,7 @@ def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[s
         settings=CheckSettings(runs=settings.runs, duration_s=settings.duration_s, feeding=run.config.model.feeding),
     )
     report_json = run.out / "check.json"
-    write_text_atomic(report_json, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    write_text_atomic(report_json, dumps(result.to_dict()) + "\n")
     write_text_atomic(report_json.with_suffix(".md"), check_markdown(result))
     summary: dict[str, Any] = {"summary": result.summary, "exit_code": int(result.exit_code)}
     if result.quality is not None:
@@ -350,6 +350,9 @@ def _stats_data(run: _Run) -> Path | None:
         return None
     if settings.data is not None or check is None or check.data is None:
         return settings.data
+    if check.data.is_dir():
+        # A test-data folder is calls as given, not independent samples to summarise.
+        return None
     if run.config.model.feeding.state:
         # Statistics summarise independent samples; a stream's steps are not, so only [pack] data records them.
         return None

@@ -22,7 +22,7 @@ from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
-from mlpack.core.validate import check_inside, safe_component
+from mlpack.core.validate import MAX_COUNT, check_inside, safe_component
 from mlpack.data.feeds import FeedOptions, SetValue
 from mlpack.data.stream import parse_state_pairs
 from mlpack.errors import BadInputError, ConfigError, InputSpecError
@@ -199,6 +199,8 @@ class _Table:
     def count(self, key: str) -> int | None:
         value = self._read(key, (int,), "a whole number")
         self._not_negative(key, value)
+        if value is not None and value > MAX_COUNT:
+            raise self.error(f"must be at most {MAX_COUNT}, got {value}", key)
         return value
 
     def number(self, key: str) -> float | None:

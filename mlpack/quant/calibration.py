@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.signature import TensorSpec
+from mlpack.data.dataset import DegeneracyScan
 from mlpack.data.sources import DataFile, open_source
 
 if TYPE_CHECKING:
@@ -23,8 +24,31 @@ DEFAULT_BATCH = 32
 
 def inspect_calibration(path: Path, specs: tuple[TensorSpec, ...]) -> int:
     """Check the calibration file against the model inputs; return its number of samples (of an
-    ONNX test-data directory: its number of test sets, each one batch)."""
-    return _source(path).count(specs)
+    ONNX test-data directory: its number of test sets, each one batch).
+
+    Raises:
+        DataError: no samples, or degenerate data (NaN or infinities, every float input constant):
+            ranges calibrated on it would be meaningless (exit 2).
+    """
+    samples = _source(path).count(specs)
+    _scan_once(Path(path), specs)
+    return samples
+
+
+_SCANNED: set[tuple[str, int, int, str]] = set()
+
+
+def _scan_once(path: Path, specs: tuple[TensorSpec, ...]) -> None:
+    """Read the data once per run for NaN and constant inputs (several stages inspect the same file)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, repr(specs))
+    if key in _SCANNED:
+        return
+    scan = DegeneracyScan(path)
+    for feeds in iter_batches(path, specs, batch_size=DEFAULT_BATCH):
+        scan.add(feeds)
+    scan.finish()
+    _SCANNED.add(key)
 
 
 def iter_batches(

@@ -11,6 +11,7 @@ from typing import Any
 from mlpack.core.fidelity import Comparison, Tolerance
 from mlpack.core.onnxio import create_session, load_model, model_size_bytes, run_session, save_model
 from mlpack.core.signature import Signature, signature_of
+from mlpack.core.validate import check_output
 from mlpack.data.feeds import FeedOptions, Feeds, model_feeds
 from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
@@ -100,6 +101,7 @@ def optimize(
     started = time.perf_counter()
     source, output = Path(source), Path(output)
     _check_arguments(source, output, quantize, max_accuracy_drop, eval_data)
+    check_output(output, option="-o", inputs=(source, data, settings.calibration, eval_data))
     accuracy_aware = max_accuracy_drop is not None
     # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
     tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))

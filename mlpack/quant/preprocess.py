@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlpack.core.fileio import private_cwd
 from mlpack.core.quiet import silenced
 from mlpack.quant.passes import PassLog
 
@@ -30,9 +31,12 @@ def preprocess(src: Path, dst: Path, log: PassLog, *, external_data: bool = Fals
         if external_data
         else {}
     )
+    src, dst = Path(src).resolve(), Path(dst).resolve()
     for label, options in attempts:
         try:
-            with silenced():
+            # onnxruntime writes sym_shape_infer_temp.onnx and <uuid>.data weight copies into the
+            # working directory; it runs in a private folder of its own, removed afterwards.
+            with silenced(), private_cwd(dst.parent):
                 quant_pre_process(str(src), str(dst), **options, **external)
         except Exception as exc:
             log.warnings.append(f"{label} failed ({type(exc).__name__}: {str(exc).strip()[:120]}); degrading")

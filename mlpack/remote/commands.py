@@ -17,7 +17,7 @@ from typing import Any
 
 from mlpack.core.fileio import atomic_path, require_file
 from mlpack.core.progress import Progress
-from mlpack.core.validate import check_number
+from mlpack.core.validate import check_number, check_output
 from mlpack.errors import ExitCode, InternalError, RemoteError
 from mlpack.remote.jobs import DEFAULT_TIMEOUT_S, RemoteJob, RemoteOutcome, run_job
 from mlpack.remote.ssh import parse_target
@@ -173,6 +173,7 @@ def run_on_target(
         RemoteError, InternalError: as :func:`run_command` raises them.
     """
     check_number(batch_size, name="--batch-size", minimum=1)  # here, before a device is contacted
+    check_output(Path(output), option="-o", inputs=(package, inputs))  # before anything is copied
     args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), "--json"]
     outcome = run_command(
         target,

@@ -50,6 +50,9 @@ def parse_target(text: str) -> Target:
         BadInputError: another scheme, no host, or a port that is not a number.
     """
     text = text.strip()
+    if not text.isprintable() or any(c.isspace() for c in text):
+        # urlsplit drops tabs and newlines silently: "host:2\n2" would connect to port 22.
+        raise BadInputError(f"--target {text!r} holds spaces or control characters; write ssh://[user@]host[:port].")
     if "://" not in text:
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
             raise BadInputError(f"--target takes ssh://[user@]host[:port] or an SSH host alias, got '{text}'.")

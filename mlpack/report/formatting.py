@@ -34,3 +34,35 @@ def status_text(verdict: Verdict) -> str:
     if verdict.warn_only:
         return f"warning ({verdict.status.value})"
     return "FAIL" if verdict.status.value == "fail" else "inconclusive"
+
+
+# The one place that makes names from files (tensor names, paths, features) safe in every report
+# format: a model is untrusted input, and its names reach terminals, PR comments and CI test views.
+
+
+def plain(text: object) -> str:
+    """``text`` with every control or unprintable character shown as its escape (``\\x1b``, ``\\n``):
+    no escape codes reach a terminal and no name starts a line of its own."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+
+
+def md(text: object) -> str:
+    """``text`` for a Markdown cell or line: plain, and with the characters that open markup, HTML
+    or a table cell escaped."""
+    out = plain(text)
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        out = out.replace(char, escaped)
+    return out
+
+
+def xml_text(text: object) -> str:
+    """``text`` as XML 1.0 may hold it: the characters it forbids (most control characters, lone
+    surrogates, U+FFFE/U+FFFF) shown as escapes; the writer escapes <, > and & itself."""
+    return "".join(c if _xml_allowed(ord(c)) else plain(c) for c in str(text))
+
+
+def _xml_allowed(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from mlpack.report.formatting import margin_text, value_text
+from mlpack.report.formatting import margin_text, value_text, xml_text
 
 if TYPE_CHECKING:
     from mlpack.budget.check import CheckResult
@@ -40,6 +40,15 @@ def check_junit(result: CheckResult) -> str:
             ET.SubElement(case, "error", message=f"inconclusive: {message}", type="Inconclusive").text = v.detail
         if v.detail:
             ET.SubElement(case, "system-out").text = v.detail
+    return _written(suites)
+
+
+def _written(suites: ET.Element) -> str:
+    """The XML text, every attribute and text made well-formed XML first (names come from models)."""
+    for element in suites.iter():
+        element.attrib = {key: xml_text(value) for key, value in element.attrib.items()}
+        if element.text:
+            element.text = xml_text(element.text)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -70,5 +79,4 @@ def drift_junit(result: DriftResult) -> str:
         if f.drifted:
             ET.SubElement(case, "failure", message=message, type="DataDrift").text = message
         ET.SubElement(case, "system-out").text = message
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    return _written(suites)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlpack.report.formatting import margin_text, status_text, value_text
+from mlpack.report.formatting import margin_text, md, status_text, value_text
 
 if TYPE_CHECKING:
     from mlpack.budget.check import CheckResult
@@ -17,27 +17,27 @@ def check_markdown(result: CheckResult) -> str:
     code = int(result.exit_code)
     headline = {0: "✅ budgets hold", 1: "❌ budget broken", 3: "❔ inconclusive"}.get(code, "result")
     lines = [f"### mlpack check: {headline}", ""]
-    where = f" on `{result.device['name']}` (approximated on this machine)" if result.device else ""
-    lines.append(f"`{result.model}`{where}: {result.summary}.")
+    where = f" on `{md(result.device['name'])}` (approximated on this machine)" if result.device else ""
+    lines.append(f"`{md(result.model)}`{where}: {md(result.summary)}.")
     lines += ["", "| budget | measured | limit | margin | result |", "|---|---:|---:|---:|---|"]
     for v in result.verdicts:
         status = status_text(v)
         mark = _MARKS.get(status, "⚠️")
         lines.append(
-            f"| `{v.budget}` | {value_text(v.measured, v.unit)} | {value_text(v.limit, v.unit)} | "
+            f"| `{md(v.budget)}` | {value_text(v.measured, v.unit)} | {value_text(v.limit, v.unit)} | "
             f"{margin_text(v)} | {mark} {status} |"
         )
     details = [v for v in result.verdicts if v.detail]
     if details:
         lines += ["", "<details><summary>How each figure was measured</summary>", ""]
-        lines += [f"- `{v.budget}`: {v.detail}" for v in details]
+        lines += [f"- `{md(v.budget)}`: {md(v.detail)}" for v in details]
         lines += ["", "</details>"]
     if result.quality and result.quality.per_slice:
         metric = "accuracy" if result.quality.task == "classification" else "mae"
         lines += ["", f"| slice | samples | {metric} |", "|---|---:|---:|"]
         for name, metrics in result.quality.per_slice.items():
             if metric in metrics:
-                lines.append(f"| {name} | {result.quality.slice_sizes[name]} | {metrics[metric]:.4f} |")
+                lines.append(f"| {md(name)} | {result.quality.slice_sizes[name]} | {metrics[metric]:.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -47,14 +47,16 @@ def drift_markdown(result: DriftResult) -> str:
     lines = [
         f"### mlpack drift: {headline}",
         "",
-        f"`{result.data}` ({result.samples} samples) against `{result.reference}` "
-        f"({result.reference_samples} samples): {result.summary}.",
+        f"`{md(result.data)}` ({result.samples} samples) against `{md(result.reference)}` "
+        f"({result.reference_samples} samples): {md(result.summary)}.",
         "",
         "| feature | result | p adjusted | PSI | JS | notes |",
         "|---|---|---:|---:|---:|---|",
     ]
     for f in result.features:
         mark = "❌ drift" if f.drifted else "✅ ok"
-        notes = "; ".join(f.notes).replace("|", "/")
-        lines.append(f"| `{f.feature}` ({f.role}) | {mark} | {f.p_adjusted:.2g} | {f.psi:.3f} | {f.js:.3f} | {notes} |")
+        notes = md("; ".join(f.notes))
+        lines.append(
+            f"| `{md(f.feature)}` ({md(f.role)}) | {mark} | {f.p_adjusted:.2g} | {f.psi:.3f} | {f.js:.3f} | {notes} |"
+        )
     return "\n".join(lines) + "\n"

@@ -78,3 +78,16 @@ def leftovers(folder: Path) -> list[str]:
 
 def file_mode(path: Path) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+def make_test_data(folder: Path, *sets: dict[str, np.ndarray]) -> Path:
+    """An ONNX test-data folder: one ``test_data_set_N`` per mapping, ``input_K.pb`` per array."""
+    from onnx import numpy_helper
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, arrays in enumerate(sets):
+        one = folder / f"test_data_set_{n}"
+        one.mkdir()
+        for k, (name, array) in enumerate(arrays.items()):
+            (one / f"input_{k}.pb").write_bytes(numpy_helper.from_array(array, name).SerializeToString())
+    return folder
