@@ -116,18 +116,10 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
 
 
-def escape(text: str) -> str:
-    """Rich markup escaped and control characters shown as escapes: names come from models and
-    files, and must neither style the terminal nor start lines of their own. Every renderer uses it."""
-    from rich.markup import escape as markup_escape
-
-    from mlpack.report.formatting import plain
-
-    return markup_escape(plain(text))
-
-
 def print_error(message: str) -> None:
     """One ``error: ...`` line on stderr, as every failure reads."""
+    from mlpack.cli.markup import escape
+
     console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 

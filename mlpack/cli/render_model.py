@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from mlpack.cli.common import escape
+from mlpack.cli.markup import escape
 from mlpack.core.signature import Signature
 
 if TYPE_CHECKING:
