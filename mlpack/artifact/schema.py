@@ -30,10 +30,21 @@ def schema_problem(manifest: dict[str, Any]) -> str | None:
     Args:
         manifest: the parsed manifest (its required top-level keys already checked).
     """
-    for check in (_files_problem, _model_problem, _golden_problem, _stats_problem):
+    for check in (_files_problem, _tables_problem, _model_problem, _golden_problem, _stats_problem):
         problem = check(manifest)
         if problem:
             return problem
+    return None
+
+
+# Sections that hold a table of what the user or a check said, or nothing: never a number or a list.
+_TABLES = ("check", "preprocessing", "optimization", "model_card", "provenance")
+
+
+def _tables_problem(manifest: dict[str, Any]) -> str | None:
+    for key in _TABLES:
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            return f"'{key}' must be a table (or absent), got {type(manifest[key]).__name__}"
     return None
 
 
