@@ -88,6 +88,7 @@ def test_models_over_the_protobuf_limit_keep_one_data_file(gemm_mlp: Path, tmp_p
 
     monkeypatch.setattr(onnxio, "_PROTOBUF_LIMIT", 100)
     target = tmp_path / "out" / "big.onnx"
+    target.parent.mkdir()  # outputs never create their folders (issue 24)
     onnxio.save_model(onnx.load(str(gemm_mlp)), target)
     assert sorted(p.name for p in target.parent.iterdir()) == ["big.onnx", "big.onnx.data"]
     assert onnxio.model_size_bytes(target) == target.stat().st_size + (target.parent / "big.onnx.data").stat().st_size
