@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.hostile.conftest import refused, repack
+from tests.helpers.hostile import refused, repack
 
 
 def test_a_lone_npy_as_data(work: Path) -> None:
