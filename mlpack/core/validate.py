@@ -83,7 +83,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return root in resolved.parents
 
 
-def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Path:
+def check_folder(folder: Path, *, option: str, target: Path | None = None, make_parents: bool = False) -> Path:
     """A folder that outputs can be written into: it exists and is writable, or its nearest existing
     parent is a writable directory (the command creates the rest).
 
@@ -91,13 +91,15 @@ def check_folder(folder: Path, *, option: str, target: Path | None = None) -> Pa
         folder: the folder outputs go to.
         option: the option that named it, for the message.
         target: the file (or folder) the user named, for the message (default: ``folder``).
+        make_parents: the command makes the whole path (build's ``--out``, a tree it owns, as
+            ``make``'s output folders); otherwise only the folder named may be missing.
 
     Raises:
         BadInputError: something on the way is a file, or the folder cannot be written (exit 2).
     """
     named = target if target is not None else folder
     probe = Path(os.path.abspath(folder))
-    if not probe.exists() and not probe.parent.exists():
+    if not make_parents and not probe.exists() and not probe.parent.exists():
         # Only the folder named is made: a typo in a CI path must not grow a stray tree.
         raise BadInputError(
             f"{option} {named}: the folder {probe.parent} does not exist; create it first or fix the path."
