@@ -52,17 +52,9 @@ class ModelInfo:
 
 def inspect_model(path: Path) -> ModelInfo:
     """What is inside the ONNX file at ``path``, including where each input carries the batch."""
-    import numpy as np
-    from onnx import helper
-
     path = Path(path)
     model = load_model(path)
-    params = 0
-    init_bytes = 0
-    for init in model.graph.initializer:
-        count = int(np.prod(init.dims)) if len(init.dims) else 1
-        params += count
-        init_bytes += count * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+    params, init_bytes = _parameters(model.graph)
     signature = signature_of(model)
     ops: Counter[str] = Counter()
     for node in _all_nodes(model.graph):
@@ -81,6 +73,50 @@ def inspect_model(path: Path) -> ModelInfo:
         op_histogram=dict(ops.most_common()),
         batch_axes=signature_batch_axes(signature.inputs).axes,
     )
+
+
+def _parameters(graph: Any) -> tuple[int, int]:
+    """Values and bytes of every constant tensor: initializers and Constant nodes (Paddle's exports
+    hold every weight in one), in the graph and its subgraphs."""
+    from onnx import AttributeProto, helper
+
+    tensors = list(graph.initializer)
+    params = 0
+    for node in _all_nodes(graph):
+        if node.op_type != "Constant":
+            continue
+        for attr in node.attribute:
+            if attr.type == AttributeProto.TENSOR:
+                tensors.append(attr.t)
+            elif attr.type in (AttributeProto.FLOATS, AttributeProto.INTS):
+                params += len(attr.floats) + len(attr.ints)
+    size = 4 * params  # value_floats are float32, value_ints int64 (counted at 4 bytes: close enough)
+    for sub in _subgraphs(graph):
+        tensors.extend(sub.initializer)
+    for tensor in tensors:
+        count = 1
+        for dim in tensor.dims:
+            count *= int(dim)
+        params += count
+        try:
+            size += count * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        except (KeyError, ValueError, TypeError):  # types numpy has no dtype for (strings, 4-bit)
+            size += count
+    return params, size
+
+
+def _subgraphs(graph: Any) -> list[Any]:
+    """Every subgraph below ``graph``, at any depth."""
+    from onnx import AttributeProto
+
+    found = []
+    for node in graph.node:
+        for attr in node.attribute:
+            inner = [attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)
+            for sub in inner:
+                found.append(sub)
+                found.extend(_subgraphs(sub))
+    return found
 
 
 def _all_nodes(graph: Any) -> list[Any]:

@@ -61,9 +61,10 @@ def _spec(value_info: onnx.ValueInfoProto) -> TensorSpec:
         dtype = f"onnx:{tensor_type.elem_type}"
     dims: list[Dim] = []
     for dim in tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
+        # Exporters write an open dimension as -1 (Paddle), 0 (keras2onnx) or an empty name: all open.
+        if dim.HasField("dim_value") and dim.dim_value > 0:
             dims.append(int(dim.dim_value))
-        elif dim.HasField("dim_param"):
+        elif dim.HasField("dim_param") and dim.dim_param.strip():
             dims.append(dim.dim_param)
         else:
             dims.append(None)

@@ -85,6 +85,34 @@ def check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) ->
     return tuple(shape), dtype.name
 
 
+def read_npy(path: Path) -> np.ndarray:
+    """The array of one .npy file, once it is shown to hold the bytes its header claims."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    path = require_file(Path(path), "data file")
+    try:
+        with open(path, "rb") as handle:
+            version = npy.read_magic(handle)
+            reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = reader(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable .npy file (no NumPy array header): {exc}") from exc
+    if dtype.hasobject:
+        raise DataError(
+            f"{path} holds a pickled object array, which mlpack refuses to load (it can run arbitrary code); "
+            "save a plain numeric array."
+        )
+    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if claimed > os.path.getsize(path) - offset:
+        raise DataError(
+            f"{path}: the array claims shape {tuple(shape)} ({claimed:,} bytes) but the file holds "
+            f"{os.path.getsize(path) - offset:,}: it is truncated or its header is wrong; write it again."
+        )
+    return np.load(path, allow_pickle=False)
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz file. Pickled object arrays are refused: loading them runs code."""
     import numpy as np
@@ -94,7 +122,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         # np.load would read a lone .npy (or text) as something else than a set of named arrays.
         raise DataError(
             f"{path} is not an .npz file (a zip of named arrays); save the inputs with numpy.savez, "
-            "or pass an ONNX test-data folder."
+            "or pass an .npy, a folder of NAME.npy files or an ONNX test-data folder."
         )
     try:
         with zipfile.ZipFile(path) as members:

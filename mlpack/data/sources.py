@@ -2,15 +2,18 @@
 place that decides which kind a path is.
 
 The kinds are a literal table (:data:`FILE_KINDS`), as pip-audit lists its dependency sources:
-an .npz (read whole, or streamed a block of rows at a time), an ONNX test-data folder (each
+an .npz (read whole, or streamed a block of rows at a time), an .npy (the one input of a
+one-input model), a folder of ``NAME.npy`` files (one per input), an ONNX test-data folder (each
 ``test_data_set_N`` one call, as given), and, where no file is given, generated inputs
 (:class:`GeneratedInputs`). Stages never test ``is_dir()``: they call :func:`open_source` and
-use the interface. Adding a kind (a folder of .npy files, say) is a class here and a line in
-the table; ``tests/data/test_sources.py`` fails until it is covered.
+use the interface. Adding a kind is a class here and a line in the table;
+``tests/data/test_sources.py`` fails until it is covered. A file of any other kind is refused
+in one line that says what it is and what is accepted.
 """
 
 from __future__ import annotations
 
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
 from mlpack.data.dataset import LABELS_KEY, RESERVED_KEYS, SLICES_KEY, Dataset, empty_error, match_inputs
 from mlpack.data.generate import InputHints, generate_inputs
-from mlpack.data.npz import read_npz
+from mlpack.data.npz import read_npy, read_npz
 from mlpack.data.npzstream import count_samples, iter_blocks
 from mlpack.data.testdata import first_set_inputs, is_test_data_dir, load_test_data
 from mlpack.errors import DataError, InputSpecError
@@ -83,7 +86,13 @@ class NpzFile(DataFile):
 
     @classmethod
     def claims(cls, path: Path) -> bool:
-        return not Path(path).is_dir()  # a missing file, too: reading it says it is missing
+        path = Path(path)
+        # A missing file, too: reading it says it is missing.
+        return not path.exists() or (path.is_file() and (path.suffix.lower() == ".npz" or zipfile.is_zipfile(path)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the source by name (inputs, and ``labels``/``slices`` where present)."""
+        return read_npz(self.path)
 
     def load(
         self,
@@ -94,7 +103,7 @@ class NpzFile(DataFile):
         defaults: dict[str, np.ndarray] | None = None,
     ) -> Dataset:
         path = self.path
-        arrays = read_npz(path)
+        arrays = self.arrays()
         labels = arrays.pop(LABELS_KEY, None)
         slices = arrays.pop(SLICES_KEY, None)
         given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
@@ -164,28 +173,107 @@ class TestDataFolder(DataFile):
         return first_set_inputs(self.path, names)
 
 
+class NpyFile(NpzFile):
+    """One .npy file: the array of a one-input model (samples on its batch axis). Read whole."""
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        path = Path(path)
+        return path.suffix.lower() == ".npy" and not path.is_dir()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {self.path.stem: read_npy(self.path)}
+
+    def count(self, specs: tuple[TensorSpec, ...]) -> int:
+        dataset = self.load(specs)
+        return len(dataset.calls) if dataset.whole else dataset.num_samples
+
+    def batches(self, specs: tuple[TensorSpec, ...], *, batch_size: int, limit: int | None = None) -> Iterator[Feed]:
+        dataset = self.load(specs)
+        if dataset.whole:
+            yield from dataset.calls[:limit]
+            return
+        total = dataset.num_samples if limit is None else min(limit, dataset.num_samples)
+        for start in range(0, total, batch_size):
+            yield dataset.batch(start, min(start + batch_size, total))
+
+    def example_arrays(self, names: Sequence[str]) -> Feed:
+        arrays = {k: v for k, v in self.arrays().items() if k not in RESERVED_KEYS}
+        if len(arrays) == 1 and names:
+            return {names[0]: next(iter(arrays.values()))}
+        return arrays
+
+
+class NpyFolder(NpyFile):
+    """A folder of ``NAME.npy`` files, one per input (``labels.npy``, ``slices.npy`` as in an .npz)."""
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        path = Path(path)
+        return path.is_dir() and any(p.suffix.lower() == ".npy" for p in path.iterdir())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {p.stem: read_npy(p) for p in sorted(self.path.iterdir()) if p.suffix.lower() == ".npy"}
+
+    def example_arrays(self, names: Sequence[str]) -> Feed:
+        arrays = {k: v for k, v in self.arrays().items() if k not in RESERVED_KEYS}
+        return {names[0]: next(iter(arrays.values()))} if len(arrays) == 1 and names else arrays
+
+
 # Every kind of data file, asked in order: the first that claims a path reads it.
-FILE_KINDS: tuple[type[DataFile], ...] = (TestDataFolder, NpzFile)
+FILE_KINDS: tuple[type[DataFile], ...] = (TestDataFolder, NpyFolder, NpyFile, NpzFile)
+ACCEPTED = (
+    "an .npz (arrays named by input), an .npy (a one-input model), a folder of NAME.npy files "
+    "or an ONNX test-data folder (test_data_set_0/input_0.pb, ...)"
+)
+_KNOWN_SUFFIXES = {
+    ".csv": "a CSV file",
+    ".tsv": "a TSV file",
+    ".txt": "a text file",
+    ".json": "a JSON file",
+    ".py": "Python source",
+    ".onnx": "an ONNX model",
+    ".pb": "a protobuf file",
+    ".pt": "a PyTorch file",
+    ".pth": "a PyTorch file",
+    ".pkl": "a pickle",
+    ".pickle": "a pickle",
+    ".parquet": "a Parquet file",
+    ".h5": "an HDF5 file",
+    ".toml": "a TOML file",
+}
+
+
+def _what_it_is(path: Path) -> str:
+    if path.is_dir():
+        return "a folder with neither test_data_set_N folders nor .npy files"
+    known = _KNOWN_SUFFIXES.get(path.suffix.lower())
+    if known:
+        return known
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a binary file that is no zip archive (so no .npz)"
+    return "a text file"
 
 
 def open_source(path: Path, *, what: str = "data file") -> DataFile:
     """The data source ``path`` is: the one place that decides.
 
     Args:
-        path: an .npz or an ONNX test-data folder.
+        path: an .npz, an .npy, a folder of NAME.npy files or an ONNX test-data folder.
         what: how messages name it ("data file", "calibration file").
 
     Raises:
-        DataError: a folder that is no kind of data source (exit 2).
+        DataError: a file or folder that is no kind of data source, in one line (exit 2).
     """
     path = Path(path)
     for kind in FILE_KINDS:
         if kind.claims(path):
             return kind(path, what)
-    raise DataError(
-        f"{path} is a directory without test_data_set_N folders; pass an .npz or an ONNX test-data "
-        "directory (test_data_set_0/input_0.pb, ...)."
-    )
+    raise DataError(f"{path} is {_what_it_is(path)}, not a {what} mlpack reads; pass {ACCEPTED}.")
 
 
 @dataclass(frozen=True)
@@ -230,11 +318,12 @@ def load_dataset(
     given: dict[str, np.ndarray] | None = None,
     defaults: dict[str, np.ndarray] | None = None,
 ) -> Dataset:
-    """Load an .npz file or an ONNX test-data directory and match it to the model inputs.
+    """Load a data file (any kind :func:`open_source` takes) and match it to the model inputs.
 
     Args:
         path: an .npz (one array per input, named by input, plus optional ``labels`` and
-            ``slices``), or a directory of ``test_data_set_N/input_K.pb`` (each set one call).
+            ``slices``), an .npy (one input), a folder of NAME.npy files, or a directory of
+            ``test_data_set_N/input_K.pb`` (each set one call).
         specs: the model's inputs; names, shapes and dtypes are checked against them.
         need_labels: raise DataError unless the file has labels.
         given: values for inputs that the file may lack (``--set NAME=VALUE``); they are fed

@@ -17,6 +17,7 @@ from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
+from mlpack.quant.lift import Normalise
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
 from mlpack.quant.settings import QuantizeSettings, QuantMode
@@ -105,7 +106,9 @@ def optimize(
     accuracy_aware = max_accuracy_drop is not None
     # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
     tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
-    signature = signature_of(load_model(source))
+    source_model = load_model(source)
+    signature = signature_of(source_model)
+    _refuse_requantising(source_model, quantize if max_accuracy_drop is None else QuantMode.STATIC)
     reference = _reference(source, signature, quantize, settings, data, seed, feeding)
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
     log = PassLog()
@@ -120,7 +123,12 @@ def optimize(
                 f"{exc.message} The inputs were generated: real ones may judge differently (pass --data).",
                 hint=exc.hint,
             ) from exc
-        save_model(load_model(final, check=False), output)
+        written = load_model(final, check=False)
+        # The source's metadata (vocabularies, labels, versions applications read back), not the tools' notes.
+        del written.metadata_props[:]
+        written.metadata_props.extend(source_model.metadata_props)
+        del source_model
+        save_model(written, output)
     accuracy = next((p.report for p in passes if isinstance(p, AccuracyAwareStatic)), None)
     return OptimizeResult(
         source=source,
@@ -152,10 +160,28 @@ def _check_arguments(
             raise BadInputError("--max-accuracy-drop needs --eval val.npz to measure the drop on.")
 
 
+# Ops of a model that is already quantised (QDQ, QOperator, dynamic or 4-bit): quantising it again
+# would stack a second rounding on the first, so only the modes that shrink float weights left run.
+_QUANTISED_OPS = frozenset(
+    {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "MatMulNBits"}
+)
+_REQUANTISING = (QuantMode.DYNAMIC, QuantMode.STATIC, QuantMode.INT4, QuantMode.FP16)
+
+
+def _refuse_requantising(model: Any, quantize: QuantMode) -> None:
+    ops = {n.op_type for n in model.graph.node if n.op_type in _QUANTISED_OPS or n.op_type.startswith("QLinear")}
+    if ops and quantize in _REQUANTISING:
+        raise BadInputError(
+            f"the model is already quantised ({', '.join(sorted(ops))}); --quantize {quantize.value} would quantise "
+            "it twice. Use it as it is, or --quantize weights/auto: they shrink only the float weights left."
+        )
+
+
 def _plan(
     simplify: bool, quantize: QuantMode, max_accuracy_drop: float | None, eval_data: Path | None
 ) -> list[ModelPass]:
-    passes: list[ModelPass] = [Simplify()] if simplify else []
+    # -1 dims and weights in Constant nodes, subgraphs and chains first: onnxsim and every mode read them plainly.
+    passes: list[ModelPass] = [Normalise()] + ([Simplify()] if simplify else [])
     if max_accuracy_drop is not None:
         assert eval_data is not None
         passes.append(AccuracyAwareStatic(eval_data=eval_data, max_drop=max_accuracy_drop))

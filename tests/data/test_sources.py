@@ -10,7 +10,16 @@ import pytest
 from onnx import numpy_helper
 
 from mlpack.core.signature import TensorSpec
-from mlpack.data.sources import FILE_KINDS, DataFile, GeneratedInputs, NpzFile, TestDataFolder, open_source
+from mlpack.data.sources import (
+    FILE_KINDS,
+    DataFile,
+    GeneratedInputs,
+    NpyFile,
+    NpyFolder,
+    NpzFile,
+    TestDataFolder,
+    open_source,
+)
 from mlpack.errors import DataError
 
 SPECS = (TensorSpec("x", ("batch", 4), "float32"),)
@@ -32,10 +41,26 @@ def _test_sets(root: Path) -> tuple[Path, int]:
     return path, 3  # calls, each as given
 
 
+def _npy(root: Path) -> tuple[Path, int]:
+    path = root / "inputs.npy"
+    np.save(path, ROWS)
+    return path, 6
+
+
+def _npy_folder(root: Path) -> tuple[Path, int]:
+    path = root / "arrays"
+    path.mkdir()
+    np.save(path / "x.npy", ROWS)
+    np.save(path / "labels.npy", np.arange(6))
+    return path, 6
+
+
 # One sample of every kind in FILE_KINDS: a kind added without one fails the test below.
 SAMPLES: dict[type[DataFile], Callable[[Path], tuple[Path, int]]] = {
     NpzFile: _npz,
     TestDataFolder: _test_sets,
+    NpyFile: _npy,
+    NpyFolder: _npy_folder,
 }
 
 
@@ -82,3 +107,36 @@ def test_a_folder_of_no_kind_says_what_a_source_can_be(tmp_path: Path) -> None:
 def test_a_missing_file_is_named_as_the_caller_names_it(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="calibration file not found"):
         open_source(tmp_path / "nope.npz", what="calibration file").count(SPECS)
+
+
+@pytest.mark.parametrize(
+    "name, content, what",
+    [
+        ("data.csv", b"x,y\n1,2\n", "a CSV file"),
+        ("model.py", b"print('hi')\n", "Python source"),
+        ("data.bin", bytes(range(256)) * 4, "a binary file"),
+        ("notes", b"just some text\n", "a text file"),
+    ],
+)
+def test_a_file_of_another_kind_is_named_in_one_line_with_what_is_accepted(
+    tmp_path: Path, name: str, content: bytes, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as raised:
+        open_source(path)
+    message = raised.value.message
+    assert what in message and ".npz" in message and ".npy" in message and "\n" not in message
+    assert "pickle" not in message
+
+
+def test_an_npy_and_a_folder_of_npy_label_and_name_like_an_npz(tmp_path: Path) -> None:
+    folder, _ = _npy_folder(tmp_path)
+    assert np.array_equal(open_source(folder).load(SPECS, need_labels=True).labels, np.arange(6))
+    two = (TensorSpec("a", ("batch", 4), "float32"), TensorSpec("b", ("batch", 4), "float32"))
+    single, _ = _npy(tmp_path)
+    with pytest.raises(Exception, match="lacks arrays"):
+        open_source(single).load(two)
+    np.save(folder / "x.npy", np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="pickled object array"):
+        open_source(folder).load(SPECS)
