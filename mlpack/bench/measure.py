@@ -64,6 +64,7 @@ def benchmark(
     if not models:
         raise BadInputError("name at least one model to measure.")
     paths = [require_file(Path(m), "model file") for m in models]
+    inputs = {name: inputs_record(path, settings) for path, name in zip(paths, unique_names(paths), strict=True)}
     placement = _place(settings, device, on_device)
     configs = [
         Configuration(path, name, batch, threads)
@@ -74,8 +75,11 @@ def benchmark(
     spinning = settings.spinning if settings.spinning is not None else len(configs) == 1
     outcomes = measure_interleaved(configs, settings, cpus=placement.cpus, spinning=spinning, progress=progress)
     rule = StoppingRule(runs=settings.runs, duration_s=settings.duration_s, adaptive=settings.adaptive)
-    measurements = _with_ratios([_measurement(c, outcomes[c], placement.warnings, device, rule) for c in configs])
+    measurements = _with_ratios(
+        [_measurement(c, outcomes[c], (*placement.warnings, *inputs[c.name]["notes"]), device, rule) for c in configs]
+    )
     record = settings.to_dict() | {
+        "inputs": inputs,
         "spinning": spinning,
         "threads": list(placement.threads),
         "interleaved": len(configs) > 1,
@@ -89,6 +93,38 @@ def benchmark(
         measurements=tuple(measurements),
         best_batch=_best_batches(measurements, settings.latency_budget_ms),
     )
+
+
+def inputs_record(model: Path, settings: BenchSettings) -> dict[str, Any]:
+    """What bench feeds ``model`` (shapes at the first batch size), whether it was generated, and
+    which sizes mlpack invented; for the JSON and the report.
+
+    Raises:
+        BadInputError: a latency budget (``--latency-budget``) would be judged on invented sizes.
+    """
+    from mlpack.core.onnxio import load_model
+    from mlpack.core.signature import signature_of
+    from mlpack.data.feeds import generated_shapes, refuse_invented_shapes, step_feeds
+
+    loaded = load_model(model, check=False)
+    signature = signature_of(loaded)
+    settings.feeding.check(signature)
+    batch = settings.batch_sizes[0]
+    if settings.data is not None:
+        feeds = step_feeds(model, signature, data=settings.data, options=settings.feeding, batch_size=batch)
+        shapes = {name: list(getattr(value, "shape", ())) for name, value in feeds.items()}
+        return {"generated": [], "batch_size": batch, "shapes": shapes, "notes": []}
+    if settings.latency_budget_ms is not None:
+        refuse_invented_shapes(model, signature, settings.feeding, what="--latency-budget")
+    planned = generated_shapes(loaded, signature, settings.feeding, batch)
+    note = "inputs generated (no --data) at batch " + f"{batch}: " + ", ".join(s.text() for s in planned)
+    return {
+        "generated": [s.name for s in planned],
+        "batch_size": batch,
+        "shapes": {s.name: list(s.shape) for s in planned},
+        "invented": {s.name: s.to_dict() for s in planned if s.invented},
+        "notes": [note],
+    }
 
 
 def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: bool) -> _Placement:

@@ -36,7 +36,7 @@ from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
 from mlpack.core.signature import signature_of
 from mlpack.core.sysinfo import system_info
-from mlpack.data.feeds import FeedOptions, model_dataset
+from mlpack.data.feeds import FeedOptions, model_dataset, refuse_invented_shapes
 from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, DataError, ExitCode
 
@@ -327,6 +327,8 @@ def _time(
 ) -> _Timing:
     """Latency in rounds of PROCESSES_PER_ROUND fresh processes, adding a round while a verdict is
     too close to call; then the start-up and memory verdicts over every process."""
+    if data is None and (budgets.max_latency_ms or budgets.max_first_inference_ms is not None):
+        refuse_invented_shapes(model, signature_of(load_model(model)), settings.feeding, what="the latency budget")
     processes = _Processes(own=[], pairs=[])
     bench = settings.bench_settings(data)
     rounds = 0
@@ -340,7 +342,7 @@ def _time(
     # With only a slowdown budget, the model's own figures come from the interleaved processes.
     own = processes.own or [m for m, _ in processes.pairs]
     verdicts += resource_verdicts(resource_figures(own), budgets)
-    latency = {"processes": len(own), "model": _summary(own)}
+    latency = {"processes": len(own), "model": _summary(own), "inputs": measure.inputs_record(model, bench)}
     if processes.pairs:
         latency["interleaved_model"] = _summary([m for m, _ in processes.pairs])
         latency["interleaved_baseline"] = _summary([b for _, b in processes.pairs])

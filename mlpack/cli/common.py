@@ -107,6 +107,15 @@ ChannelAxisOption = Annotated[
     ),
 ]
 
+ShapeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--shape",
+        help="NAME:DIMS, e.g. images:1x3x320x320: the size of an input's open dimensions for generated inputs "
+        "(its batch axis still follows the batch size; repeatable).",
+    ),
+]
+
 
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
@@ -241,11 +250,11 @@ def parse_pairs(items: list[str] | None, option: str) -> dict[str, Any]:
     return parsed
 
 
-def feeding(state: list[str] | None, values: list[str] | None) -> Any:
-    """The --state and --set options as the API's FeedOptions."""
+def feeding(state: list[str] | None, values: list[str] | None, shapes: list[str] | None = None) -> Any:
+    """The --state, --set and --shape options as the API's FeedOptions."""
     from mlpack.data.feeds import FeedOptions
 
-    return FeedOptions.parse(tuple(state or ()), tuple(values or ()))
+    return FeedOptions.parse(tuple(state or ()), tuple(values or ()), tuple(shapes or ()))
 
 
 @contextlib.contextmanager

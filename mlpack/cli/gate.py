@@ -17,6 +17,7 @@ from mlpack.cli.common import (
     MaxRemeasure,
     ReferenceModel,
     SetOption,
+    ShapeOption,
     StateOption,
     Target,
     Timeout,
@@ -75,6 +76,7 @@ def check(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
     target: Target = None,
     timeout: Timeout = 600.0,
@@ -94,7 +96,7 @@ def check(
         warmup=warmup,
         confidence=confidence,
         max_remeasure=max_remeasure,
-        feeding=feeding(state, set_values),
+        feeding=feeding(state, set_values, shapes),
     )
     reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
@@ -176,6 +178,7 @@ def tune(
     json_out: TuneJson = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
@@ -192,7 +195,7 @@ def tune(
         duration_s=duration,
         calibration_batch=calibration_batch,
         calibration_memory=memory,
-        feeding=feeding(state, set_values),
+        feeding=feeding(state, set_values, shapes),
     )
     check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file, drift_reference))
     with progress() as update:

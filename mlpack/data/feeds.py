@@ -18,6 +18,7 @@ from mlpack.core.onnxio import create_session, load_model
 from mlpack.core.signature import Signature, TensorSpec
 from mlpack.data.dataset import Dataset, check_array
 from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, input_hints
+from mlpack.data.shapes import GeneratedShape, InputShape, generated_shape, model_hints
 from mlpack.data.sources import GeneratedInputs, load_dataset
 from mlpack.data.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
 from mlpack.errors import InputSpecError
@@ -90,16 +91,18 @@ class FeedOptions:
 
     state: tuple[StatePair, ...] = ()
     values: tuple[SetValue, ...] = ()
+    shapes: tuple[InputShape, ...] = ()  # --shape: generated inputs' shapes, stated by the user
 
     @classmethod
-    def parse(cls, state: Sequence[str] = (), values: Sequence[str] = ()) -> FeedOptions:
-        """From the command line's ``--state OUT=IN`` and ``--set NAME=VALUE`` texts."""
+    def parse(cls, state: Sequence[str] = (), values: Sequence[str] = (), shapes: Sequence[str] = ()) -> FeedOptions:
+        """From the command line's ``--state OUT=IN``, ``--set NAME=VALUE`` and ``--shape NAME:DIMS`` texts."""
         sets = tuple(SetValue.parse(v) for v in values)
-        names = [s.name for s in sets]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise InputSpecError(f"--set gives {twice} more than once; give each input one value.")
-        return cls(state=parse_state_pairs(state), values=sets)
+        stated = tuple(InputShape.parse(s) for s in shapes)
+        for option, names in (("--set", [s.name for s in sets]), ("--shape", [s.name for s in stated])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise InputSpecError(f"{option} gives {twice} more than once; give each input one.")
+        return cls(state=parse_state_pairs(state), values=sets, shapes=stated)
 
     @property
     def streaming(self) -> bool:
@@ -114,18 +117,33 @@ class FeedOptions:
                 raise InputSpecError(
                     f"--set {value.text()}: the model has no input '{value.name}'; its inputs are {sorted(known)}."
                 )
+        by_name = {s.name: s for s in signature.inputs}
+        for shape in self.shapes:
+            if shape.name not in by_name:
+                raise InputSpecError(
+                    f"--shape {shape.text()}: the model has no input '{shape.name}'; its inputs are {sorted(known)}."
+                )
+            shape.check(by_name[shape.name])
 
     def given(self, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
         by_name = {s.name: s for s in specs}
         return {v.name: v.array(by_name[v.name], batch_size=batch_size) for v in self.values if v.name in by_name}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": [p.text() for p in self.state], "set": {v.name: v.value for v in self.values}}
+        return {
+            "state": [p.text() for p in self.state],
+            "set": {v.name: v.value for v in self.values},
+            "shape": [s.text() for s in self.shapes],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> FeedOptions:
         data = data or {}
-        return cls.parse(tuple(data.get("state", ())), tuple(f"{k}={v}" for k, v in data.get("set", {}).items()))
+        return cls.parse(
+            tuple(data.get("state", ())),
+            tuple(f"{k}={v}" for k, v in data.get("set", {}).items()),
+            tuple(data.get("shape", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,7 @@ class Feeds:
     generated: bool
     notes: tuple[str, ...] = ()
     expected: tuple[tuple[np.ndarray, ...] | None, ...] = ()  # per call, from ONNX test sets
+    shapes: tuple[GeneratedShape, ...] = ()  # generated inputs: each one's shape, and what was invented
 
     @property
     def first(self) -> dict[str, np.ndarray]:
@@ -307,21 +326,67 @@ def _generated(
     model: Path, signature: Signature, options: FeedOptions, batch_size: int, seed: int, steps: int
 ) -> Feeds:
     specs = signature.inputs
-    hints = input_hints(load_model(Path(model), check=False))
+    loaded = load_model(Path(model), check=False)
+    hints = input_hints(loaded)
     given = options.given(specs, batch_size=batch_size)
+    planned = generated_shapes(loaded, signature, options, batch_size)
+    shapes = {s.name: s.shape for s in planned}
     count = steps if options.streaming else 1
     calls = []
     for step in range(count):
-        source = GeneratedInputs(batch_size=batch_size, seed=seed + step, hints=hints)
+        source = GeneratedInputs(batch_size=batch_size, seed=seed + step, hints=hints, shapes=shapes)
         start = _zero_state(specs, options, batch_size) if step == 0 else None
         calls.append(source.load(specs, given=given, defaults=start).inputs)
-    label = f"{batch_size} generated samples (seed {seed})"
+    shown = [s for s in planned if s.name not in given]
+    label = f"{batch_size} generated samples (seed {seed})" + (
+        f" at {', '.join(s.text() for s in shown)}" if any(s.invented for s in shown) else ""
+    )
     if options.streaming:
         label = (
             f"a stream of {count} generated calls of {batch_size} (seed {seed}), state carried through "
             + ", ".join(p.text() for p in options.state)
         )
-    return Feeds(tuple(calls), options.state, label, True)
+    return Feeds(tuple(calls), options.state, label, True, shapes=tuple(planned))
+
+
+def generated_shapes(
+    model: Any, signature: Signature, options: FeedOptions, batch_size: int
+) -> tuple[GeneratedShape, ...]:
+    """The shapes generated inputs take for ``model`` (a path or a loaded ModelProto), inputs given
+    by value (``--set``) left out, and which of their sizes mlpack invented."""
+    from mlpack.core.onnxio import load_model
+
+    loaded = load_model(Path(model), check=False) if isinstance(model, (str, Path)) else model
+    hints = model_hints(loaded)
+    stated = {s.name: s for s in options.shapes}
+    axes = signature_batch_axes(signature.inputs).axes
+    by_value = {v.name for v in options.values}
+    return tuple(
+        generated_shape(spec, batch_size=batch_size, batch_axis=axes[spec.name], stated=stated, hints=hints)
+        for spec in signature.inputs
+        if spec.name not in by_value
+    )
+
+
+def refuse_invented_shapes(model: Path, signature: Signature, options: FeedOptions, *, what: str) -> None:
+    """Raise BadInputError where a latency budget would be judged on sizes mlpack invented.
+
+    Args:
+        model: the ONNX file the inputs would be generated for.
+        signature: its signature.
+        options: the user's --shape (and --set) statements.
+        what: the budget, for the message ("the latency budget").
+    """
+    from mlpack.errors import BadInputError
+
+    invented = [s for s in generated_shapes(model, signature, options, 1) if s.invented]
+    if invented:
+        example = invented[0]
+        raise BadInputError(
+            f"{what} would be judged on generated inputs of invented size ({'; '.join(s.text() for s in invented)}); "
+            f"state the size with --shape {example.name}:{'x'.join(str(d) for d in example.shape)} "
+            "(your real one), or pass real inputs with --data."
+        )
 
 
 def step_feeds(

@@ -95,6 +95,7 @@ def generate_inputs(
     seed: int = 0,
     dim_values: Mapping[str, int] | None = None,
     hints: InputHints | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Seeded inputs matching the signature, plausible where the graph says what is plausible.
 
@@ -105,6 +106,7 @@ def generate_inputs(
         dim_values: sizes for named dimensions (a name missing here gets a default).
         hints: value ranges read from the graph (:func:`input_hints`): token ids are drawn
             across the table they index. Without hints, integers are 0 or 1.
+        shapes: whole shapes per input (:mod:`mlpack.data.shapes` plans them), over the above.
 
     Floats are standard normal; an integer input named like a mask is all ones.
     """
@@ -115,7 +117,9 @@ def generate_inputs(
     axes = signature_batch_axes(specs).axes
     feeds: dict[str, np.ndarray] = {}
     for spec in specs:
-        shape = concrete_shape(spec, batch_size=batch_size, dim_values=dim_values, batch_axis=axes[spec.name])
+        shape = (shapes or {}).get(spec.name) or concrete_shape(
+            spec, batch_size=batch_size, dim_values=dim_values, batch_axis=axes[spec.name]
+        )
         if spec.dtype.startswith("onnx:") or spec.dtype == "object":
             raise InputSpecError(f"cannot generate data for input '{spec.name}' of type {spec.dtype}; pass --data.")
         dtype = np.dtype(spec.dtype)

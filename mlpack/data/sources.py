@@ -284,6 +284,7 @@ class GeneratedInputs(DataSource):
     batch_size: int
     seed: int = 0
     hints: InputHints = field(default_factory=InputHints)  # what the graph says is plausible
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # planned by mlpack.data.shapes
 
     def load(
         self,
@@ -296,7 +297,9 @@ class GeneratedInputs(DataSource):
         if need_labels:
             raise DataError("generated inputs have no labels; pass data with a 'labels' array.")
         # Generated values are no real data: values given and a stream's initial state replace them.
-        feeds = generate_inputs(specs, batch_size=self.batch_size, seed=self.seed, hints=self.hints)
+        feeds = generate_inputs(
+            specs, batch_size=self.batch_size, seed=self.seed, hints=self.hints, shapes=self.shapes
+        )
         inputs = {**feeds, **(given or {}), **(defaults or {})}
         return Dataset(inputs=inputs, axes=signature_batch_axes(specs).axes)
 

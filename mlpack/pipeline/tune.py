@@ -116,6 +116,7 @@ class TuneResult:
     seconds: float
     timed_out: bool
     schema: str = SCHEMA
+    inputs: dict[str, Any] = field(default_factory=dict)  # what latency was measured on, per candidate file
 
     @property
     def ok(self) -> bool:
@@ -143,6 +144,7 @@ class TuneResult:
             "ok": self.ok,
             "exit_code": int(self.exit_code),
             "candidates": [c.to_dict(fp32) for c in self.candidates],
+            "inputs": self.inputs,
         }
 
 
@@ -198,11 +200,12 @@ def tune(
             candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, feeding
         )
         built = [c for c in candidates if c.status == "built"]
+        inputs: dict[str, Any] = {}
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
             _score(built, Path(model), dataset, resolved, feeding, drift_judge)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
-            _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding)
+            inputs = _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding, data)
             _mark_pareto(built)
         chosen = _choose(built, settings.objective)
         if chosen is not None:
@@ -220,6 +223,7 @@ def tune(
         int8_acceleration=int8_acceleration(),
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
+        inputs=inputs,
     )
 
 
@@ -376,15 +380,17 @@ def _measure(
     duration_s: float,
     budgets: Budgets,
     feeding: FeedOptions,
-) -> None:
-    """All candidates in one interleaved run, so their ratios to FP32 share the machine's state.
+    data: Path,
+) -> dict[str, Any]:
+    """All candidates in one interleaved run, so their ratios to FP32 share the machine's state,
+    on the evaluation data's samples (never on invented shapes); returns what each was fed.
 
     Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
     for the confidence-interval verdict.
     """
     result = measure.benchmark(
         [c.path for c in built if c.path],
-        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5, feeding=feeding),
+        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5, feeding=feeding, data=data),
         device=profile,
     )
     # Ratios are to the FP32 candidate (the simplified source), measured in the same run.
@@ -398,6 +404,7 @@ def _measure(
             candidate.slower_than_fp32 = not_fp32 and candidate.latency_ratio > SLOWER_THAN_FP32
         candidate.verdicts += point_latency_verdicts(lat, budgets, "the interleaved run")
         candidate.verdicts += resource_verdicts(resource_figures([measured]), budgets)
+    return dict(result.settings.get("inputs", {}))
 
 
 def _score_key(c: Candidate) -> float:
