@@ -105,7 +105,7 @@ def _is_tensor(spec: Any) -> bool:
         return False
     shape = spec.get("shape")
     return isinstance(shape, list) and all(
-        isinstance(d, str) or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in shape
+        d is None or isinstance(d, str) or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in shape
     )
 
 

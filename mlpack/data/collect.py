@@ -20,6 +20,7 @@ from mlpack.core.signature import signature_of
 from mlpack.data.collectors import BINS, SAMPLE_SIZE, TensorCollector
 from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.npzstream import count_samples, iter_blocks
+from mlpack.data.sources import NpzFile, open_source
 from mlpack.data.stats import MAX_BYTES, DataStats, View
 from mlpack.data.views import check_view, view_for
 from mlpack.errors import DataError, InputSpecError
@@ -226,7 +227,9 @@ class _Blocks:
         self.batch_size, self.feeding = batch_size, feeding
         self.skipped = {v.name for v in feeding.values} | {p.input for p in feeding.state}
         input_axes = signature_batch_axes(signature.inputs).axes
-        self.plain = not self.skipped and all(axis == 0 for axis in input_axes.values())
+        # Streamed a block at a time from an .npz; any other kind of data file is read through the dataset.
+        streamable = isinstance(open_source(self.data), NpzFile)
+        self.plain = streamable and not self.skipped and all(axis == 0 for axis in input_axes.values())
         self.dataset: Dataset | None = None
         if self.plain:
             self.samples = count_samples(self.data, signature.inputs)

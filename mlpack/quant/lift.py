@@ -42,7 +42,7 @@ def open_dimensions(model: onnx.ModelProto) -> int:
 
 
 def lift_weights(model: onnx.ModelProto) -> tuple[int, int]:
-    """Move float constants to main-graph initializers and fold weight chains, in place.
+    """Move constants to main-graph initializers and fold weight chains, in place.
 
     Returns (tensors lifted, chain nodes folded).
     """
@@ -97,23 +97,29 @@ _FLOATS = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
 def _constant_tensor(node: onnx.NodeProto) -> onnx.TensorProto | None:
-    """A Constant node's value as a named tensor, where it is floats (``value_float`` too: the FP16
-    converter leaves that form float32 beside FP16 neighbours, which onnxruntime refuses)."""
+    """A Constant node's value as a named tensor (``value_float(s)``/``value_int(s)`` too: the FP16
+    converter leaves ``value_float`` float32 beside FP16 neighbours, which onnxruntime refuses;
+    a Reshape's shape must be an initializer for the chain it shapes to fold)."""
     import numpy as np
     from onnx import AttributeProto, numpy_helper
 
     for attr in node.attribute:
         if attr.name == "value" and attr.type == AttributeProto.TENSOR:
-            if attr.t.data_type not in _FLOATS or attr.t.data_location == 1:
+            if attr.t.data_location == 1 or attr.t.data_type == 8:  # external data, strings
                 return None
             tensor = type(attr.t)()
             tensor.CopyFrom(attr.t)
             tensor.name = node.output[0]
             return tensor
-        if attr.name == "value_floats":
-            return numpy_helper.from_array(np.array(attr.floats, dtype=np.float32), node.output[0])
-        if attr.name == "value_float":
-            return numpy_helper.from_array(np.array(attr.f, dtype=np.float32), node.output[0])
+        scalar_or_list = {
+            "value_floats": (list(attr.floats), np.float32),
+            "value_float": (attr.f, np.float32),
+            "value_ints": (list(attr.ints), np.int64),
+            "value_int": (attr.i, np.int64),
+        }
+        if attr.name in scalar_or_list:
+            values, dtype = scalar_or_list[attr.name]
+            return numpy_helper.from_array(np.array(values, dtype=dtype), node.output[0])
     return None
 
 
@@ -191,7 +197,7 @@ class Normalise(ModelPass):
             return False
         save_model(loaded, output)
         parts = [f"{dims} dimension{'s' if dims != 1 else ''} written as -1/0 read as open"] if dims else []
-        parts += [f"{lifted} float constant{'s' if lifted != 1 else ''} made initializers"] if lifted else []
+        parts += [f"{lifted} constant{'s' if lifted != 1 else ''} made initializers"] if lifted else []
         parts += [f"{folded} Identity/Cast/Reshape/Transpose on weights folded"] if folded else []
         context.log.steps.append("normalised: " + ", ".join(parts))
         return True

@@ -21,7 +21,7 @@ from typing import Any
 from mlpack.core.version import mlpack_version
 from mlpack.errors import BadInputError, RemoteError, RemoteTimeout
 from mlpack.remote.agent import OUT_OF_MEMORY
-from mlpack.remote.ssh import Target, connect
+from mlpack.remote.ssh import Target, connect, require_asyncssh
 
 DEFAULT_TIMEOUT_S = 600.0
 # Run by the device's Python before anything of mlpack: it must work where mlpack is missing.
@@ -118,7 +118,7 @@ def gather_jobs(
 
 
 async def _bounded(target: Target, job: RemoteJob, timeout_s: float) -> RemoteOutcome:
-    import asyncssh
+    asyncssh = require_asyncssh()  # the install hint, where the runtime-only install has no asyncssh
 
     try:
         return await asyncio.wait_for(_run(target, job), timeout_s)
@@ -220,8 +220,7 @@ async def _read_message(process: Any, target: Target, doing: str) -> dict[str, A
 async def _upload(connection: Any, target: Target, workdir: Path, uploads: dict[str, Path]) -> None:
     if not uploads:
         return
-    import asyncssh
-
+    asyncssh = require_asyncssh()
     try:
         async with connection.start_sftp_client() as sftp:
             for name, local in uploads.items():

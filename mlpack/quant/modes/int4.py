@@ -12,6 +12,7 @@ from pathlib import Path
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.onnxio import load_model, save_model
 from mlpack.core.quiet import silenced
+from mlpack.errors import MissingDependencyError
 from mlpack.quant.gemm import gemm_to_matmul_add
 from mlpack.quant.modes.weights import store_roles_at_rest
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
@@ -19,8 +20,19 @@ from mlpack.quant.settings import QuantizeSettings
 
 
 def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> int:
-    """MatMul weights to 4-bit blocks; returns how many MatMulNBits nodes were made."""
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    """MatMul weights to 4-bit blocks; returns how many MatMulNBits nodes were made.
+
+    Raises:
+        MissingDependencyError: onnxruntime's 4-bit quantiser needs onnx-ir, which the runtime-only
+            install lacks (exit 2, naming the extra).
+    """
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"--quantize int4 needs onnxruntime's 4-bit quantiser, which imports {exc.name or 'a module'} "
+            "that this install lacks: pip install 'mlpack-edge[optimize]'."
+        ) from exc
 
     model = load_model(src, check=False)
     rewritten = gemm_to_matmul_add(model)  # MatMulNBits replaces MatMul only; torch's Linear is often Gemm
