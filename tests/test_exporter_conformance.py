@@ -20,8 +20,8 @@ import mlpack
 from mlpack.cli import app
 from mlpack.errors import ExitCode
 from mlpack.quant.settings import QuantizeSettings, QuantMode
-from tests.conftest import tiny
 from tests.exporter_graphs import BUILDERS, METADATA, float_tensors, int8_limit
+from tests.helpers.models import tiny
 
 FAST = ["--runs", "3", "--duration", "0", "--warmup", "1"]
 QUANTISING = (QuantMode.DYNAMIC, QuantMode.STATIC, QuantMode.INT4, QuantMode.FP16)
