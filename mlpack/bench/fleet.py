@@ -123,7 +123,8 @@ def _remote_names(paths: list[Path]) -> dict[str, tuple[Path, str]]:
 
 
 def bench_flags(settings: BenchSettings) -> list[str]:
-    """``mlpack bench`` options that reproduce ``settings`` on the device (data and device aside).
+    """``mlpack bench`` options that reproduce ``settings`` on the device (data and device aside),
+    ``--state`` and ``--set`` included.
 
     Args:
         settings: what the host was asked to measure.
@@ -152,7 +153,7 @@ def bench_flags(settings: BenchSettings) -> list[str]:
         flags.append("--profile")
     if settings.latency_budget_ms is not None:
         flags += ["--latency-budget", repr(settings.latency_budget_ms)]
-    return flags
+    return flags + settings.feeding.to_args()
 
 
 def profile_toml(device: DeviceProfile) -> str:

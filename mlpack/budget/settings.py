@@ -54,4 +54,5 @@ class CheckSettings:
         return [
             *("--runs", str(self.runs), "--duration", repr(self.duration_s), "--warmup", str(self.warmup)),
             *("--confidence", repr(self.confidence), "--max-remeasure", str(self.max_remeasure)),
+            *self.feeding.to_args(),
         ]

@@ -131,17 +131,32 @@ def diff(
     max_remeasure: MaxRemeasure = 2,
     json_out: JsonFile = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
+    target: Target = None,
+    timeout: Timeout = 600.0,
 ) -> None:
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
     Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
+    from mlpack.budget.check_target import diff_on_target
     from mlpack.budget.diff import before_after
     from mlpack.budget.settings import CheckSettings
     from mlpack.core.fileio import write_text_atomic
     from mlpack.core.validate import check_reports
+    from mlpack.remote.targets import profile_target
     from mlpack.report.diff import before_after_markdown
 
     settings = CheckSettings(runs=runs, duration_s=duration, confidence=confidence, max_remeasure=max_remeasure)
     check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
+    target = target or profile_target(device, budget=budget, devices_file=devices_file)
+    if target:  # both timed and checked on the device; an unreachable one is exit 2, never the host
+        given: dict[str, Any] = {"device": device, "devices_file": devices_file, "reference": reference, "data": data}
+        with spinner() as update:
+            remote = diff_on_target(
+                target, before, after, budgets=budget, **given, settings=settings, timeout_s=timeout, progress=update
+            )
+        if markdown:
+            write_text_atomic(markdown, remote.text("diff.md"))
+        emit(remote, json_out)
+        return exit_with(remote)
     with progress() as update:
         result = before_after(
             before,

@@ -117,9 +117,17 @@ def run(
     from mlpack.remote.commands import run_on_target
 
     if target:
+        chosen = feeding(state, set_values).to_args()  # checked here, before a device is contacted
         with spinner() as update:
             remote = run_on_target(
-                target, package, inputs, output, batch_size=batch_size, timeout_s=timeout, progress=update
+                target,
+                package,
+                inputs,
+                output,
+                batch_size=batch_size,
+                feeding=chosen,
+                timeout_s=timeout,
+                progress=update,
             )
         emit(remote, "-" if as_json else None)
         exit_with(remote)

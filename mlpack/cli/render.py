@@ -23,6 +23,7 @@ from mlpack.budget.diff import BeforeAfter
 from mlpack.budget.drift import DriftResult
 from mlpack.cli.markup import escape
 from mlpack.cli.render_model import (
+    comparison_table,
     human_size,
     render_export,
     render_inspect,
@@ -31,6 +32,7 @@ from mlpack.cli.render_model import (
     render_run,
     render_verify,
 )
+from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
 from mlpack.exporter.export import ExportResult
 from mlpack.pipeline.summary import BuildResult
@@ -365,6 +367,11 @@ def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
     console.print(f"{verdict} on {result.target_url}: {answer['name']} {answer['version']}")
     for problem in answer["problems"]:
         console.print(f"  {problem}", soft_wrap=True, markup=False)
+    golden = answer.get("golden")
+    if golden:  # the device's golden-sample comparison, as a local verify shows it
+        outputs = tuple(OutputDiff(**o) for o in golden["outputs"])
+        comparison = Comparison(golden["label"], outputs, Tolerance(**golden["tolerance"]))
+        console.print(comparison_table([comparison], f"Golden samples on {result.target_url}"))
     render_remote(console, result)
 
 

@@ -136,6 +136,13 @@ class FeedOptions:
             "shape": [s.text() for s in self.shapes],
         }
 
+    def to_args(self) -> list[str]:
+        """The same feeding as ``--state`` and ``--set`` options, for a command run on a device."""
+        return [
+            *(a for p in self.state for a in ("--state", p.text())),
+            *(a for v in self.values for a in ("--set", v.text())),
+        ]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> FeedOptions:
         data = data or {}

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
+from mlpack.budget.check_target import check_on_target
 from mlpack.budget.settings import CheckSettings
 from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.jsonout import dumps
@@ -36,6 +37,7 @@ from mlpack.pipeline.tune import tune
 from mlpack.pipeline.tune_settings import TuneSettings
 from mlpack.quant.optimize import optimize
 from mlpack.quant.settings import QuantizeSettings
+from mlpack.remote.targets import profile_target
 from mlpack.report.markdown import check_markdown
 
 
@@ -290,24 +292,28 @@ def _check(run: _Run) -> StageReport:
 
 
 def _measure(run: _Run, settings: CheckConfig, reference: Path | None) -> dict[str, Any]:
-    """Check the optimised model against the budgets and write check.json and check.md."""
-    result = check(
-        run.model,
-        budgets=settings.budgets,
-        device=settings.device,
-        reference=reference,
-        data=settings.data,
-        drift_reference=settings.drift_reference,
-        settings=CheckSettings(runs=settings.runs, duration_s=settings.duration_s, feeding=run.config.model.feeding),
+    """Check the optimised model against the budgets and write check.json and check.md: on the
+    device profile's target where it names one (an unreachable one fails the build, exit 2)."""
+    given: dict[str, Any] = {"budgets": settings.budgets, "device": settings.device, "reference": reference}
+    given |= {"data": settings.data, "drift_reference": settings.drift_reference}
+    given["settings"] = CheckSettings(
+        runs=settings.runs, duration_s=settings.duration_s, feeding=run.config.model.feeding
     )
+    target = profile_target(settings.device, budget=settings.budgets)
+    if target:
+        remote = check_on_target(target, run.model, **given)
+        result, markdown = remote.to_dict(), remote.text("check.md")
+    else:
+        local = check(run.model, **given)
+        result, markdown = local.to_dict(), check_markdown(local)
     report_json = run.out / "check.json"
-    write_text_atomic(report_json, dumps(result.to_dict()) + "\n")
-    write_text_atomic(report_json.with_suffix(".md"), check_markdown(result))
-    summary: dict[str, Any] = {"summary": result.summary, "exit_code": int(result.exit_code)}
-    if result.quality is not None:
-        for metric in ("accuracy", "reference_accuracy", "agreement"):
-            if metric in result.quality.metrics:
-                summary[metric] = result.quality.metrics[metric]
+    write_text_atomic(report_json, dumps(result) + "\n")
+    write_text_atomic(report_json.with_suffix(".md"), markdown)
+    summary: dict[str, Any] = {"summary": result["summary"], "exit_code": int(result["exit_code"])}
+    metrics = (result.get("quality") or {}).get("metrics", {})
+    for metric in ("accuracy", "reference_accuracy", "agreement"):
+        if metric in metrics:
+            summary[metric] = metrics[metric]
     return summary
 
 

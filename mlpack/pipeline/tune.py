@@ -48,6 +48,7 @@ from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.calibration import inspect_calibration
 from mlpack.quant.optimize import optimize
 from mlpack.quant.settings import QuantMode
+from mlpack.remote.targets import refuse_target
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
@@ -185,6 +186,7 @@ def tune(
     report = progress or _silent
     feeding, max_time_s = settings.feeding, settings.max_time_s
     check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file, drift_reference))
+    refuse_target("tune", device, budget=Path(budgets), devices_file=devices_file)  # never times on the host instead
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)

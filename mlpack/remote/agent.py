@@ -34,6 +34,11 @@ def device_system() -> dict[str, Any]:
     return system_info() | {"memory_mb": total_memory_mb(), "on_device": True}
 
 
+def mlpack_command(args: list[str]) -> list[str]:
+    """How the agent starts the job's mlpack (a test replaces it with a process that has workers)."""
+    return [sys.executable, "-m", "mlpack.cli", *args]
+
+
 def _send(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -52,20 +57,28 @@ class _Job:
         sys.stdin.buffer.read()
         self.abandoned.set()
         with self.lock:
-            if self.child is not None and self.child.poll() is None:
-                self.child.kill()
+            self.stop()
+
+    def stop(self) -> None:
+        """Kill the child's whole process group: its measuring workers must not outlive the job."""
+        if self.child is not None:
+            try:
+                os.killpg(self.child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def run(self, args: list[str], workdir: Path) -> subprocess.CompletedProcess[bytes]:
         with self.lock:
             if self.abandoned.is_set():
                 raise SystemExit(1)
             self.child = subprocess.Popen(
-                [sys.executable, "-m", "mlpack.cli", *args],
+                mlpack_command(args),
                 cwd=workdir,
                 env={**os.environ, ON_DEVICE_ENV: "1"},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                start_new_session=True,  # a group of its own, so that stop() reaches its workers
             )
         stdout, stderr = self.child.communicate()
         return subprocess.CompletedProcess(args, self.child.returncode, stdout, stderr)
@@ -107,6 +120,8 @@ def main() -> int:
         )
         return 0
     finally:
+        with job.lock:
+            job.stop()  # whatever the child left running, and the child itself on SIGTERM/SIGHUP
         shutil.rmtree(workdir, ignore_errors=True)
 
 

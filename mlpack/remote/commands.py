@@ -162,11 +162,15 @@ def run_on_target(
     output: Path,
     *,
     batch_size: int = 256,
+    feeding: Sequence[str] = (),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
 ) -> RemoteRunResult:
     """``mlpack run`` on a device: the package and inputs copied there, the outputs written to ``output``
     (atomically, and only when the run succeeded).
+
+    ``feeding`` is ``--state``/``--set`` options (``FeedOptions.to_args()``), passed on as given;
+    empty runs with the package's own pairs, as a local run does.
 
     Raises:
         BadInputError: ``batch_size`` below 1 (exit 2).
@@ -174,7 +178,7 @@ def run_on_target(
     """
     check_number(batch_size, name="--batch-size", minimum=1)  # here, before a device is contacted
     check_output(Path(output), option="-o", inputs=(package, inputs))  # before anything is copied
-    args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), "--json"]
+    args = ["run", "package.mlpack", "-o", "outputs.npz", "--batch-size", str(batch_size), *feeding, "--json"]
     outcome = run_command(
         target,
         args,

@@ -19,6 +19,7 @@ from typing import Any
 import asyncssh
 
 VENV_BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]  # this checkout: the device runs its mlpack, not the venv's install
 
 
 class LocalSSHServer:
@@ -140,6 +141,7 @@ def session_env(**overrides: str) -> dict[str, str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
         "TMPDIR": os.environ.get("TMPDIR", "/tmp"),
+        "PYTHONPATH": str(ROOT),
     }
     env.update(overrides)
     return env
