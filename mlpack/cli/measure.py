@@ -180,14 +180,29 @@ def _bench_on_targets(
         raise typer.Exit(int(fleet.exit_code))
 
 
+devices_app = typer.Typer(
+    help="List the device profiles; set up and check a device over SSH (devices setup / devices check).",
+    add_completion=False,
+    rich_markup_mode=None,
+)
+DeviceUrl = Annotated[str, typer.Argument(help="The device: ssh://[user@]host[:port] or an SSH host alias.")]
+DeviceDir = Annotated[
+    str, typer.Option("--dir", help="The folder on the device that holds the venv (relative: in the user's home).")
+]
+
+
+@devices_app.callback(invoke_without_command=True)
 @handle_errors
 def devices(
+    ctx: typer.Context,
     devices_file: DevicesFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
 ) -> None:
     """List the device profiles: built in, and from your own file."""
     from mlpack.core.devices import load_devices
 
+    if ctx.invoked_subcommand is not None:
+        return
     profiles = load_devices(devices_file)
     if as_json:
         print_json({name: p.to_dict() for name, p in profiles.items()})
@@ -195,6 +210,48 @@ def devices(
         from mlpack.cli.render import render_devices
 
         render_devices(console(), profiles)
+
+
+@devices_app.command("setup")
+@handle_errors
+def devices_setup(
+    target: DeviceUrl,
+    folder: DeviceDir = ".mlpack-device",
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON only.")] = False,
+) -> None:
+    """Install this mlpack (runtime-only) into a venv on the device, offline; later --target runs use it."""
+    from mlpack.remote.setup import setup_device
+    from mlpack.remote.ssh import parse_target
+
+    device = parse_target(target)
+    with console(stderr=True).status(f"setting up {device.label}"):
+        result = setup_device(device, folder=folder)
+    emit(result, "-" if as_json else None)
+
+
+@devices_app.command("check")
+@handle_errors
+def devices_check(
+    target: DeviceUrl,
+    folder: DeviceDir = ".mlpack-device",
+    as_json: Annotated[bool, typer.Option("--json", help="Print what is there as JSON only.")] = False,
+) -> None:
+    """Report what the device has: Python, the venv's mlpack and onnxruntime, CPU and instruction sets."""
+    from mlpack.remote.setup import check_device
+    from mlpack.remote.ssh import parse_target
+
+    report = check_device(parse_target(target), folder=folder)
+    if as_json:
+        print_json(report)
+        return
+    base, venv = report["python"], report["venv"]
+    out = console()
+    out.print(f"{report['target']}: Python {base['python']} ({base['platform']}, {base['machine']}); CPU {base['cpu']}")
+    if venv:
+        out.print(f"venv {venv['prefix']}: mlpack {venv['mlpack']}, onnxruntime {venv['onnxruntime']}")
+        out.print(f"instruction sets: {', '.join(venv['isa'] or []) or 'unknown'}")
+    else:
+        out.print(f"no venv in {report['folder']}: run mlpack devices setup {report['target']}")
 
 
 @handle_errors

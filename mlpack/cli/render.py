@@ -39,6 +39,7 @@ from mlpack.pipeline.summary import BuildResult
 from mlpack.pipeline.tune import TuneResult
 from mlpack.quant.optimize import OptimizeResult
 from mlpack.remote.commands import RemoteResult, RemoteRunResult, RemoteVerifyResult
+from mlpack.remote.setup import SetupResult
 
 if TYPE_CHECKING:
     from mlpack.bench.results import Measurement
@@ -382,6 +383,12 @@ def render_remote_run(console: Console, result: RemoteRunResult) -> None:
     render_remote(console, result)
 
 
+def render_setup(console: Console, result: SetupResult) -> None:
+    what = f"installed {len(result.installed)} wheels" if result.changed else "already set up: nothing changed"
+    mlpack = result.facts.get("mlpack")
+    console.print(f"{escape(result.target)}: {what}; mlpack {mlpack} runs there as {escape(result.python)}")
+
+
 # Every result a command shows, with its renderer: a new result type without one fails tests/cli.
 RENDERERS: dict[type, Callable[[Console, Any], None]] = {
     ExportResult: render_export,
@@ -401,4 +408,5 @@ RENDERERS: dict[type, Callable[[Console, Any], None]] = {
     RemoteResult: render_remote,
     RemoteVerifyResult: render_remote_verify,
     RemoteRunResult: render_remote_run,
+    SetupResult: render_setup,
 }

@@ -21,6 +21,7 @@ from typing import Any
 from mlpack.core.version import mlpack_version
 from mlpack.errors import BadInputError, RemoteError, RemoteTimeout
 from mlpack.remote.agent import OUT_OF_MEMORY
+from mlpack.remote.devicestate import recorded_python
 from mlpack.remote.ssh import Target, connect, require_asyncssh
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -137,8 +138,9 @@ async def _bounded(target: Target, job: RemoteJob, timeout_s: float) -> RemoteOu
 async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
     connection = await connect(target)
     try:
-        await _require_mlpack(connection, target)
-        python = shlex.quote(target.python)
+        python = recorded_python(target)  # the venv of `mlpack devices setup`, unless ?python= names one
+        await _require_mlpack(connection, target, python)
+        python = shlex.quote(python)
         process = await connection.create_process(f"{python} -m mlpack.bench.agent", encoding="utf-8")
         try:
             hello = await _read_message(process, target, "starting")
@@ -172,27 +174,23 @@ def _outcome(target: Target, hello: dict[str, Any], answer: dict[str, Any]) -> R
     return outcome
 
 
-async def _require_mlpack(connection: Any, target: Target) -> None:
+async def _require_mlpack(connection: Any, target: Target, python: str) -> None:
     """The device's Python has the runtime-only mlpack, at this machine's minor version."""
     here = mlpack_version()
-    install = f'{target.python} -m pip install "mlpack-edge~={_minor(here)}.0"'
-    done = await connection.run(f"{shlex.quote(target.python)} -c {shlex.quote(_PROBE)}", check=False)
+    install = f"mlpack devices setup {target.url()}"  # a venv there, installed offline: PEP 668-safe
+    done = await connection.run(f"{shlex.quote(python)} -c {shlex.quote(_PROBE)}", check=False)
     if done.exit_status == 127:
-        raise RemoteError(
-            f"{target.label} has no '{target.python}': install Python 3.10 or later there, then run: {install}"
-        )
+        raise RemoteError(f"{target.label} has no '{python}': install Python 3.10 or later there, then run: {install}")
     try:
         found = json.loads(str(done.stdout).strip().splitlines()[-1])["mlpack"]
     except (IndexError, ValueError, KeyError, TypeError):
-        raise RemoteError(f"{target.label}: '{target.python}' did not run: {str(done.stderr).strip()[-200:]}") from None
+        raise RemoteError(f"{target.label}: '{python}' did not run: {str(done.stderr).strip()[-200:]}") from None
     if found is None:
-        raise RemoteError(
-            f"mlpack is not installed on {target.label}; install the runtime-only package there: {install}"
-        )
+        raise RemoteError(f"mlpack is not installed on {target.label}; set it up from this machine with: {install}")
     if _minor(found) != _minor(here):
         raise RemoteError(
             f"{target.label} has mlpack {found} but this machine has {here}; results of another minor version "
-            f"are not comparable: on the device run: {install}"
+            f"are not comparable: set it up again from this machine with: {install}"
         )
 
 

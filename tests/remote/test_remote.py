@@ -187,7 +187,7 @@ def test_a_changed_host_key_is_named_as_changed(
     assert "CHANGED" in _one_error_line(result.output) and "ssh-keygen -R" in result.output
 
 
-def test_a_device_without_mlpack_gets_the_exact_pip_command(
+def test_a_device_without_mlpack_gets_the_setup_command(
     world: World, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
     bare = tmp_path / "bin"
@@ -202,7 +202,7 @@ def test_a_device_without_mlpack_gets_the_exact_pip_command(
     assert result.exit_code == 2
     line = _one_error_line(result.output)
     assert "mlpack is not installed on 127.0.0.1" in line
-    assert 'python3 -m pip install "mlpack-edge~=0.1.0"' in line
+    assert f"mlpack devices setup {world.url(server)}" in line and "pip install" not in line
 
 
 def test_a_device_with_another_minor_version_is_refused(
@@ -217,7 +217,7 @@ def test_a_device_with_another_minor_version_is_refused(
     record_host_keys(world.home, world.servers)
     assert result.exit_code == 2
     line = _one_error_line(result.output)
-    assert "has mlpack 0.2.0 but this machine has 0.1" in line and "pip install" in line
+    assert "has mlpack 0.2.0 but this machine has 0.1" in line and "mlpack devices setup" in line
 
 
 def test_a_timeout_is_one_line_and_the_device_folder_goes(
