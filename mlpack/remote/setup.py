@@ -31,7 +31,7 @@ from typing import Any
 from mlpack.core.version import mlpack_version
 from mlpack.errors import RemoteError
 from mlpack.remote.devicestate import record_python
-from mlpack.remote.ssh import DEFAULT_PYTHON, Target, connect
+from mlpack.remote.ssh import DEFAULT_PYTHON, Target, connect, require_asyncssh
 
 DEFAULT_DIR = ".mlpack-device"  # in the device user's home (where SSH sessions start)
 TEST_SITE_ENV = "MLPACK_SETUP_TEST_SITE"
@@ -193,7 +193,7 @@ def _platform_tags(base: dict[str, Any]) -> list[str]:
 
 
 async def _copy(connection: Any, target: Target, folder: str, wheels: list[Path]) -> None:
-    import asyncssh
+    asyncssh = require_asyncssh()
 
     try:
         async with connection.start_sftp_client() as sftp:
