@@ -137,10 +137,11 @@ class FeedOptions:
         }
 
     def to_args(self) -> list[str]:
-        """The same feeding as ``--state`` and ``--set`` options, for a command run on a device."""
+        """The same feeding as ``--state``, ``--set`` and ``--shape`` options, for a command run on a device."""
         return [
             *(a for p in self.state for a in ("--state", p.text())),
             *(a for v in self.values for a in ("--set", v.text())),
+            *(a for s in self.shapes for a in ("--shape", s.text())),
         ]
 
     @classmethod

@@ -202,3 +202,14 @@ def test_the_agent_stops_the_jobs_workers_with_it(tmp_path: Path, monkeypatch: p
     running.join(timeout=60)
     assert not running.is_alive()
     assert _wait_until(lambda: not _alive(worker)), f"worker {worker} outlived its job"
+
+
+def test_feeding_options_become_the_same_options_on_the_device() -> None:
+    from mlpack.budget.settings import CheckSettings
+    from mlpack.data.feeds import FeedOptions
+
+    feeding = FeedOptions.parse(("new_state=state",), ("sr=16000",), ("x:1x24",))
+    args = feeding.to_args()
+    assert args == ["--state", "new_state=state", "--set", "sr=16000", "--shape", "x:1x24"]
+    assert FeedOptions.parse((args[1],), (args[3],), (args[5],)) == feeding
+    assert CheckSettings(feeding=feeding).to_args()[-6:] == args
