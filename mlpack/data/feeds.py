@@ -130,11 +130,13 @@ class FeedOptions:
         return {v.name: v.array(by_name[v.name], batch_size=batch_size) for v in self.values if v.name in by_name}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        recorded: dict[str, Any] = {
             "state": [p.text() for p in self.state],
             "set": {v.name: v.value for v in self.values},
-            "shape": [s.text() for s in self.shapes],
         }
+        if self.shapes:  # only where stated: manifests and results written before --shape read the same
+            recorded["shape"] = [s.text() for s in self.shapes]
+        return recorded
 
     def to_args(self) -> list[str]:
         """The same feeding as ``--state``, ``--set`` and ``--shape`` options, for a command run on a device."""
