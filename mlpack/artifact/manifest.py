@@ -35,6 +35,7 @@ from mlpack.artifact.archive import check_entries
 from mlpack.artifact.schema import schema_problem
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.fileio import require_file
+from mlpack.core.jsonout import strict
 from mlpack.core.signature import Signature
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import ArchiveError, TamperError
@@ -246,7 +247,6 @@ def _golden(stored: dict[str, Any]) -> GoldenEntry:
 
 def manifest_hash(manifest: Mapping[str, Any]) -> str:
     """SHA-256 of the manifest's canonical form: sorted keys, no whitespace, without its own hash."""
-    from mlpack.core.jsonout import strict
 
     # Hashed as written: strict JSON (a NaN metric is null), so the hash holds for what is read back.
     body = strict({k: v for k, v in manifest.items() if k != "manifest_sha256"})
@@ -256,7 +256,6 @@ def manifest_hash(manifest: Mapping[str, Any]) -> str:
 def seal(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest with its own hash added, as it is written into the package (strict JSON: a metric
     that could not be computed is null, never a bare NaN)."""
-    from mlpack.core.jsonout import strict
 
     body = strict(manifest)
     return {**body, "manifest_sha256": manifest_hash(body)}

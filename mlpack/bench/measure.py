@@ -20,9 +20,11 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import NOISY_CV, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
-from mlpack.core.onnxio import model_size_bytes
+from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
+from mlpack.core.signature import signature_of
 from mlpack.core.sysinfo import available_cpus, system_info, total_memory_mb
+from mlpack.data.feeds import generated_shapes, refuse_invented_shapes, step_feeds
 from mlpack.errors import BadInputError
 
 
@@ -102,9 +104,6 @@ def inputs_record(model: Path, settings: BenchSettings) -> dict[str, Any]:
     Raises:
         BadInputError: a latency budget (``--latency-budget``) would be judged on invented sizes.
     """
-    from mlpack.core.onnxio import load_model
-    from mlpack.core.signature import signature_of
-    from mlpack.data.feeds import generated_shapes, refuse_invented_shapes, step_feeds
 
     loaded = load_model(model, check=False)
     signature = signature_of(loaded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mlpack.core.batching import signature_batch_axes
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import DataError, InputSpecError
 
@@ -166,7 +167,6 @@ def check_call_not_empty(call: dict[str, np.ndarray], specs: tuple[TensorSpec, .
     Raises:
         DataError: a batched input has 0 rows (exit 2).
     """
-    from mlpack.core.batching import signature_batch_axes
 
     axes = signature_batch_axes(specs).axes
     for spec in specs:

@@ -6,7 +6,6 @@ fidelity, bench, pack's golden samples, run) asks here, so they all read data th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,73 +15,18 @@ from mlpack.core.batching import signature_batch_axes
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model
 from mlpack.core.signature import Signature, TensorSpec
-from mlpack.data.dataset import Dataset, check_array
+from mlpack.data.dataset import Dataset
 from mlpack.data.generate import DEFAULT_BATCH, concrete_shape, input_hints
 from mlpack.data.shapes import GeneratedShape, InputShape, generated_shape, model_hints
 from mlpack.data.sources import GeneratedInputs, load_dataset
 from mlpack.data.stream import StatePair, check_state_pairs, parse_state_pairs, run_stream
-from mlpack.errors import InputSpecError
+from mlpack.data.values import SetValue
+from mlpack.errors import BadInputError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
 
 STREAM_STEPS = 16  # calls in a generated stream: enough for drift through the state to show
-
-
-@dataclass(frozen=True)
-class SetValue:
-    """``--set NAME=VALUE``: an input given by value (a sample rate, a length), fed whole."""
-
-    name: str
-    value: str  # as written: a number, or a JSON list for a small tensor
-
-    def text(self) -> str:
-        return f"{self.name}={self.value}"
-
-    @classmethod
-    def parse(cls, text: str) -> SetValue:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise InputSpecError(f"--set takes INPUT=VALUE (a number, or a JSON list like [1,2]), got '{text}'.")
-        return cls(name=name.strip(), value=value.strip())
-
-    def array(self, spec: TensorSpec, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """The value as the input's dtype; a number given for a tensor input fills its shape."""
-        import numpy as np
-
-        try:
-            parsed = json.loads(self.value)
-            dtype = np.dtype(spec.dtype)
-            if dtype.kind in "iu":
-                _check_whole(parsed, np.iinfo(dtype))
-            array = np.asarray(parsed, dtype=dtype)
-            if dtype.kind == "f" and not np.isfinite(array).all():
-                raise ValueError("not finite")
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise InputSpecError(f"--set {self.text()}: '{self.value}' is not a {spec.dtype} value or list.") from exc
-        if array.ndim == 0 and spec.shape:
-            axis = signature_batch_axes((spec,)).axes[spec.name]
-            array = np.full(concrete_shape(spec, batch_size=batch_size, batch_axis=axis), array, dtype=array.dtype)
-        return check_array(array, spec, source=f"--set {self.name}")
-
-
-def _check_whole(parsed: Any, bounds: Any) -> None:
-    """Every number in ``parsed`` is a whole number within the integer type's range: ``1.5`` is not
-    truncated to 1 and ``3000000000`` does not wrap in an int32.
-
-    Raises:
-        ValueError: a fractional, boolean, non-numeric or out-of-range value.
-    """
-    for value in parsed if isinstance(parsed, list) else [parsed]:
-        if isinstance(value, list):
-            _check_whole(value, bounds)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{value!r} is not a whole number")
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{value!r} is not a whole number")
-        if not bounds.min <= int(value) <= bounds.max:
-            raise ValueError(f"{value!r} is outside {bounds.min}..{bounds.max}")
 
 
 @dataclass(frozen=True)
@@ -364,7 +308,6 @@ def generated_shapes(
 ) -> tuple[GeneratedShape, ...]:
     """The shapes generated inputs take for ``model`` (a path or a loaded ModelProto), inputs given
     by value (``--set``) left out, and which of their sizes mlpack invented."""
-    from mlpack.core.onnxio import load_model
 
     loaded = load_model(Path(model), check=False) if isinstance(model, (str, Path)) else model
     hints = model_hints(loaded)
@@ -387,7 +330,6 @@ def refuse_invented_shapes(model: Path, signature: Signature, options: FeedOptio
         options: the user's --shape (and --set) statements.
         what: the budget, for the message ("the latency budget").
     """
-    from mlpack.errors import BadInputError
 
     invented = [s for s in generated_shapes(model, signature, options, 1) if s.invented]
     if invented:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.signature import TensorSpec
+from mlpack.core.validate import relative_member
 from mlpack.data.dataset import Dataset, check_array, check_call_not_empty
 from mlpack.errors import DataError, InputSpecError
 
@@ -152,7 +153,6 @@ def _tensor_array(tensor: Any, path: Path) -> Any:
     directory, and refused where its location leaves that folder (absolute, ``..``, a link out)."""
     from onnx import TensorProto, numpy_helper
 
-    from mlpack.core.validate import relative_member
 
     if tensor.data_location != TensorProto.EXTERNAL:
         return numpy_helper.to_array(tensor)

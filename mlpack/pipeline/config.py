@@ -23,8 +23,9 @@ from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.core.validate import MAX_COUNT, check_inside, safe_component
-from mlpack.data.feeds import FeedOptions, SetValue
+from mlpack.data.feeds import FeedOptions
 from mlpack.data.stream import parse_state_pairs
+from mlpack.data.values import SetValue
 from mlpack.errors import BadInputError, ConfigError, InputSpecError
 from mlpack.exporter.export import export as run_export
 from mlpack.pipeline.tune_settings import Objective, TuneSettings

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlpack.core.onnxio import load_model, save_model
 from mlpack.quant.passes import ModelPass, PassContext
 
 if TYPE_CHECKING:
@@ -188,7 +189,6 @@ class Normalise(ModelPass):
     name = "exporter patterns normalised"
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
-        from mlpack.core.onnxio import load_model, save_model
 
         loaded = load_model(model, check=False)
         dims = open_dimensions(loaded)
