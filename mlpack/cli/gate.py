@@ -20,6 +20,7 @@ from mlpack.cli.common import (
     ShapeOption,
     StateOption,
     Target,
+    ThresholdOption,
     Timeout,
     emit,
     exit_with,
@@ -27,6 +28,7 @@ from mlpack.cli.common import (
     handle_errors,
     progress,
     spinner,
+    thresholds,
     write_ci_reports,
 )
 from mlpack.pipeline.tune_settings import Objective
@@ -80,6 +82,7 @@ def check(
     drift_reference: DriftReference = None,
     target: Target = None,
     timeout: Timeout = 600.0,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     from mlpack.budget.check import check as run_check
@@ -97,6 +100,7 @@ def check(
         confidence=confidence,
         max_remeasure=max_remeasure,
         feeding=feeding(state, set_values, shapes),
+        thresholds=thresholds(threshold),
     )
     reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
@@ -131,6 +135,7 @@ def diff(
     max_remeasure: MaxRemeasure = 2,
     json_out: JsonFile = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
+    threshold: ThresholdOption = None,
 ) -> None:
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
     Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
@@ -140,7 +145,13 @@ def diff(
     from mlpack.core.validate import check_reports
     from mlpack.report.diff import before_after_markdown
 
-    settings = CheckSettings(runs=runs, duration_s=duration, confidence=confidence, max_remeasure=max_remeasure)
+    settings = CheckSettings(
+        runs=runs,
+        duration_s=duration,
+        confidence=confidence,
+        max_remeasure=max_remeasure,
+        thresholds=thresholds(threshold),
+    )
     check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
     with progress() as update:
         result = before_after(
@@ -180,6 +191,7 @@ def tune(
     set_values: SetOption = None,
     shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -196,6 +208,7 @@ def tune(
         calibration_batch=calibration_batch,
         calibration_memory=memory,
         feeding=feeding(state, set_values, shapes),
+        thresholds=thresholds(threshold),
     )
     check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file, drift_reference))
     with progress() as update:
