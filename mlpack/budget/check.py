@@ -20,7 +20,7 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import summarize
 from mlpack.budget.drift import DriftResult, budget_reference, drift_against, drift_verdicts, load_reference
 from mlpack.budget.settings import CheckSettings
-from mlpack.budget.spec import Budgets, load_budget_file, resolve
+from mlpack.budget.spec import REFERENCE_METRICS, Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
     Status,
     Verdict,
@@ -31,6 +31,7 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
+from mlpack.core.fidelity import Tolerance
 from mlpack.core.metrics import QualityReport, evaluate
 from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
@@ -163,8 +164,9 @@ def check(
     model = Path(model)
     size, signature = _open_model(model)
     settings.feeding.check(signature)  # a name the model lacks is refused even where no budget runs the model
-    input_specs = signature.inputs
-    judged = _judge_data(model, data, reference, drift_reference, input_specs, resolved, settings.feeding)
+    # Decisions against the reference are judged as optimize judges them (mlpack.core.fidelity).
+    fidelity = Tolerance(confidence=settings.confidence).with_rules(resolved.threshold).with_rules(settings.thresholds)
+    judged = _judge_data(model, data, reference, drift_reference, signature, resolved, (settings.feeding, fidelity))
     timing = None
     if resolved.needs_timing:
         timing = _time(model, baseline, resolved, profile, settings, data, progress)
@@ -200,9 +202,9 @@ def _judge_data(
     data: Path | None,
     reference: Path | None,
     drift_reference: Path | None,
-    specs: Any,
+    signature: Any,
     budgets: Budgets,
-    feeding: FeedOptions,
+    how: tuple[FeedOptions, Tolerance],
 ) -> _Judged:
     """Accuracy, agreement with the reference and drift: the budgets judged on evaluation data."""
     if data is None:
@@ -210,9 +212,9 @@ def _judge_data(
     verdicts: list[Verdict] = []
     quality = reference_quality = None
     if budgets.needs_data or reference is not None:
-        quality, reference_quality = _evaluate(model, reference, data, specs, budgets, feeding)
+        quality, reference_quality = _evaluate(model, reference, data, signature, budgets, how)
         verdicts += quality_verdicts(quality, budgets)
-    drift = _drift(model, drift_reference, data, feeding) if drift_reference is not None else None
+    drift = _drift(model, drift_reference, data, how[0]) if drift_reference is not None else None
     if drift is not None:
         verdicts += drift_verdicts(drift, budgets)
     return _Judged(verdicts, quality, reference_quality, drift)
@@ -268,7 +270,7 @@ def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: P
     if budgets.max_accuracy_drop is not None and reference is None:
         raise BadInputError("max_accuracy_drop needs a model to compare with: pass --reference REF.onnx.")
     reference_metrics = [
-        m for m in (*budgets.min_metrics, *budgets.max_metrics) if m in ("agreement", "max_abs_error", "mean_cosine")
+        m for m in (*budgets.min_metrics, *budgets.max_metrics) if m in REFERENCE_METRICS
     ]
     if reference_metrics and reference is None:
         raise BadInputError(f"the budgets on {', '.join(reference_metrics)} need --reference REF.onnx.")
@@ -286,14 +288,23 @@ def _drift(model: Path, drift_reference: Path, data: Path, feeding: FeedOptions)
 
 
 def _evaluate(
-    model: Path, reference: Path | None, data: Path, specs: Any, budgets: Budgets, feeding: FeedOptions
+    model: Path,
+    reference: Path | None,
+    data: Path,
+    signature: Any,
+    budgets: Budgets,
+    how: tuple[FeedOptions, Tolerance],
 ) -> tuple[QualityReport, QualityReport | None]:
-    dataset = model_dataset(data, specs, options=feeding, need_labels=budgets.needs_labels)
+    feeding, fidelity = how
+    name = signature.outputs[0].name if signature.outputs else "output"
+    dataset = model_dataset(data, signature.inputs, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
         raise DataError(f"max_slice_gap needs a 'slices' array in {data}: one group id per sample.")
     outputs = predict(model, dataset, options=feeding)[0]
     reference_outputs = predict(reference, dataset, options=feeding)[0] if reference is not None else None
-    quality = evaluate(outputs, dataset.labels, reference=reference_outputs, slices=dataset.slices)
+    quality = evaluate(
+        outputs, dataset.labels, reference=reference_outputs, slices=dataset.slices, name=name, tolerance=fidelity
+    )
     reference_quality = None
     if reference_outputs is not None:
         reference_quality = evaluate(reference_outputs, dataset.labels, slices=dataset.slices)

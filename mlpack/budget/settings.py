@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlpack.bench.settings import BenchSettings
+from mlpack.core.fidelity import OutputRule
 from mlpack.core.validate import check_number
 from mlpack.data.feeds import FeedOptions
 
@@ -24,6 +25,8 @@ class CheckSettings:
         max_remeasure: extra rounds of processes measured while a latency verdict is too close to
             call; after that it stays inconclusive (exit 3).
         feeding: state pairs (the data runs as a stream carrying them) and inputs given by value.
+        thresholds: what outputs mean (``--threshold NAME=VALUE``), over the budget file's
+            ``threshold`` table: decisions against the reference are judged as optimize judges them.
 
     Raises:
         BadInputError: a value out of its range, named as its option (exit 2).
@@ -35,6 +38,7 @@ class CheckSettings:
     confidence: float = 0.95
     max_remeasure: int = 2
     feeding: FeedOptions = FeedOptions()
+    thresholds: tuple[OutputRule, ...] = ()
 
     def __post_init__(self) -> None:
         check_number(self.runs, name="--runs", minimum=1)
@@ -55,4 +59,14 @@ class CheckSettings:
             *("--runs", str(self.runs), "--duration", repr(self.duration_s), "--warmup", str(self.warmup)),
             *("--confidence", repr(self.confidence), "--max-remeasure", str(self.max_remeasure)),
             *self.feeding.to_args(),
+            *(f"--threshold={_rule_text(rule)}" for rule in self.thresholds),
         ]
+
+
+def _rule_text(rule: OutputRule) -> str:
+    """A rule as ``--threshold`` takes it."""
+    head = f"{rule.threshold:g}" if rule.threshold is not None else (rule.kind.value if rule.kind else "values")
+    extras = ([f"unsure={rule.unsure:g}"] if rule.unsure is not None else []) + (
+        [f"scores={rule.scores}"] if rule.scores else []
+    )
+    return ",".join([f"{rule.name}={head}", *extras])

@@ -15,6 +15,7 @@ max_slice_gap = 0.05            # best slice accuracy minus worst
 max_slowdown = 1.10             # against --baseline, measured interleaved
 max_input_drift = { alpha = 0.05 }  # --data against --drift-reference: no feature's test rejects
 max_output_drift = { psi = 0.25, js = 0.1 }  # the model's outputs: no significant shift this large
+threshold = { notes = 0.3, pitch = "classes,unsure=0.1" }  # what outputs mean, as --threshold says
 warn_only = ["max_size_mb"]     # reported, never failing the build
 
 [budget.rpi4]                   # per-device overrides: a key here replaces the default's whole value
@@ -31,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.core.devices import DeviceProfile, parse_devices
+from mlpack.core.fidelity import OutputRule, rules_from_mapping
 from mlpack.core.tomlfile import TomlDocument, check_keys, read_toml
 from mlpack.core.validate import check_override_names
+from mlpack.errors import MlpackError
 
 LATENCY_PERCENTILES = ("p50", "p90", "p95", "p99", "mean")
 _SCALAR_KEYS = {
@@ -48,8 +51,18 @@ _SCALAR_KEYS = {
 DRIFT_KEYS = ("max_input_drift", "max_output_drift")
 # The test's false-alarm rate; population stability index; Jensen-Shannon distance (effect sizes).
 DRIFT_METHODS = ("alpha", "psi", "js")
-BUDGET_KEYS = (*_SCALAR_KEYS, "max_latency_ms", "min", "max", *DRIFT_KEYS, "warn_only", "slowdown_percentile")
-_TABLE_KEYS = ("max_latency_ms", "min", "max", *DRIFT_KEYS)  # keys whose value may be a table
+BUDGET_KEYS = (
+    *_SCALAR_KEYS,
+    "max_latency_ms",
+    "min",
+    "max",
+    *DRIFT_KEYS,
+    "warn_only",
+    "slowdown_percentile",
+    "threshold",
+)
+_TABLE_KEYS = ("max_latency_ms", "min", "max", *DRIFT_KEYS, "threshold")  # keys whose value may be a table
+_NOT_BUDGETS = ("warn_only", "slowdown_percentile", "threshold")  # keys that are settings, not limits
 _UNITS = {
     "MB": {"b": 1 / 1024**2, "kb": 1 / 1024, "kib": 1 / 1024, "mb": 1.0, "mib": 1.0, "gb": 1024.0, "gib": 1024.0},
     "ms": {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0},
@@ -80,6 +93,7 @@ class Budgets:
     max_input_drift: dict[str, float] = field(default_factory=dict)  # method ("alpha", "psi", "js") -> limit
     max_output_drift: dict[str, float] = field(default_factory=dict)
     warn_only: frozenset[str] = frozenset()
+    threshold: tuple[OutputRule, ...] = ()  # per output: what it means, for decision budgets
 
     @property
     def needs_drift(self) -> bool:
@@ -124,11 +138,16 @@ class Budgets:
             "max_input_drift": self.max_input_drift,
             "max_output_drift": self.max_output_drift,
             "warn_only": sorted(self.warn_only),
+            "threshold": {r.name: r.to_dict() for r in self.threshold},
         }
 
 
+# Metrics measured against --reference: decisions (mlpack.core.fidelity) and output closeness.
+REFERENCE_METRICS = ("agreement", "agreement_low", "f1", "f1_low", "max_abs_error", "mean_cosine")
+
+
 def _is_reference_metric(name: str) -> bool:
-    return name in ("agreement", "max_abs_error", "mean_cosine")
+    return name in REFERENCE_METRICS
 
 
 @dataclass(frozen=True)
@@ -212,7 +231,7 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
         elif key == "warn_only":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise doc.error('must be a list of budget names, like ["max_size_mb"]', table, key)
-            bad = [v for v in value if v not in BUDGET_KEYS or v in ("warn_only", "slowdown_percentile")]
+            bad = [v for v in value if v not in BUDGET_KEYS or v in _NOT_BUDGETS]
             if bad:
                 raise doc.error(f"'{bad[0]}' is not a budget name", table, key)
             parsed[key] = frozenset(value)
@@ -220,12 +239,24 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
             if value not in LATENCY_PERCENTILES:
                 raise doc.error(f"must be one of {', '.join(LATENCY_PERCENTILES)}", table, key)
             parsed[key] = value
+        elif key == "threshold":
+            parsed[key] = _thresholds(doc, table, key, value)
     for key in ("min_accuracy", "max_accuracy_drop", "max_slice_gap"):
         if key in parsed and parsed[key] > 1:
             raise doc.error(
                 f'is a fraction between 0 and 1 (or a percentage like "95%"), got {parsed[key]}', table, key
             )
     return parsed
+
+
+def _thresholds(doc: TomlDocument, table: str, key: str, value: Any) -> tuple[OutputRule, ...]:
+    """``{ NAME = 0.3 }`` or ``{ NAME = "classes,unsure=0.1" }``: what each named output means."""
+    if not isinstance(value, dict) or not value:
+        raise doc.error('must be a table of output names, like { frames = 0.3, pitch = "classes" }', table, key)
+    try:
+        return rules_from_mapping(value, option=f"{table}.{key}")
+    except MlpackError as exc:
+        raise doc.error(exc.message.rstrip("."), table, key) from exc
 
 
 def _drift_limits(doc: TomlDocument, table: str, key: str, value: Any) -> dict[str, float]:

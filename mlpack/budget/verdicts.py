@@ -115,6 +115,9 @@ def quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
         )
     for name, limit in budgets.min_metrics.items():
         measured = _metric(quality, name, f"min.{name}")
+        if name in DECISION_METRICS and quality.decisions is not None:
+            verdicts.append(decision_verdict(name, quality, limit, budgets))
+            continue
         verdicts.append(lower_verdict(f"min.{name}", measured, limit, "", budgets, warn_key="min"))
     for name, limit in budgets.max_metrics.items():
         measured = _metric(quality, name, f"max.{name}")
@@ -134,6 +137,30 @@ def quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
     if budgets.max_slice_gap is not None:
         verdicts.append(_slice_gap_verdict(quality, budgets.max_slice_gap, budgets))
     return verdicts
+
+
+# Shares of decisions, judged on their lower bound as optimize judges them (mlpack.core.fidelity).
+DECISION_METRICS = ("agreement", "f1")
+
+
+def decision_verdict(name: str, quality: QualityReport, limit: float, budgets: Budgets) -> Verdict:
+    """``min.agreement`` or ``min.f1`` against a reference: it holds only when the lower bound of the
+    share clears the limit; where the data cannot show it, the verdict fails and says how many
+    more samples would (the same judgement, and text, as optimize's)."""
+    decisions = quality.decisions
+    assert decisions is not None
+    measured = quality.metrics[name]
+    low = quality.metrics[f"{name}_low"]
+    held, said = decisions.judge(limit)
+    if name == "f1":  # judge() fails on the first figure short of the bar: F1 alone here
+        held, said = low >= limit, (None if low >= limit else f"F1 {measured:.4f}, lower bound {low:.4f} < {limit:g}")
+    detail = (
+        f"{decisions.what}: {decisions.kept} of {decisions.judged} sure decisions kept, "
+        f"{decisions.confidence:.0%} lower bound {low:.4f}; {decisions.unsure} unsure set apart "
+        f"({decisions.unsure_because}, {decisions.unsure_changed} of them changed)"
+    ) + (f"; {said}" if said else "")
+    status = Status.PASS if held else Status.FAIL
+    return Verdict(f"min.{name}", measured, limit, "", status, low - limit, "min" in budgets.warn_only, detail)
 
 
 def _metric(quality: QualityReport, name: str, budget: str) -> float:

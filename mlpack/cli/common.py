@@ -92,6 +92,15 @@ StateOption = Annotated[
         "carrying the state from zeros (or the data's value) (repeatable).",
     ),
 ]
+ThresholdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        help="OUTPUT=VALUE: what an output means, for judging its decisions: a threshold (0.3: each element "
+        "active at or above it), or classes, probabilities, labels, boxes, values; add ',unsure=0.1' to set "
+        "the reference's unsure level (repeatable).",
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -255,6 +264,14 @@ def feeding(state: list[str] | None, values: list[str] | None, shapes: list[str]
     from mlpack.data.feeds import FeedOptions
 
     return FeedOptions.parse(tuple(state or ()), tuple(values or ()), tuple(shapes or ()))
+
+
+
+def thresholds(texts: list[str] | None) -> Any:
+    """The --threshold options as the API's per-output rules."""
+    from mlpack.core.fidelity import parse_rules
+
+    return parse_rules(texts or ())
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from mlpack.cli.common import (
     ShapeOption,
     StateOption,
     Target,
+    ThresholdOption,
     Timeout,
     emit,
     exit_with,
@@ -27,6 +28,7 @@ from mlpack.cli.common import (
     handle_errors,
     progress,
     spinner,
+    thresholds,
     write_ci_reports,
 )
 from mlpack.pipeline.tune_settings import Objective
@@ -80,6 +82,7 @@ def check(
     drift_reference: DriftReference = None,
     target: Target = None,
     timeout: Timeout = 600.0,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Check a model against device budgets. Exit 0 pass, 1 broken, 3 inconclusive."""
     from mlpack.budget.check import check as run_check
@@ -97,6 +100,7 @@ def check(
         confidence=confidence,
         max_remeasure=max_remeasure,
         feeding=feeding(state, set_values, shapes),
+        thresholds=thresholds(threshold),
     )
     reads = (model, budget, reference, baseline, data, devices_file, drift_reference)
     check_reports({"--json": json_out, "--markdown": markdown, "--junit": junit}, inputs=reads, summary=True)
@@ -133,10 +137,10 @@ def diff(
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
     target: Target = None,
     timeout: Timeout = 600.0,
+    threshold: ThresholdOption = None,
 ) -> None:
     """PR before/after: size, latency ratio (interleaved), accuracy and every budget, base vs pull request.
     Exit 0 the pull request's budgets hold, 1 one broke, 3 inconclusive."""
-    from mlpack.budget.check_target import diff_on_target
     from mlpack.budget.diff import before_after
     from mlpack.budget.settings import CheckSettings
     from mlpack.core.fileio import write_text_atomic
@@ -144,36 +148,48 @@ def diff(
     from mlpack.remote.targets import profile_target
     from mlpack.report.diff import before_after_markdown
 
-    settings = CheckSettings(runs=runs, duration_s=duration, confidence=confidence, max_remeasure=max_remeasure)
+    settings = CheckSettings(
+        runs=runs,
+        duration_s=duration,
+        confidence=confidence,
+        max_remeasure=max_remeasure,
+        thresholds=thresholds(threshold),
+    )
     check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
+    given: dict[str, Any] = {"device": device, "devices_file": devices_file, "reference": reference, "data": data}
     target = target or profile_target(device, budget=budget, devices_file=devices_file)
     if target:  # both timed and checked on the device; an unreachable one is exit 2, never the host
-        given: dict[str, Any] = {"device": device, "devices_file": devices_file, "reference": reference, "data": data}
-        with spinner() as update:
-            remote = diff_on_target(
-                target, before, after, budgets=budget, **given, settings=settings, timeout_s=timeout, progress=update
-            )
-        if markdown:
-            write_text_atomic(markdown, remote.text("diff.md"))
-        emit(remote, json_out)
-        return exit_with(remote)
+        return _diff_on_target(target, before, after, budget, given, settings, timeout, json_out, markdown)
     with progress() as update:
-        result = before_after(
-            before,
-            after,
-            budgets=budget,
-            device=device,
-            devices_file=devices_file,
-            reference=reference,
-            data=data,
-            settings=settings,
-            progress=update,
-        )
+        result = before_after(before, after, budgets=budget, **given, settings=settings, progress=update)
     if markdown:
         write_text_atomic(markdown, before_after_markdown(result))
     emit(result, json_out)
     exit_with(result)
 
+
+def _diff_on_target(
+    target: str,
+    before: Path,
+    after: Path,
+    budget: Path,
+    given: dict[str, Any],
+    settings: Any,
+    timeout: float,
+    json_out: str | None,
+    markdown: Path | None,
+) -> None:
+    from mlpack.budget.check_target import diff_on_target
+    from mlpack.core.fileio import write_text_atomic
+
+    with spinner() as update:
+        remote = diff_on_target(
+            target, before, after, budgets=budget, **given, settings=settings, timeout_s=timeout, progress=update
+        )
+    if markdown:
+        write_text_atomic(markdown, remote.text("diff.md"))
+    emit(remote, json_out)
+    exit_with(remote)
 
 @handle_errors
 def tune(
@@ -195,6 +211,7 @@ def tune(
     set_values: SetOption = None,
     shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -211,6 +228,7 @@ def tune(
         calibration_batch=calibration_batch,
         calibration_memory=memory,
         feeding=feeding(state, set_values, shapes),
+        thresholds=thresholds(threshold),
     )
     check_reports({"--json": json_out}, inputs=(model, budget, data, calibration, devices_file, drift_reference))
     with progress() as update:

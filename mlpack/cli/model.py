@@ -7,7 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from mlpack.cli.common import AsJson, Range, SetOption, StateOption, console, emit, feeding, handle_errors, print_json
+from mlpack.cli.common import (
+    AsJson,
+    Range,
+    SetOption,
+    StateOption,
+    ThresholdOption,
+    console,
+    emit,
+    feeding,
+    handle_errors,
+    print_json,
+    thresholds,
+)
 from mlpack.errors import BadInputError
 from mlpack.exporter.export import Exporter
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantMode
@@ -64,7 +76,10 @@ MinCosine = Annotated[
 ]
 MinAgreement = Annotated[
     float | None,
-    typer.Option(help="Min top-1 agreement of class scores with the source's, 100+ samples (default: per mode)."),
+    typer.Option(
+        help="Min share of decisions kept (top-1 per position, thresholded elements and their F1), "
+        "judged on its 95% lower bound (default: per mode)."
+    ),
     Range(0, 1),
 ]
 
@@ -129,6 +144,7 @@ def optimize(
     min_agreement: MinAgreement = None,
     state: StateOption = None,
     set_values: SetOption = None,
+    threshold: ThresholdOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
@@ -158,6 +174,7 @@ def optimize(
         max_accuracy_drop=max_accuracy_drop,
         eval_data=eval_data,
         feeding=feeding(state, set_values),
+        thresholds=thresholds(threshold),
     )
     emit(result, "-" if as_json else None)
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlpack.cli.markup import escape
+from mlpack.cli.render_fidelity import decision_lines, layer_table
 from mlpack.core.signature import Signature
 
 if TYPE_CHECKING:
@@ -89,8 +90,12 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
     console.print(
         comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
     )
+    for line in decision_lines(result.comparison):
+        console.print(f"  {line}")
     if result.tensors:
         console.print(tensor_table(result.tensors))
+    if result.layers:
+        console.print(layer_table(result.layers))
     if result.latency_ratio is not None:
         console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved here, batch 1)")
     if result.accuracy is not None:
@@ -177,7 +182,11 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
     console.print(files)
     for section in ("preprocessing", "optimization"):
         if manifest.get(section):
-            console.print(f"{section}: " + escape(json.dumps(manifest[section])))
+            shown = {k: v for k, v in manifest[section].items() if k != "layers"}  # the table below
+            console.print(f"{section}: " + escape(json.dumps(shown)))
+    layers = (manifest.get("optimization") or {}).get("layers") or []
+    if layers:
+        console.print(layer_table(layers))
     check = manifest.get("check")
     if check:
         console.print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.fidelity import mean_cosine
+from mlpack.core.fidelity import Decisions, Meaning, Tolerance, interpret, judge_decisions, mean_cosine
 from mlpack.errors import DataError
 
 if TYPE_CHECKING:
@@ -28,10 +28,16 @@ class QualityReport:
     per_slice: dict[str, dict[str, float]]  # slice id -> metrics on that slice
     slice_gap: dict[str, float]  # metric -> best slice minus worst slice
     slice_sizes: dict[str, int]
+    # Against a reference: what the first output means, and its decisions over every sample, as
+    # optimize judges them (the same module, so the same figures on the same files).
+    meaning: Meaning | None = None
+    decisions: Decisions | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            "meaning": self.meaning.to_dict() if self.meaning else None,
+            "decisions": self.decisions.to_dict() if self.decisions else None,
             "num_samples": self.num_samples,
             "metrics": self.metrics,
             "per_slice": self.per_slice,
@@ -76,7 +82,8 @@ def rmse(outputs: np.ndarray, targets: np.ndarray) -> float:
 
 
 def agreement(outputs: np.ndarray, reference: np.ndarray) -> float:
-    """Share of samples where both models predict the same class."""
+    """Share of samples where both models predict the same class (every decision, unsure or not;
+    the judged figure is ``reference_decisions``')."""
     import numpy as np
 
     return float(np.mean(np.argmax(outputs, axis=-1) == np.argmax(reference, axis=-1)))
@@ -88,8 +95,38 @@ def is_classification(outputs: np.ndarray, labels: np.ndarray) -> bool:
     return outputs.ndim == 2 and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)
 
 
+def reference_decisions(
+    outputs: np.ndarray, reference: np.ndarray, *, name: str, tolerance: Tolerance
+) -> tuple[Meaning, Decisions | None]:
+    """What the output means and its decisions against the reference's, as the fidelity check judges."""
+    meaning = interpret(name, reference, tolerance.rule(name))
+    return meaning, judge_decisions(meaning, reference, outputs, tolerance.confidence)
+
+
+def decision_metrics(decisions: Decisions | None) -> dict[str, float]:
+    """The decision figures by metric name: ``agreement`` (among the decisions the reference is sure
+    of) with its lower bound, ``f1`` of active decisions where decisions are sparse, and counts."""
+    if decisions is None:
+        return {}
+    metrics = {
+        "agreement": decisions.agreement,
+        "agreement_low": decisions.agreement_low,
+        "decisions": float(decisions.judged),
+        "decisions_lost": float(decisions.lost),
+        "decisions_unsure": float(decisions.unsure),
+    }
+    if decisions.f1 is not None and decisions.f1_low is not None:
+        metrics["f1"], metrics["f1_low"] = decisions.f1, decisions.f1_low
+    return metrics
+
+
 def quality_metrics(
-    outputs: np.ndarray, labels: np.ndarray | None, *, reference: np.ndarray | None = None
+    outputs: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    reference: np.ndarray | None = None,
+    name: str = "output",
+    tolerance: Tolerance = Tolerance(),
 ) -> dict[str, float]:
     """Every metric that the inputs allow, by name."""
     import numpy as np
@@ -110,8 +147,7 @@ def quality_metrics(
     if reference is not None:
         if reference.shape != outputs.shape:
             raise DataError(f"the reference model's output has shape {reference.shape}, the model's {outputs.shape}.")
-        if outputs.ndim >= 2:
-            metrics["agreement"] = agreement(outputs, reference)
+        metrics.update(decision_metrics(reference_decisions(outputs, reference, name=name, tolerance=tolerance)[1]))
         metrics["max_abs_error"] = (
             float(np.max(np.abs(outputs.astype(np.float64) - reference))) if outputs.size else 0.0
         )
@@ -128,8 +164,19 @@ def evaluate(
     *,
     reference: np.ndarray | None = None,
     slices: np.ndarray | None = None,
+    name: str = "output",
+    tolerance: Tolerance = Tolerance(),
 ) -> QualityReport:
-    """Metrics over all samples and per slice, with the gap between the best and worst slice."""
+    """Metrics over all samples and per slice, with the gap between the best and worst slice.
+
+    Args:
+        outputs: the model's (first) output.
+        labels: integer classes or float targets, if any.
+        reference: the reference model's output on the same samples, if any.
+        slices: one group id per sample, if any.
+        name: the output's name (its meaning may be stated per output).
+        tolerance: the fidelity bar and per-output rules decisions are judged with.
+    """
     import numpy as np
 
     n = len(outputs)
@@ -140,7 +187,10 @@ def evaluate(
     task = (
         "unlabelled" if labels is None else ("classification" if is_classification(outputs, labels) else "regression")
     )
-    overall = quality_metrics(outputs, labels, reference=reference)
+    overall = quality_metrics(outputs, labels, reference=reference, name=name, tolerance=tolerance)
+    meaning = decisions = None
+    if reference is not None:
+        meaning, decisions = reference_decisions(outputs, reference, name=name, tolerance=tolerance)
     per_slice: dict[str, dict[str, float]] = {}
     sizes: dict[str, int] = {}
     if slices is not None:
@@ -152,6 +202,8 @@ def evaluate(
                 outputs[mask],
                 None if labels is None else labels[mask],
                 reference=None if reference is None else reference[mask],
+                name=name,
+                tolerance=tolerance,
             )
     gap: dict[str, float] = {}
     if per_slice:
@@ -160,7 +212,14 @@ def evaluate(
             values = [m[metric] for m in per_slice.values()]
             gap[metric] = float(max(values) - min(values))
     return QualityReport(
-        task=task, num_samples=n, metrics=overall, per_slice=per_slice, slice_gap=gap, slice_sizes=sizes
+        task=task,
+        num_samples=n,
+        metrics=overall,
+        per_slice=per_slice,
+        slice_gap=gap,
+        slice_sizes=sizes,
+        meaning=meaning,
+        decisions=decisions,
     )
 
 

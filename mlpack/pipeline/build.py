@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
 from mlpack.budget.check_target import check_on_target
 from mlpack.budget.settings import CheckSettings
+from mlpack.core.fidelity import Tolerance
 from mlpack.core.fileio import require_file, write_text_atomic
 from mlpack.core.jsonout import dumps
 from mlpack.core.onnxio import load_model
@@ -35,8 +36,9 @@ from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_co
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 from mlpack.pipeline.tune import tune
 from mlpack.pipeline.tune_settings import TuneSettings
+from mlpack.quant.modes import default_tolerance
 from mlpack.quant.optimize import optimize
-from mlpack.quant.settings import QuantizeSettings
+from mlpack.quant.settings import QuantizeSettings, QuantMode
 from mlpack.remote.targets import profile_target
 from mlpack.report.markdown import check_markdown
 
@@ -229,6 +231,8 @@ def _quantize(run: _Run) -> dict[str, Any]:
         max_accuracy_drop=settings.max_accuracy_drop,
         eval_data=settings.eval_data,
         feeding=run.config.model.feeding,
+        tolerance=_tolerance(settings.quantize, settings.min_agreement),
+        thresholds=settings.threshold,
     )
     return {
         "quantize": settings.quantize.value,
@@ -236,8 +240,17 @@ def _quantize(run: _Run) -> dict[str, Any]:
         "size_after": result.size_after,
         "size_ratio": result.size_ratio,
         "min_cosine": result.comparison.min_cosine,
+        "decisions": [o.decisions.to_dict() | {"output": o.name} for o in result.comparison.outputs if o.decisions],
         "steps": list(result.steps),
+        "layers": list(result.layers),  # each quantised tensor's own cost: inspect shows the costliest
     }
+
+
+def _tolerance(quantize: QuantMode, min_agreement: float | None) -> Tolerance | None:
+    """The mode's own check, with the decision bar the config states (None: the mode's as is)."""
+    if min_agreement is None:
+        return None
+    return replace(default_tolerance(quantize), min_agreement=min_agreement)
 
 
 def _tune_check(run: _Run) -> CheckConfig:
@@ -264,6 +277,7 @@ def _tune(run: _Run) -> dict[str, Any]:
             max_time_s=settings.max_time_s,
             calibration_memory=settings.calibration_memory,
             feeding=run.config.model.feeding,
+            thresholds=settings.threshold,
         ),
         drift_reference=check.drift_reference,
     )

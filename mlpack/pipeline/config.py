@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from mlpack.artifact.pack import pack as run_pack
 from mlpack.budget.settings import CheckSettings
+from mlpack.core.fidelity import OutputRule, rules_from_mapping
 from mlpack.core.inputspec import parse_input_spec
 from mlpack.core.signature import TensorSpec
 from mlpack.core.sourceref import SourceRef
@@ -26,7 +27,7 @@ from mlpack.core.validate import MAX_COUNT, check_inside, safe_component
 from mlpack.data.feeds import FeedOptions
 from mlpack.data.stream import parse_state_pairs
 from mlpack.data.values import SetValue
-from mlpack.errors import BadInputError, ConfigError, InputSpecError
+from mlpack.errors import BadInputError, ConfigError, InputSpecError, MlpackError
 from mlpack.exporter.export import export as run_export
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.optimize import optimize as run_optimize
@@ -86,6 +87,8 @@ class OptimizeConfig:
     data: Path | None = None
     objective: Objective = _TUNE_SETTINGS.objective
     max_time_s: float = _TUNE_SETTINGS.max_time_s  # the key is ``max_time``
+    min_agreement: float | None = None  # the decision bar; None: the mode's own
+    threshold: tuple[OutputRule, ...] = ()  # what outputs mean, as --threshold says
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,27 @@ def _optimize(table: _Table) -> OptimizeConfig:
         data=table.path("data"),
         objective=table.choice("objective", Objective),
         max_time_s=table.number("max_time"),
+        min_agreement=_fraction(table, "min_agreement"),
+        threshold=_threshold(table),
     )
+
+
+def _fraction(table: _Table, key: str) -> float | None:
+    value = table.number(key)
+    if value is not None and value > 1:
+        raise table.error(f"must be a fraction between 0 and 1, got {value}", key)
+    return value
+
+
+def _threshold(table: _Table) -> tuple[OutputRule, ...] | None:
+    """``threshold = { frames = 0.3 }``: what outputs mean, as ``--threshold`` says."""
+    value = table.mapping("threshold")
+    if value is None:
+        return None
+    try:
+        return rules_from_mapping(value, option="threshold")
+    except MlpackError as exc:
+        raise table.error(exc.message.rstrip("."), "threshold") from exc
 
 
 def _calibration_memory(table: _Table) -> int | None:

@@ -33,6 +33,7 @@ from mlpack.budget.verdicts import (
     size_verdicts,
 )
 from mlpack.core.devices import DeviceProfile, device_record, resolve_device
+from mlpack.core.fidelity import Tolerance
 from mlpack.core.fileio import atomic_path
 from mlpack.core.metrics import evaluate
 from mlpack.core.onnxio import load_model, model_size_bytes
@@ -190,6 +191,9 @@ def tune(
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
+    # What outputs mean: the budget file's threshold table, then --threshold; judged as check judges.
+    rules = Tolerance().with_rules(resolved.threshold).with_rules(settings.thresholds).outputs
+    settings = replace(settings, thresholds=rules)
     dataset = _load_data(model, data, calibration, resolved, feeding)
     drift_judge = DriftJudge.for_budgets(resolved, drift_reference, data=Path(data), feeding=feeding)
     candidates = [
@@ -199,13 +203,13 @@ def tune(
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
         build_until = started + max_time_s * BUILD_SHARE
         timed_out = _build_in_time(
-            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, feeding
+            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, settings
         )
         built = [c for c in candidates if c.status == "built"]
         inputs: dict[str, Any] = {}
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
-            _score(built, Path(model), dataset, resolved, feeding, drift_judge)
+            _score(built, Path(model), dataset, resolved, settings, drift_judge)
             report("measuring latency, interleaved", BUILD_SHARE + 0.1)
             inputs = _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding, data)
             _mark_pareto(built)
@@ -264,7 +268,7 @@ def _build_in_time(
     build_until: float,
     max_time_s: float,
     report: Progress,
-    feeding: FeedOptions,
+    settings: TuneSettings,
 ) -> bool:
     """Build candidates in order until the build share of the time box is spent; True if it was.
 
@@ -282,7 +286,7 @@ def _build_in_time(
             candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
             continue
         report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
-        _build(candidate, source, workdir, data, budgets, feeding, simplify=simplify)
+        _build(candidate, source, workdir, data, budgets, settings, simplify=simplify)
         spent.append(candidate.build_seconds)
         if candidate.spec.quantize is QuantMode.NONE and candidate.status == "built" and candidate.path:
             source, simplify = candidate.path, False
@@ -301,7 +305,7 @@ def _build(
     workdir: Path,
     data: Path,
     budgets: Budgets,
-    feeding: FeedOptions,
+    settings: TuneSettings,
     *,
     simplify: bool = True,
 ) -> None:
@@ -317,7 +321,7 @@ def _build(
     began = time.perf_counter()
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            kept = pool.submit(_optimize_candidate, model, target, spec, data, drop, feeding, simplify).result()
+            kept = pool.submit(_optimize_candidate, model, target, spec, data, drop, settings, simplify).result()
     except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
         candidate.status, candidate.reason = "failed", str(exc)
         return
@@ -336,7 +340,7 @@ def _optimize_candidate(
     spec: CandidateSpec,
     data: Path,
     max_drop: float | None,
-    feeding: FeedOptions,
+    settings: TuneSettings,
     simplify: bool,
 ) -> int:
     """Runs in the child: optimise, and return how many nodes accuracy-aware quantisation kept in float."""
@@ -349,7 +353,8 @@ def _optimize_candidate(
         data=data,
         max_accuracy_drop=max_drop,
         eval_data=data if max_drop is not None else None,
-        feeding=feeding,
+        feeding=settings.feeding,
+        thresholds=settings.thresholds,
     )
     return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
@@ -359,16 +364,20 @@ def _score(
     model: Path,
     dataset: Any,
     budgets: Budgets,
-    feeding: FeedOptions,
+    settings: TuneSettings,
     drift_judge: DriftJudge | None = None,
 ) -> None:
-    """Metrics on the evaluation data, with the given FP32 model as the reference for drops; drift
-    budgets judged like the others."""
+    """Metrics on the evaluation data, with the given FP32 model as the reference for drops (its
+    decisions judged as optimize and check judge them); drift budgets judged like the others."""
+    feeding, fidelity = settings.feeding, Tolerance(outputs=settings.thresholds)
+    name = signature_of(load_model(model)).outputs[0].name
     fp32_outputs = predict(model, dataset, options=feeding)[0]
     for candidate in built:
         assert candidate.path is not None
         outputs = predict(candidate.path, dataset, options=feeding)[0]
-        quality = evaluate(outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices)
+        quality = evaluate(
+            outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices, name=name, tolerance=fidelity
+        )
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
         candidate.verdicts = size_verdicts(candidate.size_bytes or 0, budgets) + quality_verdicts(quality, budgets)
         if drift_judge is not None:

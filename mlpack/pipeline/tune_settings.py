@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from mlpack.core.fidelity import OutputRule
 from mlpack.core.validate import check_number
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError
@@ -35,6 +36,8 @@ class TuneSettings:
             batch is capped to fit it (see ``mlpack.quant.ranges``).
         feeding: state pairs (candidates are verified and scored on the data as a stream) and
             inputs given by value; bench times one streaming step.
+        thresholds: what outputs mean (``--threshold NAME=VALUE``), over the budget file's
+            ``threshold`` table: candidates are built and scored judging decisions so.
 
     Raises:
         BadInputError: a value out of its range, named as its option (exit 2).
@@ -47,6 +50,7 @@ class TuneSettings:
     calibration_batch: int = 32
     calibration_memory: int = 1 << 30
     feeding: FeedOptions = FeedOptions()
+    thresholds: tuple[OutputRule, ...] = ()
 
     def __post_init__(self) -> None:
         check_number(self.max_time_s, name="--max-time", minimum=0, exclusive_minimum=True)

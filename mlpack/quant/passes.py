@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlpack.core.fidelity import Comparison, Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, run_session
 from mlpack.errors import VerificationError
+from mlpack.quant.layers import costliest, source_layer_costs
 from mlpack.quant.probe import probe_model
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class PassLog:
     steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tensors: list[dict[str, Any]] = field(default_factory=list)  # per-tensor representation and why
+    layers: list[dict[str, Any]] = field(default_factory=list)  # per-tensor cost of its own quantisation
     latency_ratio: float | None = None  # p50 against the pass's input, where a pass measured it
 
 
@@ -47,6 +49,10 @@ class Reference:
     def compare(self, model: Path, tolerance: Tolerance) -> Comparison:
         produced = run_session(create_session(model), self.feeds)
         return compare_outputs(self.outputs, produced, names=self.names, tolerance=tolerance, label=self.label)
+
+    def itself(self, tolerance: Tolerance) -> Comparison:
+        """The reference against itself: what these inputs can show at best (no model is run)."""
+        return compare_outputs(self.outputs, self.outputs, names=self.names, tolerance=tolerance, label=self.label)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ class ModelPass(ABC):
     # Quantisers state the check their outputs are held to by default, and one line for --help.
     tolerance: Tolerance = Tolerance()
     description: str = ""
+    # Quantisers report what each weight they shrank costs on its own (quant/layers.py); a pass
+    # that chose a representation per weight leaves its choices in ``chosen``.
+    reports_layers: bool = False
+    chosen: tuple[Any, ...] = ()
 
     def requires(self, model: Path, context: PassContext) -> None:  # noqa: B027  (optional hook)
         """Raise an MlpackError if ``model`` is not something this pass can work on."""
@@ -92,8 +102,7 @@ class ModelPass(ABC):
                 f"after {self.name}, the outputs differ from {context.source.name}'s beyond tolerance "
                 f"({context.tolerance.describe()}) on {comparison.label}: {comparison.failure_text()}; "
                 "no file written.",
-                hint="Try --quantize auto (it keeps what it cannot shrink safely), another --quantize mode, "
-                "or state a looser tolerance with --min-cosine/--atol.",
+                hint=failure_hint(comparison),
             )
         return comparison
 
@@ -102,11 +111,15 @@ class ModelPass(ABC):
         output = context.workdir / f"{_slug(self.name)}-{id(self)}.onnx"
         if not self.call(model, output, context):
             return PassResult(model, modified=False)
-        return PassResult(output, modified=True, comparison=self.ensures(output, context))
+        comparison = self.ensures(output, context)
+        if self.reports_layers:
+            _record_layers(model, output, self.chosen, context)
+        return PassResult(output, modified=True, comparison=comparison)
 
 
 def run_passes(model: Path, passes: list[ModelPass], context: PassContext) -> tuple[Path, Comparison]:
     """Apply ``passes`` in order; return the final model and its comparison with the source."""
+    require_evidence(context)
     comparison: Comparison | None = None
     for step in passes:
         result = step(model, context)
@@ -116,6 +129,35 @@ def run_passes(model: Path, passes: list[ModelPass], context: PassContext) -> tu
         probe_model(model, what="the model")
         comparison = context.reference.compare(model, context.tolerance)
     return model, comparison
+
+
+def _record_layers(model: Path, output: Path, chosen: tuple[Any, ...], context: PassContext) -> None:
+    """The per-layer report (costliest first), for the result, --json and the terminal's table."""
+    costs = source_layer_costs(model, output, chosen, context.reference.feeds, context.tolerance, context.workdir)
+    context.log.layers.extend(c.to_dict() for c in costliest(costs))
+
+
+def require_evidence(context: PassContext) -> None:
+    """Fail before any work where the inputs cannot show the decision bar even for a perfect copy:
+    the bar holds only when its lower bound clears it, and no finer model changes the data."""
+    best = context.reference.itself(context.tolerance)
+    if best.unshowable:
+        raise VerificationError(
+            f"the inputs ({best.label}) cannot show that {context.source.name}'s decisions hold "
+            f"({context.tolerance.describe()}) even for an exact copy: {best.failure_text()}; no file written.",
+            hint=failure_hint(best),
+        )
+
+
+def failure_hint(comparison: Comparison) -> str:
+    """What to try after a failed check: more data where the data could not show the bar, else
+    another mode or a stated tolerance."""
+    if comparison.unshowable or any(o.problem and "more samples would" in o.problem for o in comparison.outputs):
+        return "Pass more samples with --data, or state the bar the data can show with --min-agreement."
+    return (
+        "Try --quantize auto (it keeps what it cannot shrink safely), another --quantize mode, "
+        "or state a looser tolerance with --min-cosine/--min-agreement/--atol."
+    )
 
 
 def _slug(name: str) -> str:

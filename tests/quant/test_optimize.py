@@ -105,7 +105,12 @@ def test_verification_fails_closed(runner, gemm_mlp: Path, tmp_path: Path) -> No
 def test_verification_on_user_data(gemm_mlp: Path, tmp_path: Path) -> None:
     data = tmp_path / "d.npz"
     np.savez(data, x=np.random.default_rng(3).standard_normal((20, 16)).astype(np.float32))
-    result = mlpack.optimize(gemm_mlp, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC, data=data)
+    # 20 samples cannot show that 99% of the decisions hold (issue 19): fail closed, and say what would.
+    with pytest.raises(VerificationError, match="more samples would show it"):
+        mlpack.optimize(gemm_mlp, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC, data=data)
+    assert not (tmp_path / "q.onnx").exists()
+    lower = mlpack.Tolerance(atol=None, min_cosine=0.99, min_agreement=0.8)
+    result = mlpack.optimize(gemm_mlp, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC, data=data, tolerance=lower)
     assert "20 samples" in result.verified_on
 
 

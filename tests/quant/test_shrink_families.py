@@ -88,11 +88,13 @@ def test_auto_refines_the_weights_that_drift(families, tmp_path: Path) -> None:
         tmp_path / "a.onnx",
         quantize=QuantMode.AUTO,
         data=data,
-        tolerance=Tolerance(atol=None, min_cosine=0.999999),
+        # Per-channel INT8 gives 0.9999992 on the family's 1024 samples (0.999998 on the 256 it had
+        # before issue 19 needed more samples): the bar sits just above it.
+        tolerance=Tolerance(atol=None, min_cosine=0.9999995),
     )
     forms = {t["representation"] for t in result.tensors}
     assert forms - {"int8-channel"}, forms
-    assert result.comparison.min_cosine >= 0.999999
+    assert result.comparison.min_cosine >= 0.9999995
 
 
 def test_dynamic_stores_embedding_tables_at_rest(families, tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 1. INT8 compute (dynamic INT8 MatMul, Conv or LSTM) only for the op kinds where it measured
    faster than FP32 on this CPU, in one interleaved run; every other large weight INT8 at rest.
-2. While the output check fails, the weights whose nodes lose the most SQNR move one rung up a
-   ladder of finer representations (INT8 compute -> per-channel at rest -> blocks of 32 -> blocks
-   of 16 -> FP16 -> FP32), 1, 2, 4... weights per round.
+2. While the output check fails, weights move one rung up a ladder of finer representations
+   (INT8 compute -> per-channel at rest -> blocks of 32 -> blocks of 16 -> FP16 -> FP32), 1, 2,
+   4... per round: first those whose own quantisation changes the most decisions (each alone,
+   on a few samples), then those whose nodes add the most noise. Where the data cannot show the
+   decision bar even for an exact copy, it fails at once: no finer model changes the data.
 3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
    is dropped (weights at rest run at FP32 speed); still slower, and FP32 is kept.
 Every tensor's final representation, and why, goes into the report.
@@ -12,21 +14,20 @@ Every tensor's final representation, and why, goes into the report.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mlpack.core.batching import data_batch_axes
 from mlpack.core.fidelity import Tolerance
 from mlpack.core.onnxio import load_model
-from mlpack.core.signature import signature_of
 from mlpack.errors import MlpackError, VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
+from mlpack.quant.layers import LAYER_SAMPLES, layer_costs
 from mlpack.quant.modes.dynamic import quantize_dynamic
 from mlpack.quant.modes.weights import apply_choices, initial_choice, weight_values
-from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe
+from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe, failure_hint
+from mlpack.quant.samples import first_samples
 from mlpack.quant.sensitivity import weight_degradation
 from mlpack.quant.settings import QuantizeSettings
 from mlpack.quant.timing import folded_ops, p50_ratios
@@ -68,6 +69,7 @@ class _Plan:
 
 class Auto(ModelPass):
     name = "auto"
+    reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
     description = (
         "per tensor: INT8 compute where measured faster, INT8 at rest elsewhere, finer where the "
@@ -92,6 +94,7 @@ class Auto(ModelPass):
         candidate = _hold_latency(model, candidate, plan, weights, values, context)
         candidate.replace(output)
         _report(plan, weights, context)
+        self.chosen = tuple(_current_choice(plan, n) for n in weights)
         return True
 
 
@@ -120,7 +123,7 @@ class _FileValues(Mapping[str, Any]):
 def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
     """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
     faster = []
-    feeds = _samples(model, context.reference.feeds, 1)
+    feeds = first_samples(model, context.reference.feeds, 1)
     for kind, roles in COMPUTE_KINDS.items():
         if not any(w.role in roles for w in weights.values()):
             continue
@@ -137,36 +140,6 @@ def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassCon
         if ratio <= MIN_SPEEDUP:
             faster.append(kind)
     return faster
-
-
-@functools.lru_cache(maxsize=4)
-def _input_specs(model: Path, modified_ns: int) -> tuple[Any, ...]:
-    """The model's input specs, read once per file version: a single-file BERT-size model is 0.44 GB
-    to parse, and auto slices samples several times."""
-    import onnx
-
-    return signature_of(onnx.load(str(model), load_external_data=False)).inputs
-
-
-def _samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, Any]:
-    """The first ``count`` samples of every batched input, along its own batch axis; the rest whole.
-
-    Latency is compared at batch 1 (the batch most edge deployments run), and sensitivity is
-    ranked on a few samples: exposing every activation of a BERT-size model costs about 250 MB
-    per sample.
-    """
-    import numpy as np
-
-    try:
-        specs = _input_specs(model, model.stat().st_mtime_ns)
-        axes = data_batch_axes(specs, feeds, source="the verification inputs").axes
-    except MlpackError:  # no reading of the batch fits: the inputs are one call, used whole
-        return feeds
-    return {
-        name: np.take(value, range(min(count, value.shape[axis])), axis=axis) if axes.get(name) is not None else value
-        for name, value in feeds.items()
-        for axis in [axes.get(name) or 0]
-    }
 
 
 def _build(model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int) -> Path:
@@ -224,14 +197,20 @@ def _refine(
             if index:
                 context.log.steps.append(f"auto: outputs hold after {index} refinement round(s)")
             return candidate
+        if comparison.unshowable:  # no finer model can show what these data cannot
+            raise VerificationError(
+                f"auto: the data cannot show the decisions of {context.source.name} hold: "
+                f"{comparison.failure_text()}; no file written.",
+                hint=failure_hint(comparison),
+            )
         movable = [n for n in weights if plan.rung(n) < len(LADDER) - 1]
         if not movable:
             break
-        few = _samples(model, context.reference.feeds, SENSITIVITY_SAMPLES)
-        scores = weight_degradation(model, candidate, few, set(movable), context.workdir)
-        ranked = sorted(movable, key=lambda n: -scores.get(n, float("-inf")))
-        for name in ranked[: 2**index]:
-            _promote(plan, name, weights[name], values[name], context.settings, scores.get(name))
+        ranked, scores, lost = _rank(model, candidate, plan, movable, context)
+        # Weights whose own quantisation changes decisions climb; the others only when none does.
+        costly = [n for n in ranked if lost.get(n, 0) > 0]
+        for name in (costly or ranked)[: 2**index]:
+            _promote(plan, name, weights[name], values[name], context.settings, scores.get(name), lost.get(name))
     raise VerificationError(
         f"auto: no representation smaller than FP32 keeps the outputs of {context.source.name} within tolerance "
         f"({context.tolerance.describe()})"
@@ -241,11 +220,42 @@ def _refine(
     )
 
 
+def _rank(
+    model: Path, candidate: Path, plan: _Plan, movable: list[str], context: PassContext
+) -> tuple[list[str], dict[str, float], dict[str, int]]:
+    """The weights to move first: those whose own quantisation changes the most decisions (each
+    alone, on a few samples), then those whose nodes add the most noise in the candidate."""
+    few = first_samples(model, context.reference.feeds, SENSITIVITY_SAMPLES)
+    scores = weight_degradation(model, candidate, few, set(movable), context.workdir)
+    current = [_current_choice(plan, n) for n in movable]
+    feeds = first_samples(model, context.reference.feeds, LAYER_SAMPLES)
+    lost = {c.tensor: c.decisions_lost for c in layer_costs(model, current, feeds, context.tolerance, context.workdir)}
+    ranked = sorted(movable, key=lambda n: (-lost.get(n, 0), -scores.get(n, float("-inf"))))
+    return ranked, scores, lost
+
+
+def _current_choice(plan: _Plan, name: str) -> Choice:
+    """What the weight is now; INT8 compute is measured as its weight alone, per channel."""
+    choice = plan.stored[name]
+    if name in plan.compute:
+        return replace(choice, representation=Representation.INT8_CHANNEL, block=None)
+    return choice
+
+
 def _promote(
-    plan: _Plan, name: str, weight: Weight, values: Any, settings: QuantizeSettings, loss: float | None
+    plan: _Plan,
+    name: str,
+    weight: Weight,
+    values: Any,
+    settings: QuantizeSettings,
+    loss: float | None,
+    lost: int | None = None,
 ) -> None:
-    measured = loss is not None and loss > -1e9
-    why = f"outputs drifted; its node lost {loss:.1f} dB SQNR" if measured else "outputs drifted"
+    why = "outputs drifted"
+    if lost:
+        why += f"; quantised alone it changed {lost} decisions"
+    if loss is not None and loss > -1e9:
+        why += f"; its node added noise at {-loss:.1f} dB SQNR"
     if name in plan.compute:
         del plan.compute[name]
         plan.stored[name] = replace(initial_choice(weight, values, settings), reason=f"INT8 compute dropped: {why}")
@@ -263,7 +273,7 @@ def _hold_latency(
     context: PassContext,
 ) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
-    feeds = _samples(model, context.reference.feeds, 1)
+    feeds = first_samples(model, context.reference.feeds, 1)
     for _ in range(3):
         ratio = p50_ratios([model, candidate], feeds)[1]
         context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")

@@ -65,7 +65,8 @@ def quantize_dynamic(src: Path, dst: Path, settings: QuantizeSettings, log: Pass
 
 class DynamicInt8(ModelPass):
     name = "dynamic INT8"
-    tolerance = Tolerance(atol=None, min_cosine=0.99)
+    reports_layers = True
+    tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
     description = (
         "INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM); "
         "embedding tables INT8 at rest"

@@ -16,7 +16,7 @@ FP16_KEPT_FLOAT = ("LayerNormalization", "BatchNormalization", "InstanceNormaliz
 
 class Float16(ModelPass):
     name = "FP16"
-    tolerance = Tolerance(atol=None, min_cosine=0.999)
+    tolerance = Tolerance(atol=None, min_cosine=0.999, min_agreement=0.99)
     description = (
         "FP16 weights and compute; float32 inputs and outputs"
     )

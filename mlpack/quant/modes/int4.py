@@ -57,6 +57,7 @@ def quantize_int4(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog
 
 class Int4Weights(ModelPass):
     name = "INT4 weights"
+    reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99)
     description = (
         "4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest"

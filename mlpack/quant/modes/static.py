@@ -90,7 +90,8 @@ _ORT_METHODS = {
 
 class StaticInt8(ModelPass):
     name = "static INT8"
-    tolerance = Tolerance(atol=None, min_cosine=0.98)
+    reports_layers = True
+    tolerance = Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99)
     description = (
         "INT8 weights and activations, activation ranges calibrated on data"
     )

@@ -107,6 +107,7 @@ def store_roles_at_rest(
 
 class WeightsAtRest(ModelPass):
     name = "INT8 weights at rest"
+    reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
     description = (
         "INT8 weights at rest (per-channel or blocks with FP16 scales), restored to FP32 when "
@@ -121,5 +122,7 @@ class WeightsAtRest(ModelPass):
             )
             return False
         counts = apply_choices(model, output, choices)
+        self.chosen = tuple(choices)
+        context.log.tensors.extend(c.to_dict() for c in choices)
         context.log.steps.append(f"weights stored at rest: {describe(counts)} tensors, restored when the session loads")
         return True

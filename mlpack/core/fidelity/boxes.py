@@ -1,0 +1,114 @@
+"""Detections: the reference's boxes matched with the candidate's by overlap (IoU), per sample.
+
+Judged only where the user names the box output (``--threshold boxes=boxes``, optionally
+``,scores=OUTPUT``; else the probabilities output shaped like the boxes gives the scores). Boxes
+are corners (x1, y1, x2, y2) on the last axis. A reference box counts when its score clears the
+scores' threshold; it is kept when a candidate box above the threshold overlaps it at IoU 0.5 or
+more (greedy, best overlap first). Boxes scored within the unsure level of the threshold are set
+apart; extra candidate boxes count against the F1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlpack.core.fidelity.decisions import Decisions, unsure_level
+from mlpack.core.fidelity.meaning import Meaning
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MIN_IOU = 0.5
+
+
+def judge_boxes(
+    meaning: Meaning,
+    boxes: tuple[np.ndarray, np.ndarray],
+    scores: tuple[np.ndarray, np.ndarray] | None,
+    threshold: float,
+    confidence: float,
+) -> Decisions:
+    """Matched boxes of two models; ``boxes`` and ``scores`` are (reference, candidate) pairs."""
+    import numpy as np
+
+    ref_boxes, cand_boxes = (np.asarray(b, dtype=np.float64) for b in boxes)
+    count = ref_boxes.shape[-2] if ref_boxes.ndim >= 2 else 0
+    ref_boxes, cand_boxes = ref_boxes.reshape(-1, count, 4), cand_boxes.reshape(-1, count, 4)
+    if scores is None:
+        ref_scores = np.ones(ref_boxes.shape[:2])
+        cand_scores = np.ones(cand_boxes.shape[:2])
+    else:
+        ref_scores, cand_scores = (_per_box(s, ref_boxes.shape[:2]) for s in scores)
+    margin = np.abs(ref_scores - threshold)
+    level, because = unsure_level(margin.ravel(), meaning.unsure, "score's distance to the threshold")
+    if scores is None:
+        level, because = 0.0, "no scores: every box counts"
+    counts = np.zeros(4, dtype=np.int64)  # kept, judged, extra candidate boxes, unsure
+    for index in range(ref_boxes.shape[0]):
+        counts += _match_sample(
+            ref_boxes[index], cand_boxes[index], ref_scores[index], cand_scores[index], threshold, level
+        )
+    kept, judged, extra, unsure = (int(c) for c in counts)
+    active = kept + ((judged - kept) + extra) / 2
+    return Decisions(
+        f"each box scored >= {threshold:g}, matched at IoU >= {MIN_IOU:g}",
+        judged,
+        kept,
+        unsure,
+        0,
+        level,
+        because,
+        int(np.asarray(boxes[0]).shape[0]) if np.asarray(boxes[0]).ndim else 1,
+        confidence,
+        f1=(kept / active) if active else None,
+        active=active,
+        reference_active=judged,
+    )
+
+
+def _per_box(scores: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """One score per box: the highest class score where scores are per class."""
+    import numpy as np
+
+    array = np.asarray(scores, dtype=np.float64)
+    if array.size == shape[0] * shape[1]:
+        return array.reshape(shape)
+    return array.reshape(shape[0], shape[1], -1).max(axis=-1)
+
+
+def _match_sample(
+    ref: np.ndarray, cand: np.ndarray, ref_scores: np.ndarray, cand_scores: np.ndarray, threshold: float, level: float
+) -> np.ndarray:
+    """(kept, judged, extra candidate boxes, unsure) for one sample."""
+    import numpy as np
+
+    sure = ref_scores >= threshold + level
+    unsure = np.abs(ref_scores - threshold) < level
+    wanted = np.flatnonzero(sure | unsure)
+    offered = np.flatnonzero(cand_scores >= threshold)
+    overlap = _iou(ref[wanted], cand[offered]) if wanted.size and offered.size else np.zeros((0, 0))
+    matched_ref: set[int] = set()
+    matched_cand: set[int] = set()
+    for flat in np.argsort(-overlap, axis=None):
+        i, j = divmod(int(flat), overlap.shape[1])
+        if overlap[i, j] < MIN_IOU:
+            break
+        if i not in matched_ref and j not in matched_cand:
+            matched_ref.add(i)
+            matched_cand.add(j)
+    kept = sum(1 for i in matched_ref if sure[wanted[i]])
+    return np.array([kept, int(sure.sum()), offered.size - len(matched_cand), int(unsure.sum())])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    a_lo, a_hi = np.minimum(a[:, :2], a[:, 2:]), np.maximum(a[:, :2], a[:, 2:])
+    b_lo, b_hi = np.minimum(b[:, :2], b[:, 2:]), np.maximum(b[:, :2], b[:, 2:])
+    lo = np.maximum(a_lo[:, None], b_lo[None])
+    hi = np.minimum(a_hi[:, None], b_hi[None])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area_a = np.prod(a_hi - a_lo, axis=-1)[:, None]
+    area_b = np.prod(b_hi - b_lo, axis=-1)[None]
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)

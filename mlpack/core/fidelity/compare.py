@@ -1,0 +1,262 @@
+"""Comparing two models' outputs on the same inputs: the fail-closed check after every transform.
+
+Each output is judged for what it means (``meaning``): numeric closeness (max error, cosine,
+relative error, SNR) always, and the decisions it carries (``decisions``, ``boxes``) where it
+carries any, with the confidence the data allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlpack.core.fidelity.boxes import judge_boxes
+from mlpack.core.fidelity.decisions import Decisions, judge_decisions
+from mlpack.core.fidelity.meaning import DEFAULT_THRESHOLD, Meaning, interpret
+from mlpack.core.fidelity.tolerance import OutputKind, Tolerance
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    name: str
+    max_abs_error: float
+    max_rel_error: float
+    cosine_similarity: float
+    passed: bool
+    problem: str | None = None
+    agreement: float | None = None  # decisions kept, among those the reference is sure of
+    meaning: Meaning | None = None
+    decisions: Decisions | None = None
+    snr_db: float | None = None
+    relative_error: float | None = None  # ||candidate - reference|| / ||reference||
+    note: str | None = None  # what the check could not show, where that does not fail it
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["meaning"] = self.meaning.to_dict() if self.meaning else None
+        out["decisions"] = self.decisions.to_dict() if self.decisions else None
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outputs of a candidate model against a reference, on one set of inputs."""
+
+    label: str
+    outputs: tuple[OutputDiff, ...]
+    tolerance: Tolerance
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outputs)
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((o.max_abs_error for o in self.outputs), default=0.0)
+
+    @property
+    def min_cosine(self) -> float:
+        return min((o.cosine_similarity for o in self.outputs), default=1.0)
+
+    @property
+    def decisions_lost(self) -> int:
+        return sum(o.decisions.lost for o in self.outputs if o.decisions)
+
+    @property
+    def worst_decisions(self) -> Decisions | None:
+        """The output whose decisions hold least (lowest lower bound), where any output decides."""
+        judged = [o.decisions for o in self.outputs if o.decisions is not None]
+        return min(judged, key=lambda d: min(d.agreement_low, d.f1_low if d.f1_low is not None else 1.0), default=None)
+
+    @property
+    def unshowable(self) -> tuple[OutputDiff, ...]:
+        """Failed outputs whose decisions these inputs could not show at the bar even if every one
+        were kept: only more data (or a lower bar) helps, not a finer model."""
+        bar = self.tolerance.min_agreement
+        if bar is None:
+            return ()
+        return tuple(o for o in self.outputs if not o.passed and o.decisions and not o.decisions.can_show(bar))
+
+    def failure_text(self) -> str:
+        bad = [o for o in self.outputs if not o.passed]
+        return "; ".join(
+            o.problem
+            or f"output '{o.name}': max abs error {o.max_abs_error:.3g}, cosine {o.cosine_similarity:.6f}"
+            + (f", decisions agree {o.agreement:.4f}" if o.agreement is not None else "")
+            for o in bad
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "passed": self.passed,
+            "tolerance": self.tolerance.to_dict(),
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+
+
+def compare_outputs(
+    reference: Sequence[np.ndarray],
+    candidate: Sequence[np.ndarray],
+    *,
+    names: Sequence[str],
+    tolerance: Tolerance,
+    label: str,
+    generated: bool = False,
+) -> Comparison:
+    """Every output of ``candidate`` against ``reference``'s, judged as ``tolerance`` says.
+
+    Args:
+        reference: the reference model's outputs.
+        candidate: the candidate's outputs, in the same order.
+        names: the outputs' names (for meanings, rules and reports).
+        tolerance: the bar, with any per-output rules.
+        label: what the inputs were, for the report.
+        generated: the inputs were generated: a decision bar the data cannot show is noted, and
+            fails only on a clear loss.
+    """
+    pairs = dict(zip(names, zip(reference, candidate, strict=True), strict=True))
+    diffs = tuple(
+        _compare_one(name, ref, cand, tolerance, pairs, generated)
+        for name, ref, cand in zip(names, reference, candidate, strict=True)
+    )
+    return Comparison(label=label, outputs=diffs, tolerance=tolerance)
+
+
+def _compare_one(
+    name: str,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    tol: Tolerance,
+    pairs: dict[str, tuple[Any, Any]],
+    generated: bool,
+) -> OutputDiff:
+    import numpy as np
+
+    ref = np.asarray(reference)
+    cand = np.asarray(candidate)
+    if ref.shape != cand.shape:
+        problem = f"output '{name}' has shape {cand.shape}, the reference has {ref.shape}"
+        return OutputDiff(name, float("inf"), float("inf"), 0.0, False, problem)
+    ref64 = ref.astype(np.float64)
+    cand64 = cand.astype(np.float64)
+    if np.any(np.isnan(ref64) != np.isnan(cand64)):
+        problem = f"output '{name}' has NaN where the reference has none (or the reverse)"
+        return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem)
+    finite = ~np.isnan(ref64)
+    abs_err = np.abs(ref64 - cand64)[finite] if ref64.size else np.zeros(0)
+    max_abs = float(abs_err.max()) if abs_err.size else 0.0
+    rel = abs_err / (np.abs(ref64[finite]) + 1e-12) if abs_err.size else np.zeros(0)
+    cosine = mean_cosine(ref64, cand64)
+    passed = True
+    if tol.atol is not None and abs_err.size:
+        passed &= bool(np.all(abs_err <= tol.atol + tol.rtol * np.abs(ref64[finite])))
+    if tol.min_cosine is not None:
+        passed &= cosine >= tol.min_cosine
+    meaning = interpret(name, ref, tol.rule(name))
+    decisions = _decisions(meaning, ref, cand, tol, pairs)
+    said: str | None = None
+    held = True
+    if decisions is not None and tol.min_agreement is not None:
+        held, said = decisions.judge(tol.min_agreement, generated=generated)
+        passed &= held
+    return OutputDiff(
+        name,
+        max_abs,
+        float(rel.max()) if rel.size else 0.0,
+        cosine,
+        bool(passed),
+        None if held or said is None else f"output '{name}': {said}",
+        agreement=decisions.agreement if decisions is not None else None,
+        meaning=meaning,
+        decisions=decisions,
+        snr_db=snr_db(ref64[finite], cand64[finite]),
+        relative_error=_relative_error(ref64[finite], cand64[finite]),
+        note=said if held else None,
+    )
+
+
+def _decisions(
+    meaning: Meaning, ref: np.ndarray, cand: np.ndarray, tol: Tolerance, pairs: dict[str, tuple[Any, Any]]
+) -> Decisions | None:
+    if meaning.kind is not OutputKind.BOXES:
+        return judge_decisions(meaning, ref, cand, tol.confidence)
+    scores, threshold = _box_scores(meaning, ref, tol, pairs)
+    return judge_boxes(meaning, (ref, cand), scores, threshold, tol.confidence)
+
+
+def _box_scores(
+    meaning: Meaning, boxes: np.ndarray, tol: Tolerance, pairs: dict[str, tuple[Any, Any]]
+) -> tuple[tuple[Any, Any] | None, float]:
+    """The (reference, candidate) scores of the boxes, and the threshold a box counts at."""
+    import numpy as np
+
+    named = meaning.scores
+    if named is None:  # the output shaped like the boxes, one score (or one per class) per box
+        leading = boxes.shape[:-1]
+        named = next(
+            (n for n, (r, _) in pairs.items() if n != meaning.name and np.shape(r)[: len(leading)] == leading), None
+        )
+    if named is None or named not in pairs:
+        return None, DEFAULT_THRESHOLD
+    rule = tol.rule(named)
+    threshold = rule.threshold if rule is not None and rule.threshold is not None else DEFAULT_THRESHOLD
+    return pairs[named], threshold
+
+
+def top1_agreement(reference: np.ndarray, candidate: np.ndarray) -> float | None:
+    """Share of samples whose arg-max class is the reference's; None unless samples x classes."""
+    import numpy as np
+
+    if reference.ndim != 2 or reference.shape[1] < 2 or reference.shape[0] == 0:
+        return None
+    return float(np.mean(reference.argmax(axis=1) == candidate.argmax(axis=1)))
+
+
+def snr_db(reference: np.ndarray, candidate: np.ndarray) -> float | None:
+    """Signal-to-noise ratio of the candidate against the reference, in dB (capped at 120)."""
+    import numpy as np
+
+    if reference.size == 0:
+        return None
+    noise = float(np.sum((reference - candidate) ** 2))
+    signal = float(np.sum(reference**2))
+    if noise == 0:
+        return 120.0
+    return float(min(10 * np.log10(max(signal, 1e-30) / noise), 120.0))
+
+
+def _relative_error(reference: np.ndarray, candidate: np.ndarray) -> float | None:
+    import numpy as np
+
+    if reference.size == 0:
+        return None
+    norm = float(np.linalg.norm(reference))
+    return float(np.linalg.norm(reference - candidate) / norm) if norm > 0 else float(np.linalg.norm(candidate))
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over samples (first axis) of the cosine similarity of the flattened outputs.
+
+    Two all-zero samples count as identical; exactly one all-zero sample counts as 0. Where each
+    sample is one value (a regressor's output), a per-sample cosine is only its sign, and one
+    value near zero crossing it costs a whole sample: the cosine is then taken over all samples
+    as one vector.
+    """
+    import numpy as np
+
+    if a.size == 0:
+        return 1.0
+    if a.ndim >= 1 and a.size == a.shape[0] and a.size > 1:
+        a, b = a.reshape(1, -1), b.reshape(1, -1)
+    a2 = np.nan_to_num(a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)).astype(np.float64)
+    b2 = np.nan_to_num(b.reshape(b.shape[0], -1) if b.ndim > 1 else b.reshape(1, -1)).astype(np.float64)
+    norms = np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1)
+    dots = np.sum(a2 * b2, axis=1)
+    both_zero = (np.linalg.norm(a2, axis=1) == 0) & (np.linalg.norm(b2, axis=1) == 0)
+    cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.where(both_zero, 1.0, 0.0))
+    return float(np.mean(cos))

@@ -1,0 +1,153 @@
+"""What an output means, inferred from its values, its dtype and its name, unless the user says.
+
+- integers or booleans: labels, each element a decision;
+- values in [0, 1] that sum to 1 over an axis: class probabilities over that axis (per position);
+- values in [0, 1] that do not: independent probabilities (sigmoid, multi-label, masks),
+  thresholded per element at 0.5;
+- log-probabilities (at most 0, log-sum-exp 0 over the last axis): class scores;
+- a name that says values (embedding, hidden, feature, box, audio...): values;
+- other real values with two or more entries on the class axis (the last; axis 1 of a 4-D
+  image-shaped output): logits, top-1 per position;
+- anything else: values (regression), judged by cosine, relative error and SNR.
+
+Every meaning carries the reason it was chosen, for the report; ``--threshold NAME=VALUE``
+overrides it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlpack.core.fidelity.tolerance import OutputKind, OutputRule
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_THRESHOLD = 0.5
+_SUM_TOLERANCE = 1e-3
+_VALUE_NAMES = re.compile(
+    r"emb|hidden|feature|feat|latent|vector|pool|bbox|box|coord|depth|disp|flow|wave|audio|mel|spec|recon|regress|value|state"
+)
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """How one output is judged, and why."""
+
+    name: str
+    kind: OutputKind
+    because: str
+    axis: int | None = None  # class scores: the axis the classes lie on
+    scale: str = ""  # class scores: "probabilities", "log-probabilities" or "logits"
+    threshold: float | None = None  # probabilities: active at or above
+    unsure: float | None = None  # the user's unsure level; None: inferred from the reference
+    scores: str | None = None  # boxes: the output with each box's score
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "because": self.because,
+            "axis": self.axis,
+            "scale": self.scale or None,
+            "threshold": self.threshold,
+            "unsure": self.unsure,
+            "scores": self.scores,
+        }
+
+
+def interpret(name: str, reference: np.ndarray, rule: OutputRule | None = None) -> Meaning:
+    """The meaning of output ``name`` whose reference values are ``reference``."""
+    import numpy as np
+
+    array = np.asarray(reference)
+    if rule is not None and rule.kind is not None:
+        return _stated(name, array, rule)
+    unsure = rule.unsure if rule else None
+    if array.dtype.kind in "biu":
+        return Meaning(name, OutputKind.LABELS, f"{array.dtype} values: each element is a decision", unsure=unsure)
+    if array.dtype.kind != "f" or array.ndim == 0 or array.size == 0:
+        return Meaning(name, OutputKind.VALUES, "not a floating-point tensor with elements")
+    inferred = _from_values(name, array)
+    return Meaning(**{**inferred.__dict__, "unsure": unsure})
+
+
+def _stated(name: str, array: np.ndarray, rule: OutputRule) -> Meaning:
+    assert rule.kind is not None
+    said = f"--threshold {name}={rule.kind.value}"
+    if rule.kind is OutputKind.PROBABILITIES:
+        threshold = DEFAULT_THRESHOLD if rule.threshold is None else rule.threshold
+        return Meaning(name, rule.kind, f"stated: active at {threshold:g}", threshold=threshold, unsure=rule.unsure)
+    if rule.kind is OutputKind.CLASSES:
+        axis, scale, _ = _class_axis(array)
+        return Meaning(name, rule.kind, f"stated ({said}); {scale} over axis {axis}", axis, scale, unsure=rule.unsure)
+    return Meaning(name, rule.kind, f"stated ({said})", unsure=rule.unsure, scores=rule.scores)
+
+
+def _from_values(name: str, array: np.ndarray) -> Meaning:
+    import numpy as np
+
+    finite = array[np.isfinite(array)]
+    if finite.size == 0:
+        return Meaning(name, OutputKind.VALUES, "no finite values")
+    low, high = float(finite.min()), float(finite.max())
+    if low >= 0.0 and high <= 1.0:
+        axis = _summing_axis(array, lambda a: a)
+        if axis is not None:
+            return Meaning(
+                name, OutputKind.CLASSES, f"values in [0, 1] summing to 1 over axis {axis}", axis, "probabilities"
+            )
+        return Meaning(
+            name,
+            OutputKind.PROBABILITIES,
+            "values in [0, 1] that do not sum to 1: independent probabilities, active at 0.5",
+            threshold=DEFAULT_THRESHOLD,
+        )
+    if high <= 0.0 and array.ndim >= 1 and array.shape[-1] >= 2 and _summing_axis(array, np.exp) == array.ndim - 1:
+        return Meaning(
+            name, OutputKind.CLASSES, "log-probabilities over the last axis", array.ndim - 1, "log-probabilities"
+        )
+    if _VALUE_NAMES.search(name.lower()):
+        return Meaning(name, OutputKind.VALUES, f"named like values ('{name}')")
+    axis, scale, size = _class_axis(array)
+    if array.ndim >= 2 and size >= 2:
+        return Meaning(
+            name,
+            OutputKind.CLASSES,
+            f"real values over {size} entries on axis {axis}: taken as logits, top-1 per position "
+            f"(say --threshold {name}=values if they are not)",
+            axis,
+            scale,
+        )
+    return Meaning(name, OutputKind.VALUES, "one value per sample: regression")
+
+
+def _class_axis(array: np.ndarray) -> tuple[int, str, int]:
+    """(axis, scale, size) of class scores: where probabilities sum to 1, else the last axis, or
+    axis 1 of a 4-D output (N, C, H, W)."""
+    import numpy as np
+
+    if array.ndim == 0:
+        return 0, "logits", 1
+    finite = array[np.isfinite(array)]
+    if finite.size and float(finite.min()) >= 0.0 and float(finite.max()) <= 1.0:
+        axis = _summing_axis(array, lambda a: a)
+        if axis is not None:
+            return axis, "probabilities", array.shape[axis]
+    axis = 1 if array.ndim == 4 else array.ndim - 1
+    return axis, "logits", array.shape[axis]
+
+
+def _summing_axis(array: np.ndarray, transform: Any) -> int | None:
+    """The axis (of two or more entries) over which ``transform(array)`` sums to 1 everywhere."""
+    import numpy as np
+
+    order = [array.ndim - 1] + ([1] if array.ndim == 4 else [])
+    for axis in order:
+        if array.shape[axis] < 2:
+            continue
+        sums = np.sum(transform(array.astype(np.float64)), axis=axis)
+        if np.all(np.abs(sums - 1.0) <= _SUM_TOLERANCE):
+            return axis
+    return None

@@ -1,0 +1,135 @@
+"""The per-layer fidelity report: what each quantised tensor's own quantisation costs.
+
+For every weight a pass shrank, the FP32 model runs with that one weight replaced by the values
+its representation restores (every other weight exact), on a few samples, and its outputs are
+judged against FP32's by the fidelity module: the output cosine, and the decisions it changes.
+One session serves every weight: the weights become overridable graph inputs, so a tensor's cost
+is one run, not one model file. INT8 compute also quantises activations at run time, which this
+measure leaves out: it is the weight's own share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlpack.core.fidelity import Tolerance, compare_outputs
+from mlpack.core.onnxio import create_session, load_model, run_session, save_model
+from mlpack.quant.atrest import Choice, Representation, find_weights, restored_values
+from mlpack.quant.samples import first_samples
+
+LAYER_SAMPLES = 16  # few samples: one run per tensor, memory of a 16-sample batch
+TOP = 5  # offenders shown in the terminal
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One tensor quantised alone: what it costs the outputs."""
+
+    tensor: str
+    representation: str
+    cosine: float  # the lowest output cosine with only this tensor quantised
+    decisions_lost: int  # decisions the reference is sure of that change
+    decisions: int  # decisions judged
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tensor": self.tensor,
+            "representation": self.representation,
+            "cosine": self.cosine,
+            "decisions_lost": self.decisions_lost,
+            "decisions": self.decisions,
+            "samples": self.samples,
+        }
+
+
+def costliest(costs: Sequence[LayerCost]) -> list[LayerCost]:
+    """Most decisions lost first, then the lowest cosine."""
+    return sorted(costs, key=lambda c: (-c.decisions_lost, c.cosine))
+
+
+def layer_costs(
+    model: Path, choices: Sequence[Choice], feeds: dict[str, Any], tolerance: Tolerance, workdir: Path
+) -> list[LayerCost]:
+    """Each chosen weight of ``model`` quantised alone, on ``feeds`` (a few samples), costliest first."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+
+    loaded = load_model(model, check=False)
+    by_name = {i.name: i for i in loaded.graph.initializer}
+    chosen = [c for c in choices if c.weight.name in by_name and c.representation is not Representation.FP32]
+    if not chosen:
+        return []
+    inputs = {i.name for i in loaded.graph.input}
+    values: dict[str, Any] = {}
+    for choice in chosen:
+        init = by_name[choice.weight.name]
+        values[init.name] = numpy_helper.to_array(init)
+        if init.name not in inputs:  # an initializer that is also an input may be fed: overridable
+            loaded.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    overridable = save_model(loaded, workdir / "layers.onnx")
+    del loaded, by_name
+    session = create_session(overridable)
+    names = [o.name for o in session.get_outputs()]
+    reference = run_session(session, feeds)
+    samples = int(np.shape(next(iter(feeds.values())))[0]) if feeds else 0
+    plain = Tolerance(atol=None, outputs=tolerance.outputs, confidence=tolerance.confidence)
+    costs = []
+    for choice in chosen:
+        name = choice.weight.name
+        restored = restored_values(values[name], choice).astype(values[name].dtype)
+        produced = run_session(session, {**feeds, name: restored})
+        judged = compare_outputs(reference, produced, names=names, tolerance=plain, label="layer")
+        decided = [o.decisions for o in judged.outputs if o.decisions is not None]
+        costs.append(
+            LayerCost(
+                name,
+                _label(choice),
+                judged.min_cosine,
+                sum(d.lost for d in decided),
+                sum(d.judged for d in decided),
+                samples,
+            )
+        )
+    return costliest(costs)
+
+
+def _label(choice: Choice) -> str:
+    if choice.representation is Representation.INT8_BLOCK:
+        return f"int8-block{choice.block}"
+    return choice.representation.value
+
+
+def shrunk_weights(source: Path, shrunk: Path, choices: Sequence[Choice], min_elements: int) -> list[Choice]:
+    """The weights of ``source`` that ``shrunk`` no longer holds in float, each with its representation.
+
+    ``choices`` name a representation where the pass chose one; any other weight that left float
+    is measured as INT8 per channel (what dynamic and static INT8 store).
+    """
+    import onnx
+
+
+    kept = {
+        i.name
+        for i in onnx.load(str(shrunk), load_external_data=False).graph.initializer
+        if i.data_type == onnx.TensorProto.FLOAT
+    }
+    stated = {c.weight.name: c for c in choices}
+    weights = find_weights(load_model(source, check=False), min_elements=min_elements)
+    return [
+        stated.get(w.name, Choice(w, Representation.INT8_CHANNEL))
+        for w in weights
+        if w.name not in kept or (w.name in stated and stated[w.name].representation is not Representation.FP32)
+    ]
+
+
+def source_layer_costs(
+    source: Path, shrunk: Path, choices: Sequence[Choice], feeds: dict[str, Any], tolerance: Tolerance, workdir: Path
+) -> list[LayerCost]:
+    """The per-layer report of a pass from ``source`` to ``shrunk``, on a few samples of ``feeds``."""
+    measured = shrunk_weights(source, shrunk, choices, min_elements=0)
+    return layer_costs(source, measured, first_samples(source, feeds, LAYER_SAMPLES), tolerance, workdir)

@@ -1,0 +1,149 @@
+"""The fidelity module on hand-made outputs: what an output means, its decisions, their confidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpack.budget.spec import load_budget_file, resolve
+from mlpack.core.fidelity import (
+    OutputKind,
+    OutputRule,
+    Tolerance,
+    compare_outputs,
+    interpret,
+    parse_rules,
+    trials_needed,
+    wilson_lower,
+)
+from mlpack.errors import BadInputError, ConfigError
+
+RNG = np.random.default_rng(0)
+BAR = Tolerance(atol=None, min_agreement=0.99)
+
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    "name, values, kind, axis",
+    [
+        ("probs", _softmax(RNG.standard_normal((8, 5))), OutputKind.CLASSES, 1),
+        ("out", _softmax(RNG.standard_normal((4, 30, 12))), OutputKind.CLASSES, 2),  # per frame
+        ("out", np.log(_softmax(RNG.standard_normal((8, 5)))), OutputKind.CLASSES, 1),
+        ("out", 1 / (1 + np.exp(-RNG.standard_normal((4, 30, 12)))), OutputKind.PROBABILITIES, None),
+        ("mask", 1 / (1 + np.exp(-RNG.standard_normal((2, 1, 8, 8)))), OutputKind.PROBABILITIES, None),
+        ("logits", RNG.standard_normal((8, 5)), OutputKind.CLASSES, 1),
+        ("out", RNG.standard_normal((2, 21, 8, 8)), OutputKind.CLASSES, 1),  # N, C, H, W segmentation
+        ("last_hidden_state", RNG.standard_normal((2, 7, 32)), OutputKind.VALUES, None),
+        ("out", RNG.standard_normal((8, 1)), OutputKind.VALUES, None),
+        ("label", np.array([1, 2, 3]), OutputKind.LABELS, None),
+    ],
+)
+def test_what_an_output_means_is_inferred_and_said(name, values, kind, axis) -> None:
+    meaning = interpret(name, values)
+    assert meaning.kind is kind and meaning.because
+    if axis is not None:
+        assert meaning.axis == axis
+
+
+def test_a_stated_meaning_wins() -> None:
+    logits = RNG.standard_normal((8, 5))
+    assert interpret("logits", logits, OutputRule("logits", OutputKind.VALUES)).kind is OutputKind.VALUES
+    rule = OutputRule.parse("notes=0.3,unsure=0.1")
+    meaning = interpret("notes", logits, rule)
+    assert (meaning.kind, meaning.threshold, meaning.unsure) == (OutputKind.PROBABILITIES, 0.3, 0.1)
+    with pytest.raises(BadInputError, match="threshold"):
+        OutputRule.parse("notes=loud")
+    with pytest.raises(BadInputError, match="more than once"):
+        parse_rules(["a=0.3", "a=0.4"])
+
+
+def test_the_lower_bound_decides_not_the_point() -> None:
+    assert wilson_lower(1.0, 40) < 0.99  # 40 of 40 does not show 0.99
+    assert wilson_lower(1.0, 12 * 172 * 88) > 0.999  # a frame grid is plenty
+    needed = trials_needed(1.0, 0.99)
+    assert needed is not None and wilson_lower(1.0, needed) >= 0.99 > wilson_lower(1.0, needed - 1)
+    assert trials_needed(0.98, 0.99) is None
+
+
+def test_forty_samples_cannot_show_ninety_nine_percent() -> None:
+    logits = RNG.standard_normal((40, 5)) * 4
+    comparison = compare_outputs([logits], [logits], names=["logits"], tolerance=BAR, label="40 samples")
+    assert not comparison.passed and comparison.unshowable
+    assert "more samples would show it" in comparison.failure_text()
+    lowered = Tolerance(atol=None, min_agreement=0.9)
+    assert compare_outputs([logits], [logits], names=["logits"], tolerance=lowered, label="x").passed
+    generated = compare_outputs([logits], [logits], names=["logits"], tolerance=BAR, label="x", generated=True)
+    assert generated.passed and generated.outputs[0].note  # noted, not failed, on generated inputs
+
+
+def test_rare_positives_cannot_hide_in_the_zeros() -> None:
+    """99% of the elements agree (mostly zeros), but the active ones are lost: F1 fails it."""
+    reference = np.full((64, 100, 10), 0.01)
+    active = RNG.random(reference.shape) < 0.02
+    reference[active] = 0.95
+    candidate = reference.copy()
+    candidate[active & (RNG.random(reference.shape) < 0.3)] = 0.2  # 30% of the positives missed
+    comparison = compare_outputs([reference], [candidate], names=["frames"], tolerance=BAR, label="x")
+    decisions = comparison.outputs[0].decisions
+    assert decisions is not None and decisions.agreement > 0.99
+    assert decisions.f1 is not None and decisions.f1 < 0.9
+    assert not comparison.passed and "F1" in comparison.failure_text()
+
+
+def _pitch_like(frames: int = 3000, voiced_share: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame distributions over 360 bins: peaked where voiced, flat noise elsewhere."""
+    logits = RNG.normal(0, 0.02, (frames, 360))
+    voiced = RNG.random(frames) < voiced_share
+    logits[voiced, RNG.integers(0, 360, voiced.sum())] += 6.0
+    return logits, voiced
+
+
+def test_unsure_frames_are_set_apart_but_a_real_loss_still_fails() -> None:
+    logits, voiced = _pitch_like()
+    noisy = logits + RNG.normal(0, 0.02, logits.shape)  # flips the unvoiced argmax, keeps the voiced
+    comparison = compare_outputs([logits], [noisy], names=["pitch"], tolerance=BAR, label="x")
+    decisions = comparison.outputs[0].decisions
+    assert decisions is not None
+    assert comparison.passed, comparison.failure_text()
+    assert decisions.unsure >= (~voiced).sum() * 0.95 and decisions.unsure_changed > 100
+    assert decisions.judged >= voiced.sum() * 0.95
+    lost = noisy.copy()
+    flip = np.flatnonzero(voiced)[:60]
+    lost[flip] = np.roll(lost[flip], 7, axis=1)  # confident voiced frames move to another bin
+    failed = compare_outputs([logits], [lost], names=["pitch"], tolerance=BAR, label="x")
+    assert not failed.passed and failed.outputs[0].decisions.lost == 60  # type: ignore[union-attr]
+
+
+def test_boxes_are_matched_by_overlap_where_named() -> None:
+    boxes = np.zeros((4, 6, 4))
+    boxes[..., 0] = np.arange(6) * 100.0  # far apart: a moved box cannot land on another
+    boxes[..., 2:] = boxes[..., :2] + 20
+    scores = RNG.choice([0.05, 0.9], size=(4, 6))
+    tolerance = BAR.with_rules(parse_rules(["boxes=boxes,scores=scores", "scores=0.5"]))
+    shifted = boxes + 2.0  # IoU about 0.8: still the same detections
+    kept = compare_outputs(
+        [boxes, scores], [shifted, scores], names=["boxes", "scores"], tolerance=tolerance, label="x"
+    )
+    decisions = kept.outputs[0].decisions
+    assert decisions is not None and decisions.lost == 0 and decisions.judged == int((scores > 0.5).sum())
+    moved = boxes + 15.0  # IoU about 0.07: lost
+    lost = compare_outputs([boxes, scores], [moved, scores], names=["boxes", "scores"], tolerance=tolerance, label="x")
+    assert lost.outputs[0].decisions.kept == 0  # type: ignore[union-attr]
+
+
+def test_budget_threshold_table(tmp_path: Path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_text(
+        '[budget]\nmin = { agreement = 0.99 }\nthreshold = { frames = 0.3, pitch = "classes,unsure=0.1" }\n'
+    )
+    rules = {r.name: r for r in resolve(load_budget_file(path), None).threshold}
+    assert rules["frames"].threshold == 0.3 and rules["pitch"].kind is OutputKind.CLASSES
+    path.write_text('[budget]\nthreshold = { frames = "loud" }\n')
+    with pytest.raises(ConfigError, match="b.toml:2"):
+        load_budget_file(path)
