@@ -212,9 +212,10 @@ def _reference(
     if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
+        # A clear error for empty, mismatched or degenerate files, before any verdict on them.
+        inspect_calibration(settings.calibration, signature.inputs)
         if open_source(settings.calibration).calls_as_given:  # ONNX test sets: each a call, as --data runs them
             return _reference(source, signature, quantize, settings, settings.calibration, seed, feeding)
-        inspect_calibration(settings.calibration, signature.inputs)  # a clear error for empty or mismatched files
         blocks = tuple(
             iter_batches(settings.calibration, signature.inputs, batch_size=BLOCK_SAMPLES, limit=VERIFY_SAMPLES)
         )

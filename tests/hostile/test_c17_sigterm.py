@@ -35,7 +35,7 @@ main()
 
 def test_sigterm_during_static_quantisation(tmp_path: Path) -> None:
     model = make_gemm_mlp(tmp_path / "m.onnx")
-    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).standard_normal((32, 16)).astype(np.float32))
+    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).standard_normal((400, 16)).astype(np.float32))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     ready = tmp_path / "ready"
