@@ -43,7 +43,8 @@ def _mlp(folder: Path, *, scale: float = 1.0) -> dict[str, Path]:
     path = folder / "mlp.onnx"
     onnx.save(model, str(path))
     calibration = folder / "calib.npz"
-    np.savez(calibration, x=rng.normal(0, 1, (40, WIDTH)).astype(np.float32))
+    # 400 samples: enough to show agreement >= 0.99 at 95% confidence (issue 19), where 40 were not.
+    np.savez(calibration, x=rng.normal(0, 1, (400, WIDTH)).astype(np.float32))
     return {"model": path, "calibration": calibration}
 
 
