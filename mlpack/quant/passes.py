@@ -19,6 +19,7 @@ from mlpack.core.onnxio import create_session, run_session
 from mlpack.errors import VerificationError
 from mlpack.quant.layers import costliest, source_layer_costs
 from mlpack.quant.probe import probe_model
+from mlpack.quant.timing import LocalTimer, Timer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +66,7 @@ class PassContext:
     tolerance: Tolerance  # the run's fail-closed check
     log: PassLog
     source: Path  # the model the run started from (the reference's model)
+    timer: Timer = field(default_factory=LocalTimer)  # where speed decisions are measured
 
 
 @dataclass(frozen=True)

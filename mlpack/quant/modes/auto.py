@@ -30,7 +30,7 @@ from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe, failu
 from mlpack.quant.samples import first_samples
 from mlpack.quant.sensitivity import weight_degradation
 from mlpack.quant.settings import QuantizeSettings
-from mlpack.quant.timing import folded_ops, p50_ratios
+from mlpack.quant.timing import folded_ops
 
 MAX_SLOWDOWN = 1.05  # the latency promise: never more than 5% slower than FP32
 MIN_SPEEDUP = 0.95  # INT8 compute for an op kind only if it measured at least 5% faster
@@ -131,7 +131,7 @@ def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassCon
         try:
             op_types = (kind, "Gemm") if kind == "MatMul" else (kind,)
             quantize_dynamic(model, trial, replace(context.settings, op_types=op_types), PassLog())
-            ratio = p50_ratios([model, trial], feeds)[1]
+            ratio = context.timer.p50_ratios([model, trial], feeds)[1]
         except MlpackError as exc:
             context.log.warnings.append(f"auto: INT8 {kind} could not be tried: {exc}")
             continue
@@ -275,7 +275,7 @@ def _hold_latency(
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
     feeds = first_samples(model, context.reference.feeds, 1)
     for _ in range(3):
-        ratio = p50_ratios([model, candidate], feeds)[1]
+        ratio = context.timer.p50_ratios([model, candidate], feeds)[1]
         context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")
         if ratio <= MAX_SLOWDOWN:
             context.log.latency_ratio = ratio
