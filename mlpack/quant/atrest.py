@@ -1,7 +1,7 @@
 """Weights at rest: float initializers stored small, restored inside the graph when a session loads.
 
-A weight is stored as INT8 with float scales (one per output channel, or one per block of
-``block`` values along the reduction axis, with FP16 scales), or as FP16, and restored by
+A weight is stored as INT8 with float scales (one for the whole tensor, one per output channel,
+or one per block of ``block`` values along the reduction axis, with FP16 scales), or as FP16, and restored by
 Cast -> Mul (-> Reshape/Slice/Transpose) nodes whose inputs are all constants. onnxruntime's
 default session folds such chains into one float initializer when it is created, so a plain
 ``InferenceSession(path)`` runs the file at FP32 speed. DequantizeLinear would be smaller to write
@@ -28,6 +28,7 @@ INT8_MAX = 127  # symmetric range: -127..127, so that 0 is exact and the scale i
 class Representation(str, Enum):
     """How one weight is stored, from the smallest to the most faithful."""
 
+    INT8_TENSOR = "int8-tensor"  # one float32 scale for the whole tensor: no per-channel scales to store
     INT8_CHANNEL = "int8-channel"  # one float32 scale per output channel
     INT8_BLOCK = "int8-block"  # one FP16 scale per block of values along the reduction axis
     FP16 = "fp16"
@@ -161,6 +162,15 @@ def quantize_rows(rows: np.ndarray, block: int | None) -> tuple[np.ndarray, np.n
     return quantized, scale
 
 
+def quantize_tensor(values: np.ndarray) -> tuple[np.ndarray, np.float32]:
+    """Symmetric INT8 with one scale for the whole tensor, in the tensor's own layout."""
+    import numpy as np
+
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    scale = np.float32(peak / INT8_MAX if peak > 0 else 1.0)
+    return np.clip(np.rint(values / scale), -INT8_MAX, INT8_MAX).astype(np.int8), scale
+
+
 def restored_values(values: np.ndarray, choice: Choice) -> np.ndarray:
     """What the graph will compute at load time for ``values`` stored as ``choice`` says."""
     import numpy as np
@@ -170,6 +180,9 @@ def restored_values(values: np.ndarray, choice: Choice) -> np.ndarray:
         return values
     if rep is Representation.FP16:
         return values.astype(np.float16).astype(np.float32)
+    if rep is Representation.INT8_TENSOR:
+        quantized, scale = quantize_tensor(values)
+        return quantized.astype(np.float32) * scale
     axis = choice.weight.channel_axis
     rows = _as_rows(values, axis)
     quantized, scale = quantize_rows(rows, choice.block if rep is Representation.INT8_BLOCK else None)
@@ -232,6 +245,17 @@ def _restore_chain(values: np.ndarray, choice: Choice) -> tuple[list[onnx.Tensor
     if choice.representation is Representation.FP16:
         stored = numpy_helper.from_array(values.astype(np.float16), f"{prefix}_fp16")
         return [stored], [helper.make_node("Cast", [stored.name], [name], to=TensorProto.FLOAT, name=f"{prefix}_cast")]
+    if choice.representation is Representation.INT8_TENSOR:  # no layout change: Cast -> Mul by one scale
+        quantized, tensor_scale = quantize_tensor(values)
+        inits = [
+            numpy_helper.from_array(quantized, f"{prefix}_q"),
+            numpy_helper.from_array(np.array(tensor_scale, dtype=np.float32), f"{prefix}_scale"),
+        ]
+        nodes = [
+            helper.make_node("Cast", [inits[0].name], [f"{prefix}_qf"], to=TensorProto.FLOAT, name=f"{prefix}_cast"),
+            helper.make_node("Mul", [f"{prefix}_qf", inits[1].name], [name], name=f"{prefix}_mul"),
+        ]
+        return inits, nodes
     axis = choice.weight.channel_axis
     rows = _as_rows(values, axis)
     block = choice.block if choice.representation is Representation.INT8_BLOCK else None

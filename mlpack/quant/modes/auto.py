@@ -3,8 +3,8 @@
 1. INT8 compute (dynamic INT8 MatMul, Conv or LSTM) only for the op kinds where it measured
    faster than FP32 on this CPU, in one interleaved run; every other large weight INT8 at rest.
 2. While the output check fails, weights move one rung up a ladder of finer representations
-   (INT8 compute -> per-channel at rest -> blocks of 32 -> blocks of 16 -> FP16 -> FP32), 1, 2,
-   4... per round: first those whose own quantisation changes the most decisions (each alone,
+   (INT8 compute -> one scale per tensor (short rows) -> per-channel at rest -> blocks of 32 ->
+   blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round: first those whose own quantisation changes the most decisions (each alone,
    on a few samples), then those whose nodes add the most noise. Where the data cannot show the
    decision bar even for an exact copy, it fails at once: no finer model changes the data.
 3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
@@ -44,6 +44,7 @@ COMPUTE_KINDS = {
 }
 # The ladder a weight climbs when the outputs drift, from small to faithful.
 LADDER: tuple[tuple[Representation, int | None], ...] = (
+    (Representation.INT8_TENSOR, None),
     (Representation.INT8_CHANNEL, None),
     (Representation.INT8_BLOCK, 32),
     (Representation.INT8_BLOCK, 16),
