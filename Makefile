@@ -23,8 +23,9 @@ demo: $(STAMP)
 	$(BIN)/mlpack build examples/digits/mlpack.toml --out dist/digits
 	$(BIN)/mlpack inspect dist/digits/digits-cnn-1.0.0.mlpack
 
+# Two workers, each taking whole test files (module fixtures are built once): CI has 2 cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

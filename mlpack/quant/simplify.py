@@ -44,7 +44,17 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, SimplifyOutcome]:
         return model, SimplifyOutcome(
             False, before, before, "onnxsim could not validate its result; graph kept unsimplified"
         )
+    _keep_only_known_value_info(model, simplified)
     return simplified, SimplifyOutcome(True, before, len(simplified.graph.node))
+
+
+def _keep_only_known_value_info(source: onnx.ModelProto, simplified: onnx.ModelProto) -> None:
+    """Drop the shapes onnxsim's inference wrote for intermediate tensors: onnxruntime infers them
+    again at load, and they made a kept model larger than its source (6% on a small QDQ graph)."""
+    known = {info.name for info in source.graph.value_info}
+    kept = [info for info in simplified.graph.value_info if info.name in known]
+    del simplified.graph.value_info[:]
+    simplified.graph.value_info.extend(kept)
 
 
 class Simplify(ModelPass):

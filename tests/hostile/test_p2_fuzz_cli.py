@@ -35,6 +35,7 @@ settings.register_profile(
 )
 FUZZ = settings.get_profile("hostile-fuzz")
 
+QUICK = ["--runs", "3", "--duration", "0.01", "--warmup", "1"]  # timing is not what is fuzzed
 DTYPES = ["float32", "float64", "float16", "int64", "int32", "int8", "uint8", "bool", "complex64"]
 KEYS = ["x", "labels", "slices", "y", "x\n", ""]
 dims = st.lists(st.integers(0, 17), min_size=0, max_size=3)
@@ -205,12 +206,7 @@ def test_data_and_budgets(source: tuple[str, object], budget: str, command: str)
                 box.inputs / "b.toml",
                 "--data",
                 data,
-                "--runs",
-                "3",
-                "--duration",
-                "0.01",
-                "--warmup",
-                "1",
+                *QUICK,
                 "--max-remeasure",
                 "0",
                 "--json",
@@ -227,12 +223,7 @@ def test_data_and_budgets(source: tuple[str, object], budget: str, command: str)
                 m,
                 "--data",
                 data,
-                "--runs",
-                "3",
-                "--duration",
-                "0.01",
-                "--warmup",
-                "1",
+                *QUICK,
                 "--json",
                 out / "b.json",
             ],
