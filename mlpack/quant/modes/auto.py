@@ -4,9 +4,10 @@
    faster than FP32 on this CPU, in one interleaved run; every other large weight INT8 at rest.
 2. While the output check fails, weights move one rung up a ladder of finer representations
    (INT8 compute -> one scale per tensor (short rows) -> per-channel at rest -> blocks of 32 ->
-   blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round: first those whose own quantisation changes the most decisions (each alone,
-   on a few samples), then those whose nodes add the most noise. Where the data cannot show the
-   decision bar even for an exact copy, it fails at once: no finer model changes the data.
+   blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round: first those whose own quantisation
+   changes the most decisions (each alone, on a few samples), then those whose nodes add the
+   most noise. Where the data cannot show the decision bar even for an exact copy, it fails at
+   once: no finer model changes the data.
 3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
    is dropped (weights at rest run at FP32 speed); still slower, and FP32 is kept.
 Every tensor's final representation, and why, goes into the report.
