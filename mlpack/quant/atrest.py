@@ -181,8 +181,8 @@ def restored_values(values: np.ndarray, choice: Choice) -> np.ndarray:
     if rep is Representation.FP16:
         return values.astype(np.float16).astype(np.float32)
     if rep is Representation.INT8_TENSOR:
-        quantized, scale = quantize_tensor(values)
-        return quantized.astype(np.float32) * scale
+        whole, tensor_scale = quantize_tensor(values)
+        return whole.astype(np.float32) * tensor_scale
     axis = choice.weight.channel_axis
     rows = _as_rows(values, axis)
     quantized, scale = quantize_rows(rows, choice.block if rep is Representation.INT8_BLOCK else None)
