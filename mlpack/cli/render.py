@@ -230,7 +230,7 @@ def render_tune(console: Console, result: TuneResult) -> None:
         f"INT8 acceleration on this CPU: {escape(result.int8_acceleration)}"
     )
     fp32 = next((c for c in result.candidates if c.spec.name == "fp32" and c.size_bytes), None)
-    table = Table(title="Candidates (* Pareto front over size, latency, accuracy)", title_justify="left")
+    table = Table(title="Candidates (* front within budgets: size, p50, accuracy)", title_justify="left")
     for column in TUNE_COLUMNS:
         table.add_column(column, justify="left" if column in ("candidate", "budgets") else "right")
     for c in result.candidates:

@@ -428,20 +428,25 @@ def _objectives(c: Candidate) -> tuple[float, float, float]:
 
 
 def _mark_pareto(built: list[Candidate]) -> None:
-    """A candidate is on the front when no other is at least as good on all three and better on one."""
+    """The front the choice is made from: among the candidates that meet every budget, one is on it
+    when no other is at least as good on all three and better on one."""
+    fitting = [c for c in built if c.meets_budgets]
     for c in built:
         mine = _objectives(c)
-        c.pareto = not any(
+        c.pareto = c.meets_budgets and not any(
             all(t <= m for t, m in zip(_objectives(o), mine, strict=True)) and _objectives(o) != mine
-            for o in built
+            for o in fitting
             if o is not c
         )
 
 
 def _choose(built: list[Candidate], objective: Objective) -> Candidate | None:
+    """The best candidate on the front by the objective's own figure, then the front's others in order:
+    p50 latency (the front's latency, the statistic interleaved runs tell apart), or file size.
+    The lexicographic minimum over the front's three figures is never dominated, so it lies on the front."""
     eligible = [c for c in built if c.meets_budgets]
     if objective is Objective.LATENCY:
         # A model slower than FP32 (quantised or FP16) is never the fast choice, whatever else it saves.
         eligible = [c for c in eligible if not c.slower_than_fp32]
-        return min(eligible, key=lambda c: (c.latency_ms.get("p95", float("inf")), c.size_bytes or 0), default=None)
-    return min(eligible, key=lambda c: (c.size_bytes or 0, c.latency_ms.get("p95", float("inf"))), default=None)
+        return min(eligible, key=lambda c: (_objectives(c)[1], _objectives(c)[0], _objectives(c)[2]), default=None)
+    return min(eligible, key=_objectives, default=None)

@@ -17,7 +17,7 @@ MIN_CALIBRATION_MEMORY = 1 << 20
 
 
 class Objective(str, Enum):
-    LATENCY = "latency"  # the lowest p95 latency
+    LATENCY = "latency"  # the lowest p50 latency, measured interleaved (the front's latency)
     SIZE = "size"  # the smallest file
 
 
@@ -26,7 +26,8 @@ class TuneSettings:
     """The options of ``mlpack tune`` that are not files.
 
     Attributes:
-        objective: what "best" means among the candidates that fit: lowest p95 latency or smallest file.
+        objective: what "best" means among the candidates that fit: lowest p50 latency (the Pareto front's
+            latency figure) or smallest file, chosen from the front of the candidates within budgets.
         max_time_s: time box for the whole search; building stops at a share of it and what was
             built is still measured and judged.
         runs: minimum timed runs per candidate.

@@ -151,14 +151,22 @@ def require_evidence(context: PassContext) -> None:
         )
 
 
+# The option that states each check's bar, as optimize (and the commands that quantise) take it.
+_CHECK_OPTIONS = {"atol": "--atol (with --rtol)", "min_cosine": "--min-cosine", "min_agreement": "--min-agreement"}
+
+
 def failure_hint(comparison: Comparison) -> str:
-    """What to try after a failed check: more data where the data could not show the bar, else
-    another mode or a stated tolerance."""
+    """What to try after a failed check, naming the option of the check that failed: more data where
+    the data could not show the bar, else another mode or a stated bar for that check."""
     if comparison.unshowable or any(o.problem and "more samples would" in o.problem for o in comparison.outputs):
         return "Pass more samples with --data, or state the bar the data can show with --min-agreement."
+    failed = [check for o in comparison.outputs if not o.passed for check in o.failed_checks]
+    options = [_CHECK_OPTIONS[c] for c in dict.fromkeys(failed) if c in _CHECK_OPTIONS]
+    if not options:  # a shape or NaN mismatch: no tolerance passes it
+        return "Try --quantize auto (it keeps what it cannot shrink safely) or another --quantize mode."
     return (
         "Try --quantize auto (it keeps what it cannot shrink safely), another --quantize mode, "
-        "or state a looser tolerance with --min-cosine/--min-agreement/--atol."
+        f"or state a looser bar for the check that failed with {' and '.join(options)}."
     )
 
 

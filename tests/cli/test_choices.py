@@ -42,13 +42,29 @@ def test_every_tune_objective_chooses_by_its_own_measure() -> None:
     from mlpack.pipeline.tune import Candidate, CandidateSpec
 
     small = Candidate(CandidateSpec("small", QuantMode.WEIGHTS), status="built", size_bytes=10)
-    small.latency_ms = {"p95": 9.0}
+    small.latency_ms = {"p50": 8.0, "p95": 9.0}
     fast = Candidate(CandidateSpec("fast", QuantMode.DYNAMIC), status="built", size_bytes=20)
-    fast.latency_ms = {"p95": 3.0}
+    fast.latency_ms = {"p50": 2.0, "p95": 3.0}
     expected = {Objective.LATENCY: "fast", Objective.SIZE: "small"}
     for objective in Objective:  # a new objective without an expectation here fails with KeyError
         chosen = _choose([small, fast], objective)
         assert chosen is not None and chosen.spec.name == expected[objective]
+
+
+def test_tune_chooses_from_its_own_front_by_the_figure_the_front_shows() -> None:
+    """Issue 25: a candidate 1.8x slower at p50 for a p95 gap inside the noise was chosen, off the front."""
+    from mlpack.pipeline.tune import Candidate, CandidateSpec, _mark_pareto
+
+    steady = Candidate(CandidateSpec("steady", QuantMode.DYNAMIC), status="built", size_bytes=10)
+    steady.latency_ms = {"p50": 1.0, "p95": 5.0}
+    jittery = Candidate(CandidateSpec("jittery", QuantMode.WEIGHTS), status="built", size_bytes=10)
+    jittery.latency_ms = {"p50": 1.8, "p95": 4.9}
+    built = [steady, jittery]
+    _mark_pareto(built)
+    assert steady.pareto and not jittery.pareto
+    for objective in Objective:
+        chosen = _choose(built, objective)
+        assert chosen is steady and chosen.pareto
 
 
 def _result_types() -> set[type]:

@@ -51,6 +51,9 @@ def test_tune_picks_an_int8_model_on_digits(digits: dict[str, Path], runner, tmp
     for c in built:
         assert c["size_bytes"] and c["latency_ms"]["p50"] and c["latency_ms"]["p95"] and "accuracy" in c["metrics"]
     assert any(c["pareto"] for c in built)
+    chosen = next(c for c in built if c["name"] == payload["chosen"])
+    assert chosen["pareto"]  # chosen from its own front (issue 25)
+    assert not any(c["pareto"] and not c["meets_budgets"] for c in built)
     assert "int8_acceleration" in payload
     fp32 = next(c for c in built if c["name"] == "fp32")
     assert "max_size_mb" in fp32["broken_budgets"]  # 1 MB budget, 1.03 MB model

@@ -132,3 +132,16 @@ def test_the_per_layer_report_names_the_costliest_tensor(damaged, runner, tmp_pa
     inspected = runner.invoke(app, ["inspect", str(package)])
     assert inspected.exit_code == 0, inspected.output
     assert "Costliest tensors" in inspected.output and "body.middle.weight" in inspected.output
+
+
+def test_a_refusal_names_the_option_of_the_check_that_failed(damaged, runner, tmp_path: Path) -> None:
+    """Issue 25: a refusal on lost decisions suggested --min-cosine/--atol; it names --min-agreement."""
+    model, data = damaged["classes"]
+    args = ["optimize", str(model), "-o", str(tmp_path / "w.onnx"), "--quantize", "weights", "--data", str(data)]
+    refused = runner.invoke(app, [*args, "--no-simplify", "--min-cosine", "-1"])
+    assert refused.exit_code == ExitCode.FAILED, refused.output
+    said = " ".join(refused.output.split())
+    assert "--min-agreement" in said and "--min-cosine" not in said and "--atol" not in said, said
+    by_cosine = runner.invoke(app, [*args, "--no-simplify", "--min-cosine", "0.99999999", "--min-agreement", "0"])
+    said = " ".join(by_cosine.output.split())
+    assert by_cosine.exit_code == ExitCode.FAILED and "--min-cosine" in said and "--min-agreement" not in said, said

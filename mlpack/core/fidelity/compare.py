@@ -34,6 +34,9 @@ class OutputDiff:
     snr_db: float | None = None
     relative_error: float | None = None  # ||candidate - reference|| / ||reference||
     note: str | None = None  # what the check could not show, where that does not fail it
+    # The checks this output failed, by the tolerance field that states each (atol, min_cosine,
+    # min_agreement) or "shape"/"nan" where no tolerance could pass it: refusals name their options.
+    failed_checks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -141,29 +144,31 @@ def _compare_one(
     cand = np.asarray(candidate)
     if ref.shape != cand.shape:
         problem = f"output '{name}' has shape {cand.shape}, the reference has {ref.shape}"
-        return OutputDiff(name, float("inf"), float("inf"), 0.0, False, problem)
+        return OutputDiff(name, float("inf"), float("inf"), 0.0, False, problem, failed_checks=("shape",))
     ref64 = ref.astype(np.float64)
     cand64 = cand.astype(np.float64)
     if np.any(np.isnan(ref64) != np.isnan(cand64)):
         problem = f"output '{name}' has NaN where the reference has none (or the reverse)"
-        return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem)
+        return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem, failed_checks=("nan",))
     finite = ~np.isnan(ref64)
     abs_err = np.abs(ref64 - cand64)[finite] if ref64.size else np.zeros(0)
     max_abs = float(abs_err.max()) if abs_err.size else 0.0
     rel = abs_err / (np.abs(ref64[finite]) + 1e-12) if abs_err.size else np.zeros(0)
     cosine = mean_cosine(ref64, cand64)
-    passed = True
-    if tol.atol is not None and abs_err.size:
-        passed &= bool(np.all(abs_err <= tol.atol + tol.rtol * np.abs(ref64[finite])))
-    if tol.min_cosine is not None:
-        passed &= cosine >= tol.min_cosine
+    failed: list[str] = []
+    if tol.atol is not None and abs_err.size and not np.all(abs_err <= tol.atol + tol.rtol * np.abs(ref64[finite])):
+        failed.append("atol")
+    if tol.min_cosine is not None and not cosine >= tol.min_cosine:
+        failed.append("min_cosine")
     meaning = interpret(name, ref, tol.rule(name))
     decisions = _decisions(meaning, ref, cand, tol, pairs)
     said: str | None = None
     held = True
     if decisions is not None and tol.min_agreement is not None:
         held, said = decisions.judge(tol.min_agreement, generated=generated)
-        passed &= held
+        if not held:
+            failed.append("min_agreement")
+    passed = not failed
     return OutputDiff(
         name,
         max_abs,
@@ -177,6 +182,7 @@ def _compare_one(
         snr_db=snr_db(ref64[finite], cand64[finite]),
         relative_error=_relative_error(ref64[finite], cand64[finite]),
         note=said if held else None,
+        failed_checks=tuple(failed),
     )
 
 
