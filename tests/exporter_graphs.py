@@ -19,6 +19,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from mlpack.core.sizes import float32_tensor_bytes, size_breakdown
+
 METADATA = {"vocabulary": "a,b,c", "labels": '["cat", "dog"]', "version": "1.2.3"}
 
 
@@ -171,29 +173,9 @@ BUILDERS = {
 
 def float_tensors(path: Path) -> int:
     """Bytes of float32 tensors of >= 1024 values anywhere in the file (initializers and Constants)."""
-    model = onnx.load(str(path))
-    total = 0
-
-    def visit(graph: onnx.GraphProto) -> None:
-        nonlocal total
-        tensors = list(graph.initializer)
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.TENSOR:
-                    tensors.append(attr.t)
-                elif attr.type == onnx.AttributeProto.FLOATS and len(attr.floats) >= 1024:
-                    total += 4 * len(attr.floats)
-                elif attr.type == onnx.AttributeProto.GRAPH:
-                    visit(attr.g)
-        for t in tensors:
-            count = int(np.prod(t.dims)) if len(t.dims) else 1
-            if t.data_type == TensorProto.FLOAT and count >= 1024:
-                total += 4 * count
-
-    visit(model.graph)
-    return total
+    return float32_tensor_bytes(onnx.load(str(path)))
 
 
 def int8_limit(path: Path) -> int:
     """The INT8-at-rest limit: the file's size less 3/4 of its float tensors of >= 1024 values."""
-    return path.stat().st_size - 3 * float_tensors(path) // 4
+    return size_breakdown(path).int8_at_rest_limit

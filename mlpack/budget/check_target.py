@@ -89,6 +89,7 @@ def diff_on_target(
     devices_file: Path | None = None,
     reference: Path | None = None,
     data: Path | None = None,
+    drift_reference: Path | None = None,
     settings: CheckSettings = CheckSettings(),
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Progress | None = None,
@@ -115,7 +116,8 @@ def diff_on_target(
         target,
         ["diff", *names, *options, *reports],
         uploads={names[0]: Path(before), names[1]: Path(after)},
-        files={"--budget": budgets, "--devices": devices_file, "--reference": reference, "--data": data},
+        files={"--budget": budgets, "--devices": devices_file, "--reference": reference, "--data": data}
+        | {"--drift-reference": drift_reference},
         fetch=tuple(DIFF_REPORTS.values()),
         timeout_s=timeout_s,
         progress=progress,

@@ -2,14 +2,16 @@
 
 Both models are checked against the same budgets (each budget's verdict before and after), and
 timed interleaved in the same fresh processes, so that the latency ratio is fair where absolute
-times drift (a shared CI runner). The exit code is the pull request's own check: 0 its budgets
-hold, 1 one broke, 3 too close to call; "slower than before" alone never fails, it is reported.
+times drift (a shared CI runner). BEFORE is the reference for accuracy drops and agreement (unless
+another is given) and the baseline of ``max_slowdown``; the largest size changes are named. The
+exit code is the pull request's own check: 0 its budgets hold, 1 one broke, 3 too close to call;
+"slower than before" alone never fails, it is reported.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from mlpack.budget.spec import load_budget_file
 from mlpack.core.devices import DeviceProfile, resolve_device
 from mlpack.core.fileio import require_file
 from mlpack.core.progress import Progress
+from mlpack.core.sizes import SizeChange, size_breakdown, size_changes
 from mlpack.errors import ExitCode
 
 SCHEMA = "mlpack.diff/1"
@@ -57,6 +60,7 @@ class BeforeAfter:
     after: CheckResult
     latency: tuple[LatencyRatio, ...]
     schema: str = SCHEMA
+    size_changes: dict[str, list[SizeChange]] = field(default_factory=dict)  # largest first, by part and tensor
 
     @property
     def exit_code(self) -> ExitCode:
@@ -74,6 +78,7 @@ class BeforeAfter:
             "exit_code": int(self.exit_code),
             "size_bytes": {"before": self.before.size_bytes, "after": self.after.size_bytes},
             "latency": [r.to_dict() for r in self.latency],
+            "size_changes": {what: [c.to_dict() for c in changes] for what, changes in self.size_changes.items()},
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
         }
@@ -88,6 +93,7 @@ def before_after(
     devices_file: Path | None = None,
     reference: Path | None = None,
     data: Path | None = None,
+    drift_reference: Path | None = None,
     settings: CheckSettings = CheckSettings(),
     progress: Progress | None = None,
 ) -> BeforeAfter:
@@ -99,8 +105,10 @@ def before_after(
         budgets: the budget file (TOML) both are checked against.
         device: a device profile whose budget overrides, threads and CPU set apply.
         devices_file: extra ``[device.NAME]`` profiles (TOML).
-        reference: the model accuracy drops are measured against, for both.
+        reference: the model accuracy drops are measured against, for both; None: ``before``.
         data: evaluation data (.npz) for accuracy budgets and metrics.
+        drift_reference: a package packed with ``--data`` (or its statistics file), for the drift
+            budgets of both.
         settings: how both are measured and judged, as ``check`` takes it; its confidence is also
             the confidence of the ratio's interval.
         progress: called with (what, fraction done) while measuring.
@@ -116,15 +124,19 @@ def before_after(
             budgets=budgets,
             device=device,
             devices_file=devices_file,
-            reference=reference,
+            reference=reference or before,
+            baseline=before,  # timed only where max_slowdown asks
             data=data,
+            drift_reference=drift_reference,
             settings=settings,
             progress=progress,
         )
         for model in (before, after)
     )
     profile = resolve_device(device, load_budget_file(budgets).devices, devices_file)
-    return BeforeAfter(checked_before, checked_after, _interleaved_ratios(before, after, profile, settings))
+    changes = size_changes(size_breakdown(before), size_breakdown(after))
+    ratios = _interleaved_ratios(before, after, profile, settings)
+    return BeforeAfter(checked_before, checked_after, ratios, size_changes=changes)
 
 
 def _interleaved_ratios(

@@ -127,8 +127,11 @@ def diff(
     budget: Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML) both are checked against.")],
     device: BudgetDevice = None,
     devices_file: DevicesFile = None,
-    reference: ReferenceModel = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Reference for accuracy drop and agreement (default: BEFORE).")
+    ] = None,
     data: EvalData = None,
+    drift_reference: DriftReference = None,
     runs: Annotated[int, typer.Option(help="Minimum timed runs per measuring process.")] = 100,
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
     confidence: Confidence = 0.95,
@@ -155,8 +158,10 @@ def diff(
         max_remeasure=max_remeasure,
         thresholds=thresholds(threshold),
     )
-    check_reports({"--json": json_out, "--markdown": markdown}, inputs=(before, after, budget, reference, data))
+    reads = (before, after, budget, reference, data, drift_reference)
+    check_reports({"--json": json_out, "--markdown": markdown}, inputs=reads)
     given: dict[str, Any] = {"device": device, "devices_file": devices_file, "reference": reference, "data": data}
+    given["drift_reference"] = drift_reference
     target = target or profile_target(device, budget=budget, devices_file=devices_file)
     if target:  # both timed and checked on the device; an unreachable one is exit 2, never the host
         return _diff_on_target(target, before, after, budget, given, settings, timeout, json_out, markdown)
@@ -190,6 +195,7 @@ def _diff_on_target(
         write_text_atomic(markdown, remote.text("diff.md"))
     emit(remote, json_out)
     exit_with(remote)
+
 
 @handle_errors
 def tune(

@@ -215,12 +215,20 @@ def _tolerance(
 def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model.")],
     as_json: AsJson = False,
+    why: Annotated[
+        bool, typer.Option("--why", help="Where the bytes go: per tensor, operator and representation.")
+    ] = False,
+    top: Annotated[int, typer.Option(help="With --why: name this many of the largest tensors."), Range(1)] = 10,
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
     from mlpack.artifact.manifest import is_package, read_manifest
     from mlpack.artifact.statsview import with_stats_overview
     from mlpack.core.modelinfo import inspect_model
 
+    if why:
+        from mlpack.artifact.why import explain_size
+
+        return emit(explain_size(model, top=top), "-" if as_json else None)
     if model.is_file() and is_package(model):
         manifest = with_stats_overview(model, read_manifest(model))
         if as_json:

@@ -16,12 +16,14 @@ from rich.table import Table
 from mlpack.artifact.pack import PackResult
 from mlpack.artifact.run import RunResult
 from mlpack.artifact.verify import VerifyResult
+from mlpack.artifact.why import SizeResult
 from mlpack.bench.compare import CompareResult
 from mlpack.bench.results import BenchResult, FleetResult
 from mlpack.budget.check import CheckResult
 from mlpack.budget.diff import BeforeAfter
 from mlpack.budget.drift import DriftResult
 from mlpack.cli.markup import escape
+from mlpack.cli.render_diff import render_diff
 from mlpack.cli.render_model import (
     comparison_table,
     human_size,
@@ -32,6 +34,7 @@ from mlpack.cli.render_model import (
     render_run,
     render_verify,
 )
+from mlpack.cli.render_size import render_size
 from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
 from mlpack.exporter.export import ExportResult
@@ -343,13 +346,6 @@ def _drift_side(values: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3g}" for k, v in values.items())
 
 
-def render_diff(console: Console, result: BeforeAfter) -> None:
-    """The pull-request comment itself, as Markdown (it is meant to be pasted or posted)."""
-    from mlpack.report.diff import before_after_markdown
-
-    typer.echo(before_after_markdown(result))
-
-
 def render_fleet(console: Console, result: FleetResult) -> None:
     """Every device's measurements in one table (the devices that failed are reported as errors)."""
     if result.results:
@@ -409,4 +405,5 @@ RENDERERS: dict[type, Callable[[Console, Any], None]] = {
     RemoteVerifyResult: render_remote_verify,
     RemoteRunResult: render_remote_run,
     SetupResult: render_setup,
+    SizeResult: render_size,
 }

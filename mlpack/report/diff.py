@@ -46,8 +46,26 @@ def before_after_markdown(result: BeforeAfter) -> str:
         was = _ICONS[old.status.value] if old else "—"
         now = _ICONS[verdict.status.value] + (" (warning only)" if verdict.warn_only else "")
         lines.append(f"| `{verdict.budget}` | {verdict.limit:g} {verdict.unit} | {was} | {now} |")
+    lines += _size_change_lines(result)
     lines += ["", f"_before: `{before.model}`; after: `{after.model}`_", ""]
     return "\n".join(lines)
+
+
+def _size_change_lines(result: BeforeAfter) -> list[str]:
+    """The largest size changes, by part of the file and by tensor (nothing where none changed)."""
+    rows = [("part", c) for c in result.size_changes.get("parts", [])]
+    rows += [("tensor", c) for c in result.size_changes.get("tensors", [])]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "<details><summary>Largest size changes</summary>",
+        "",
+        "| | name | before (bytes) | after (bytes) | change |",
+    ]
+    lines.append("|---|---|---:|---:|---:|")
+    lines += [f"| {what} | `{c.name}` | {c.before:,} | {c.after:,} | {c.change:+,} |" for what, c in rows]
+    return [*lines, "", "</details>"]
 
 
 def _row(name: str, old: float, new: float, fmt: str) -> str:

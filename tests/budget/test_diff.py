@@ -64,3 +64,37 @@ def test_a_missing_model_is_bad_input_and_nothing_is_written(
     result = runner.invoke(app, [*args, str(markdown)])
     assert result.exit_code == 2 and "nope.onnx" in result.output
     assert not markdown.exists()
+
+
+def test_before_is_the_reference_the_terminal_gets_tables_and_size_changes_are_named(
+    models: tuple[Path, Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    """Issue 25: diff demanded --reference although BEFORE was given, and printed raw Markdown."""
+    import numpy as np
+
+    data = tmp_path / "eval.npz"
+    np.savez(data, x=np.random.default_rng(0).standard_normal((64, 16)).astype(np.float32))
+    budget = tmp_path / "budgets.toml"
+    budget.write_text("[budget]\nmax_size_mb = 10\nmax = { max_abs_error = 1e9 }\n")
+    markdown, out = tmp_path / "pr.md", tmp_path / "pr.json"
+    args = ["diff", *map(str, models), "-b", str(budget), "--data", str(data), *FAST]
+    result = runner.invoke(app, [*args, "--markdown", str(markdown), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Before and after" in result.output and "Budgets" in result.output
+    assert "|---" not in result.output and MARKER not in result.output  # a table, not the comment's Markdown
+    shown = json.loads(out.read_text())
+    assert shown["after"]["reference"] == str(models[0])
+    tensors = {c["name"]: c for c in shown["size_changes"]["tensors"]}
+    assert tensors["w1"]["change"] == (512 - 16) * 16 * 4  # the PR's wider first layer, to the byte
+    assert "Largest size changes" in result.output and "w1" in result.output
+    assert "Largest size changes" in markdown.read_text()
+
+
+def test_diff_advises_only_options_it_has(models: tuple[Path, Path], runner: CliRunner, tmp_path: Path) -> None:
+    budget = tmp_path / "budgets.toml"
+    budget.write_text("[budget]\nmax_input_drift = { alpha = 0.05 }\n")
+    result = runner.invoke(app, ["diff", *map(str, models), "-b", str(budget), *FAST])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "--drift-reference" in said and "--baseline" not in said
+    assert "--drift-reference" in runner.invoke(app, ["diff", "--help"]).output
