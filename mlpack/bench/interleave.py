@@ -42,6 +42,7 @@ BLOCK_SECONDS = 0.05  # one turn of the interleaving: long enough to dwarf the s
 # and leave fewer pauses in which onnxruntime's threads go to sleep and must be woken.
 SOLO_BLOCK_SECONDS = 0.5
 PROFILE_RUNS = 20
+PROFILE_WARMUP = 5  # untimed runs of the profiling session first, however few --warmup asks
 WARMUP_SECONDS = 1.0  # the adaptive rule's warm-up, at most
 
 
@@ -88,8 +89,8 @@ class WorkerProcess:
     def run(self, count: int) -> Timed:
         return self._call(Run(count), Timed)
 
-    def profile(self, count: int, prefix: str) -> Profiled:
-        return self._call(Profile(count, prefix), Profiled)
+    def profile(self, count: int, prefix: str, warmup: int = 0) -> Profiled:
+        return self._call(Profile(count, prefix, warmup), Profiled)
 
     def finish(self) -> Finished:
         return self._call(Finish(), Finished)
@@ -251,5 +252,6 @@ def _wind_up(
         if settings.profile:
             report(f"profiling {config.name}", 1.0)
             with tempfile.TemporaryDirectory(prefix="mlpack-profile-") as tmp:
-                outcomes[config].profile = worker.profile(PROFILE_RUNS, str(Path(tmp) / "ort"))
+                prefix = str(Path(tmp) / "ort")
+                outcomes[config].profile = worker.profile(PROFILE_RUNS, prefix, max(settings.warmup, PROFILE_WARMUP))
         outcomes[config].peak_rss_mb = worker.finish().peak_rss_mb

@@ -60,10 +60,12 @@ class Run:
 
 @dataclass(frozen=True)
 class Profile:
-    """Run ``count`` inferences under onnxruntime's profiler, writing its trace under ``prefix``."""
+    """Run ``count`` inferences under onnxruntime's profiler, writing its trace under ``prefix``,
+    after ``warmup`` runs of the same session that the breakdown leaves out."""
 
     count: int
     prefix: str
+    warmup: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,11 @@ class NodeTime:
 @dataclass(frozen=True)
 class Profiled:
     runs: int
-    total_ms_per_run: float
+    total_ms_per_run: float  # kernel time per run: the median over the profiled runs
     op_types: tuple[OpTime, ...]  # every operator type, slowest first
     nodes: tuple[NodeTime, ...]  # the slowest nodes
+    warmup: int = 0  # runs before the profiled ones, left out
+    profiled_run_ms: float = 0.0  # a whole run under the profiler (its own cost included): the median
 
     def to_dict(self) -> dict[str, Any]:
         """The breakdown as a bench result records it."""

@@ -70,7 +70,7 @@ class Worker:
             raise InternalError(f"the bench worker got {type(command).__name__} before Init")
         if isinstance(command, Run):
             return self.run(command.count)
-        return self.profile(command.count, command.prefix)
+        return self.profile(command.count, command.prefix, command.warmup)
 
     def init(self, config: WorkerConfig) -> Loaded:
         import numpy as np  # noqa: F401  (imported before the baseline, like onnxruntime)
@@ -123,47 +123,64 @@ class Worker:
             samples.append((clock() - started) / 1e6)
         return Timed(samples_ms=tuple(samples))
 
-    def profile(self, count: int, prefix: str) -> Profiled:
-        """Per-operator times from onnxruntime's profiler, in a session separate from the timed one."""
+    def profile(self, count: int, prefix: str, warmup: int = 0) -> Profiled:
+        """Per-operator times from onnxruntime's profiler, in a session separate from the timed one;
+        its first ``warmup`` runs are left out, as the timed runs leave theirs."""
         session = self._session(profile_prefix=prefix)
-        for _ in range(count):
+        for _ in range(warmup + count):
             session.run(None, self.feeds)
         path = session.end_profiling()
         with open(path, encoding="utf-8") as handle:
             events = json.load(handle)
         os.unlink(path)
-        return _breakdown(events, count)
+        return _breakdown(events, count, warmup)
 
     def finish(self) -> Finished:
         return Finished(peak_rss_mb=rss_mb("VmHWM"))
 
 
-def _breakdown(events: list[dict[str, Any]], runs: int) -> Profiled:
-    """Kernel time per operator type and per node, from an onnxruntime profiler trace."""
-    by_op: dict[str, float] = defaultdict(float)
-    by_node: dict[str, float] = defaultdict(float)
+def _breakdown(events: list[dict[str, Any]], runs: int, warmup: int = 0) -> Profiled:
+    """Kernel time per operator type and per node, from an onnxruntime profiler trace: the median
+    over the runs after the first ``warmup`` (a kernel belongs to the run whose span holds it), so
+    that one slow run on a busy machine does not stand for all of them."""
+    spans = sorted((e["ts"], e["ts"] + e.get("dur", 0)) for e in events if e.get("name") == "model_run")[warmup:]
+    if not spans:  # an older trace without run spans: every kernel event counts
+        spans = [(float("-inf"), float("inf"))]
+    per_op: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(spans))
+    per_node: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(spans))
     node_op: dict[str, str] = {}
     for event in events:
         if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
             continue
+        run = next((i for i, (start, end) in enumerate(spans) if start <= event.get("ts", 0) <= end), None)
+        if run is None:  # a warm-up run's kernel
+            continue
         node = event["name"][: -len("_kernel_time")]
-        op = event.get("args", {}).get("op_name", "?")
-        by_op[op] += event.get("dur", 0)
-        by_node[node] += event.get("dur", 0)
-        node_op[node] = op
+        node_op[node] = event.get("args", {}).get("op_name", "?")
+        per_op[node_op[node]][run] += event.get("dur", 0)
+        per_node[node][run] += event.get("dur", 0)
+    by_op = {op: _median(times) for op, times in per_op.items()}
+    by_node = {node: _median(times) for node, times in per_node.items()}
     total = sum(by_op.values()) or 1.0
     slowest = sorted(by_node.items(), key=lambda kv: -kv[1])[:TOP_NODES]
+    finite = [end - start for start, end in spans if end != float("inf")]
     return Profiled(
-        runs=runs,
-        total_ms_per_run=total / 1000 / runs,
+        runs=len(finite) or runs,
+        total_ms_per_run=sum(by_op.values()) / 1000,
         op_types=tuple(
-            OpTime(op=op, ms_per_run=us / 1000 / runs, share=us / total)
+            OpTime(op=op, ms_per_run=us / 1000, share=us / total)
             for op, us in sorted(by_op.items(), key=lambda kv: -kv[1])
         ),
-        nodes=tuple(
-            NodeTime(node=n, op=node_op[n], ms_per_run=us / 1000 / runs, share=us / total) for n, us in slowest
-        ),
+        nodes=tuple(NodeTime(node=n, op=node_op[n], ms_per_run=us / 1000, share=us / total) for n, us in slowest),
+        warmup=warmup,
+        profiled_run_ms=_median(finite) / 1000 if finite else 0.0,
     )
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values) or [0.0]
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _feeds(signature: Any, config: WorkerConfig) -> dict[str, Any]:

@@ -133,7 +133,8 @@ def _latency_table(result: BenchResult) -> Table:
 def render_profile(console: Console, m: Measurement) -> None:
     assert m.profile is not None
     table = Table(
-        title=f"Where the time goes: {m.name} (batch {m.batch_size}, onnxruntime profiler, {m.profile['runs']} runs)",
+        title=f"Where the time goes: {m.name} (batch {m.batch_size}, onnxruntime profiler, {m.profile['runs']} runs "
+        f"after {m.profile.get('warmup', 0)} warm-up; ms/run: each share of the timed p50)",
         title_justify="left",
     )
     for column in ("op type", "ms/run", "share"):

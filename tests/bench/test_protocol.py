@@ -57,7 +57,7 @@ MESSAGES = [
         )
     ),
     Run(count=5),
-    Profile(count=20, prefix="/tmp/ort"),
+    Profile(count=20, prefix="/tmp/ort", warmup=10),
     Finish(),
     Loaded(load_ms=1.5, first_inference_ms=2.5, baseline_rss_mb=30.0, input_shapes={"x": (1, 16), "s": ()}),
     Timed(samples_ms=(0.1, 0.2)),
@@ -114,6 +114,8 @@ def test_the_profile_records_as_it_always_did() -> None:
             {"op": "Relu", "ms_per_run": 0.1, "share": 0.25},
         ],
         "nodes": [{"node": "gemm_1", "op": "Gemm", "ms_per_run": 0.2, "share": 0.75}],
+        "warmup": 0,
+        "profiled_run_ms": 0.0,
     }
 
 
