@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlpack.artifact.archive import safe_extract
 from mlpack.artifact.manifest import MANIFEST, FileEntry, Manifest, load_manifest
+from mlpack.artifact.signing import SIGNATURE
 from mlpack.core.fileio import disk_full, require_file, sha256_file
 from mlpack.core.signature import Signature
 from mlpack.errors import MlpackError, TamperError
@@ -96,7 +97,8 @@ def name_the_package(exc: MlpackError, root: Path, package: Path) -> None:
 
 def file_problems(root: Path, listed: Mapping[str, FileEntry]) -> list[str]:
     """Each file under ``root`` added, missing or changed against the manifest's ``files``, by name."""
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    # The signature signs the manifest, so it cannot be listed in it: verify checks it apart.
+    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
     added = sorted(present - set(listed))
     problems = [f"'{extra}' is not in the manifest: it was added after packing." for extra in added]
     for name, entry in sorted(listed.items()):

@@ -24,6 +24,7 @@ from mlpack.artifact.manifest import (
     ModelEntry,
 )
 from mlpack.artifact.packinputs import check_pack_inputs
+from mlpack.artifact.signing import SIGNATURE, sign_manifest, signer
 from mlpack.core.fileio import atomic_path, require_file, sha256_file
 from mlpack.core.jsonout import dumps
 from mlpack.core.onnxio import external_data_files, load_model
@@ -50,9 +51,15 @@ class PackResult:
     output: Path
     manifest: Manifest
     size_bytes: int
+    signed: bool = False  # signature.sig holds the manifest's signature (pack --sign)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"output": str(self.output), "size_bytes": self.size_bytes, "manifest": self.manifest.to_dict()}
+        return {
+            "output": str(self.output),
+            "size_bytes": self.size_bytes,
+            "signed": self.signed,
+            "manifest": self.manifest.to_dict(),
+        }
 
 
 def pack(
@@ -71,6 +78,7 @@ def pack(
     data: Path | None = None,
     feeding: FeedOptions = FeedOptions(),
     channel_axes: Mapping[str, int | None] | None = None,
+    sign: Path | None = None,
 ) -> PackResult:
     """Write ``model`` and everything a device needs to trust it into one ``.mlpack`` file.
 
@@ -94,6 +102,8 @@ def pack(
             the statistics of ``data`` are recorded the same way (given and state inputs left out).
         channel_axes: tensor name -> the axis whose positions are the statistics' features (None:
             pool every value); other tensors take theirs from the signature.
+        sign: a PEM elliptic-curve private key: sign the package (OpenSSF model-signing format, offline;
+            see :mod:`mlpack.artifact.signing`); None leaves it unsigned (it still verifies by hash).
 
     Raises:
         BadInputError: a missing model, included file or report, a report that is not a check
@@ -101,6 +111,7 @@ def pack(
             samples to record statistics (exit 2).
     """
     model, onnx_model, signature = _open_model(Path(model), Path(output), include, (report, golden_data, data), golden)
+    signer_config = signer(sign) if sign is not None else None  # a bad key is refused before any work
     check = _read_report(report) if report else None
     stats = _StatsPlan(Path(data), feeding, dict(channel_axes or {})) if data is not None else None
     contents = _contents(model, signature, include, golden, golden_data, stats, feeding)
@@ -113,8 +124,9 @@ def pack(
         "model_card": _model_card(model_card or {}, check),
     }
     manifest = _manifest(model, onnx_model, signature, contents, described, feeding)
-    _write_archive(Path(output), manifest, contents.entries)
-    return PackResult(output=Path(output), manifest=manifest, size_bytes=Path(output).stat().st_size)
+    _write_archive(Path(output), manifest, contents.entries, signer_config)
+    size = Path(output).stat().st_size
+    return PackResult(output=Path(output), manifest=manifest, size_bytes=size, signed=signer_config is not None)
 
 
 def _open_model(
@@ -240,10 +252,14 @@ def _manifest(
     ).sealed()
 
 
-def _write_archive(output: Path, manifest: Manifest, entries: Entries) -> None:
+def _write_archive(output: Path, manifest: Manifest, entries: Entries, signer_config: Any = None) -> None:
+    """The zip, written atomically; with a signer, the manifest's signature beside it (signature.sig)."""
+    text = dumps(manifest.to_dict(), sort_keys=True)
     with atomic_path(output) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, dumps(manifest.to_dict(), sort_keys=True))
+            archive.writestr(MANIFEST, text)
+            if signer_config is not None:
+                archive.writestr(SIGNATURE, sign_manifest(signer_config, text.encode("utf-8")))
             for path, content in entries.items():
                 if isinstance(content, bytes):
                     archive.writestr(path, content)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpack.artifact.opened import OpenedPackage
+from mlpack.artifact.signing import SignatureCheck, check_signature
 from mlpack.core.fidelity import Comparison, compare_outputs
 from mlpack.core.onnxio import load_model
 from mlpack.core.signature import signature_of
@@ -26,6 +27,7 @@ class VerifyResult:
     signature_ok: bool  # False where the files were tampered with and the model was not loaded
     golden: Comparison | None
     problems: tuple[str, ...] = ()
+    package_signature: SignatureCheck = SignatureCheck("unchecked")  # the signer's (pack --sign), by --key
 
     @property
     def ok(self) -> bool:
@@ -42,6 +44,7 @@ class VerifyResult:
             "version": self.version,
             "files_checked": self.files_checked,
             "signature_ok": self.signature_ok,
+            "package_signature": self.package_signature.to_dict(),
             "golden": self.golden.to_dict() if self.golden else None,
             "ok": self.ok,
             "exit_code": int(self.exit_code),
@@ -49,7 +52,7 @@ class VerifyResult:
         }
 
 
-def verify(package: Path, *, run: bool = False) -> VerifyResult:
+def verify(package: Path, *, run: bool = False, key: Path | None = None) -> VerifyResult:
     """Check a package's manifest, every file's hash and the model's signature; optionally its outputs.
 
     A package that was changed after packing, or whose golden outputs this machine does not
@@ -60,6 +63,9 @@ def verify(package: Path, *, run: bool = False) -> VerifyResult:
         package: the ``.mlpack`` file.
         run: also run the golden samples stored in the package on this machine and compare the
             outputs with those recorded when it was packed, within the stored tolerance.
+        key: a PEM public key: the package must carry a signature (``pack --sign``) that verifies
+            with it; a missing or bad one is a problem (exit 1). None: a signature is not required
+            (an unsigned package verifies by its hashes, as always).
 
     Raises:
         ArchiveError: ``package`` is not a zip, holds unsafe entries (absolute paths, '..',
@@ -68,11 +74,13 @@ def verify(package: Path, *, run: bool = False) -> VerifyResult:
             model cannot be loaded (exit 2).
     """
     with OpenedPackage(package) as opened:
-        if opened.problems:
-            return _verdict(opened, signature_ok=False, problems=opened.problems)
+        signed = check_signature(opened.path, key=key)
+        if opened.problems or signed.problem:
+            problems = [*([signed.problem] if signed.problem else []), *opened.problems]
+            return _verdict(opened, signature_ok=not opened.problems, problems=problems, signed=signed)
         signature_problem = _signature_problem(opened)
         if signature_problem:
-            return _verdict(opened, signature_ok=False, problems=[signature_problem])
+            return _verdict(opened, signature_ok=False, problems=[signature_problem], signed=signed)
         golden = _run_golden(opened) if run else None
     problems = []
     if golden is not None and not golden.passed:
@@ -81,14 +89,20 @@ def verify(package: Path, *, run: bool = False) -> VerifyResult:
             f"'{opened.manifest.golden.outputs}': this machine computes other outputs than the packed "
             f"model did on its golden samples: {golden.failure_text()} (tolerance {golden.tolerance.describe()})."
         )
-    return _verdict(opened, signature_ok=True, golden=golden, problems=problems)
+    return _verdict(opened, signature_ok=True, golden=golden, problems=problems, signed=signed)
 
 
 def _verdict(
-    opened: OpenedPackage, *, signature_ok: bool, problems: list[str], golden: Comparison | None = None
+    opened: OpenedPackage,
+    *,
+    signature_ok: bool,
+    problems: list[str],
+    signed: SignatureCheck,
+    golden: Comparison | None = None,
 ) -> VerifyResult:
     name, version = opened.label()
-    return VerifyResult(Path(opened.path), name, version, opened.files_checked, signature_ok, golden, tuple(problems))
+    checked = opened.files_checked
+    return VerifyResult(Path(opened.path), name, version, checked, signature_ok, golden, tuple(problems), signed)
 
 
 def _signature_problem(opened: OpenedPackage) -> str | None:

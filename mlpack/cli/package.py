@@ -54,6 +54,10 @@ def pack(
     set_values: SetOption = None,
     channel_axis: ChannelAxisOption = None,
     as_json: AsJson = False,
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", help="Sign with this PEM EC private key (OpenSSF model-signing; verify --key)."),
+    ] = None,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
     from mlpack.artifact.pack import pack as run_pack
@@ -73,6 +77,7 @@ def pack(
         data=data,
         feeding=feeding(state, set_values),
         channel_axes=parse_channel_axes(channel_axis or []),
+        sign=sign,
     )
     emit(result, "-" if as_json else None)
 
@@ -84,18 +89,26 @@ def verify(
     as_json: AsJson = False,
     target: Target = None,
     timeout: Timeout = 600.0,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Require a signature (pack --sign) that verifies with this public key.")
+    ] = None,
 ) -> None:
     """Check every hash, the manifest and the signature; exit 1 on tampering or a golden mismatch."""
     from mlpack.artifact.verify import verify as run_verify
     from mlpack.remote.commands import verify_on_target
 
+    if target and key:  # the signer's signature is checked here, on the package the device is sent
+        signed = run_verify(package, key=key)
+        if not signed.ok:
+            emit(signed, "-" if as_json else None)
+            return exit_with(signed)
     if target:  # the device's verdict, shown in the words of a local verify
         with spinner() as update:
             remote = verify_on_target(target, package, run=run, timeout_s=timeout, progress=update)
         emit(remote, "-" if as_json else None)
         exit_with(remote)
         return
-    result = run_verify(package, run=run)
+    result = run_verify(package, run=run, key=key)
     emit(result, "-" if as_json else None)
     exit_with(result)
 

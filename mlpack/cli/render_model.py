@@ -251,6 +251,7 @@ def render_pack(console: Console, result: PackResult) -> None:
         f"[bold green]Packed[/] {manifest['name']} {manifest['version']} -> "
         f"{result.output} ({human_size(result.size_bytes)}, {len(manifest['files'])} files, "
         f"{(manifest.get('golden') or {}).get('count', 0)} golden samples)"
+        + ("; signed (signature.sig)" if result.signed else "")
     )
     stats = manifest.get("data_stats")
     if stats:
@@ -266,6 +267,13 @@ def render_verify(console: Console, result: VerifyResult) -> None:
             f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
             "their hashes; the model loads and matches its signature"
         )
+        signed = result.package_signature
+        said = {
+            "verified": f"signed: the signature verifies with {signed.key}",
+            "unchecked": "signed (pass --key to check it)",
+        }
+        if signed.status in said:
+            console.print(escape(said[signed.status]))
     else:
         named = f"{result.name} {result.version}" if result.name else str(result.package)
         console.print(
