@@ -38,11 +38,12 @@ def init(
 ) -> None:
     """Write a commented starter mlpack.toml."""
     from mlpack.core.inputspec import parse_input_spec
-    from mlpack.pipeline.init import DEFAULT_INPUTS
+    from mlpack.pipeline.init import BUDGETS, DEFAULT_INPUTS
     from mlpack.pipeline.init import init as run_init
 
     specs = tuple(input_specs or DEFAULT_INPUTS)
     for spec in specs:
         parse_input_spec(spec)  # a typo is caught now, not at the first build
     path = run_init(output, source=source, inputs=specs, force=force)
-    console().print(f"wrote {path}; edit it, then run: mlpack build {path}")
+    budgets = path.parent / BUDGETS
+    console().print(f"wrote {path} (budgets: {budgets}); edit them, then run: mlpack build {path}")

@@ -34,7 +34,7 @@ inputs = [{inputs}]             # NAME:SHAPE[:DTYPE]; a named dimension (batch, 
 # opset = 18
 
 [optimize]
-quantize = "dynamic"            # {modes}, or "{tune}" (searches, needs [check])
+quantize = "auto"               # {modes}, or "{tune}" (searches, needs [check])
 per_channel = {per_channel}
 # calibration = "calib.npz"     # static INT8
 # calibration_method = {calibration_method} # {calibration_methods}
@@ -42,8 +42,8 @@ per_channel = {per_channel}
 # eval = "val.npz"
 # data = "val.npz"              # inputs the output check runs on (default: generated)
 
-# [check]
-# budgets = "budgets.toml"      # see `mlpack check --help`
+[check]
+budgets = {budgets}       # written beside this file; see `mlpack check --help`
 # device = "rpi4"
 # data = "val.npz"              # inputs, labels and optional slices
 # reference = {reference}              # compare with the exported FP32 model
@@ -53,6 +53,24 @@ golden = {golden}                      # golden inputs and outputs stored for `m
 # include = ["labels.txt"]
 # preprocessing = {{ mean = 0.5, std = 0.25, layout = "NCHW" }}
 # model_card = {{ intended_use = "...", limitations = "..." }}
+"""
+
+
+BUDGETS = "budgets.toml"
+STARTER_BUDGETS = """\
+# Budgets for `mlpack check` and `mlpack build` (its [check] budgets): starting limits, to be set
+# to what the device allows. Sizes and times may carry units ("5 MB", "40 ms"); see the README.
+
+[budget]                        # every device, unless a [budget.DEVICE] table overrides it
+max_size_mb = 100
+max_latency_ms = {{ p95 = 100.0 }}
+max_peak_memory_mb = 1024
+# min_accuracy = 0.95           # needs [check] data with labels
+# max_accuracy_drop = 0.01      # against the FP32 export ([check] reference = true)
+# warn_only = ["max_size_mb"]   # reported, never failing the build
+
+# [budget.rpi4]                 # with [check] device = "rpi4"
+# max_latency_ms = {{ p95 = 400.0 }}
 """
 
 
@@ -93,6 +111,7 @@ def starter_text(output: Path, *, source: str, inputs: tuple[str, ...]) -> str:
         calibration_method=toml_string(optimize.calibration_method.value),
         calibration_methods=", ".join(method.value for method in CalibrationMethod),
         reference=_toml_bool(CheckConfig.reference),
+        budgets=toml_string(BUDGETS),
         golden=pack.golden,
     )
 
@@ -100,7 +119,8 @@ def starter_text(output: Path, *, source: str, inputs: tuple[str, ...]) -> str:
 def init(
     output: Path, *, source: str = DEFAULT_SOURCE, inputs: tuple[str, ...] = DEFAULT_INPUTS, force: bool = False
 ) -> Path:
-    """Write a commented starter config and return its path.
+    """Write a commented starter config and return its path; a starter budget file (budgets.toml)
+    beside it too, unless one is there already.
 
     Args:
         output: the file to write, usually ``mlpack.toml``.
@@ -115,4 +135,7 @@ def init(
     if output.exists() and not force:
         raise BadInputError(f"{output} already exists; pass --force to overwrite it.")
     write_text_atomic(output, starter_text(output, source=source, inputs=inputs))
+    budgets = output.parent / BUDGETS
+    if not budgets.exists():  # the user's own limits are never replaced, --force or not
+        write_text_atomic(budgets, STARTER_BUDGETS.format())
     return output

@@ -166,7 +166,13 @@ def test_init_shows_the_defaults_the_build_uses(tmp_path: Path) -> None:
     loaded = load_build_config(config)
     assert loaded.model.name == "models" and loaded.model.version == ModelConfig.version
     assert loaded.pack.golden == PackConfig().golden
-    assert loaded.check is None and loaded.optimize.quantize is QuantMode.DYNAMIC
+    # As the README recommends: auto, checked against a starter budget file written beside it (issue 25).
+    assert loaded.optimize.quantize is QuantMode.AUTO
+    assert loaded.check is not None and loaded.check.budgets == tmp_path / "budgets.toml"
+    assert "max_latency_ms" in (tmp_path / "budgets.toml").read_text()
+    (tmp_path / "budgets.toml").write_text("[budget]\nmax_size_mb = 1\n")
+    init(tmp_path / "mlpack.toml", source="models.py:mlp", force=True)
+    assert (tmp_path / "budgets.toml").read_text() == "[budget]\nmax_size_mb = 1\n"  # the user's, kept
 
 
 @pytest.mark.parametrize(
