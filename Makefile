@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
 	$(BIN)/lint-imports
+	ZIZMOR=$(BIN)/zizmor .ci/lint_workflows.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/cli_startup.py
