@@ -160,14 +160,22 @@ def failure_hint(comparison: Comparison) -> str:
     the data could not show the bar, else another mode or a stated bar for that check."""
     if comparison.unshowable or any(o.problem and "more samples would" in o.problem for o in comparison.outputs):
         return "Pass more samples with --data, or state the bar the data can show with --min-agreement."
-    failed = [check for o in comparison.outputs if not o.passed for check in o.failed_checks]
-    options = [_CHECK_OPTIONS[c] for c in dict.fromkeys(failed) if c in _CHECK_OPTIONS]
+    options = failed_options(comparison)
     if not options:  # a shape or NaN mismatch: no tolerance passes it
         return "Try --quantize auto (it keeps what it cannot shrink safely) or another --quantize mode."
     return (
         "Try --quantize auto (it keeps what it cannot shrink safely), another --quantize mode, "
-        f"or state a looser bar for the check that failed with {' and '.join(options)}."
+        f"or state a looser bar for the check that failed with {options}."
     )
+
+
+def failed_options(comparison: Comparison | None) -> str:
+    """The options that state the bars ``comparison`` failed ("--min-agreement", ...); every bar's
+    option where there is no comparison; "" where none would pass it (a shape or NaN mismatch)."""
+    failed = ["atol", "min_cosine", "min_agreement"]
+    if comparison is not None:
+        failed = [check for o in comparison.outputs if not o.passed for check in o.failed_checks]
+    return " and ".join(_CHECK_OPTIONS[c] for c in dict.fromkeys(failed) if c in _CHECK_OPTIONS)
 
 
 def _slug(name: str) -> str:

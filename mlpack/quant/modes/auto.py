@@ -27,7 +27,7 @@ from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
 from mlpack.quant.layers import LAYER_SAMPLES, layer_costs
 from mlpack.quant.modes.dynamic import quantize_dynamic
 from mlpack.quant.modes.weights import apply_choices, initial_choice, weight_values
-from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe, failure_hint
+from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe, failed_options, failure_hint
 from mlpack.quant.samples import first_samples
 from mlpack.quant.sensitivity import weight_degradation
 from mlpack.quant.settings import QuantizeSettings
@@ -218,7 +218,8 @@ def _refine(
         f"({context.tolerance.describe()})"
         + (f"; last try: {comparison.failure_text()}" if comparison is not None else "")
         + "; no file written.",
-        hint="Pass --data with real inputs (generated ones can judge harshly) or state the tolerance you need.",
+        hint="Pass --data with real inputs (generated ones can judge harshly), or state the bar you need "
+        f"with {failed_options(comparison) or '--min-cosine, --min-agreement or --atol'}.",
     )
 
 
