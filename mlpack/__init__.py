@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the map below loads
     from mlpack.artifact.pack import PackResult, pack  # noqa: F401
     from mlpack.artifact.run import RunResult, run_package  # noqa: F401
     from mlpack.artifact.verify import VerifyResult, verify  # noqa: F401
+    from mlpack.artifact.why import SizeResult, explain_size  # noqa: F401
     from mlpack.bench.compare import CompareResult, compare  # noqa: F401
     from mlpack.bench.measure import benchmark  # noqa: F401
     from mlpack.bench.results import BenchResult  # noqa: F401
@@ -42,6 +43,8 @@ _LAZY = {
     "run_package": "mlpack.artifact.run",
     "VerifyResult": "mlpack.artifact.verify",
     "verify": "mlpack.artifact.verify",
+    "SizeResult": "mlpack.artifact.why",
+    "explain_size": "mlpack.artifact.why",
     "CompareResult": "mlpack.bench.compare",
     "compare": "mlpack.bench.compare",
     "BenchResult": "mlpack.bench.results",
