@@ -133,8 +133,7 @@ def _latency_table(result: BenchResult) -> Table:
 def render_profile(console: Console, m: Measurement) -> None:
     assert m.profile is not None
     table = Table(
-        title=f"Where the time goes: {m.name} (batch {m.batch_size}, onnxruntime profiler, {m.profile['runs']} runs "
-        f"after {m.profile.get('warmup', 0)} warm-up; ms/run: each share of the timed p50)",
+        title=f"Where the time goes: {m.name} (batch {m.batch_size}, onnxruntime profiler, {m.profile['runs']} runs)",
         title_justify="left",
     )
     for column in ("op type", "ms/run", "share"):
@@ -148,6 +147,11 @@ def render_profile(console: Console, m: Measurement) -> None:
     for row in m.profile["nodes"]:
         nodes.add_row(escape(row["node"]), escape(row["op"]), f"{row['ms_per_run']:.3f}", f"{row['share']:.1%}")
     console.print(nodes)
+    console.print(
+        f"profiled after {m.profile.get('warmup', 0)} warm-up runs; ms/run is each share of the timed p50 "
+        f"({m.latency_ms.p50:.3f} ms), so the rows add up to it (the profiler's own figures are in --json)",
+        soft_wrap=True,
+    )
 
 
 def render_devices(console: Console, devices: dict[str, DeviceProfile]) -> None:
