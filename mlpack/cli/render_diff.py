@@ -44,7 +44,8 @@ def render_diff(console: Console, result: BeforeAfter) -> None:
         for metric, new in after.quality.metrics.items():
             if metric in before.quality.metrics:
                 old = before.quality.metrics[metric]
-                figures.add_row(escape(metric), f"{old:.4f}", f"{new:.4f}", _relative(old, new))
+                fmt = "{:.0f}" if metric.startswith("decisions") else "{:.4f}"  # counts, and shares
+                figures.add_row(escape(metric), fmt.format(old), fmt.format(new), _relative(old, new))
     console.print(figures)
     budgets = Table(title="Budgets", title_justify="left")
     for column in ("budget", "limit", "before", "after"):
