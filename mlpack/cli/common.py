@@ -23,6 +23,7 @@ import typer
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,14 @@ def _ranges(command: Callable[..., Any]) -> dict[str, tuple[str, Range]]:
 
 
 class _Flags:
-    """The global options (``mlpack --debug COMMAND``), set by the app's callback."""
+    """The global options (``mlpack --debug -q COMMAND``), set by the app's callbacks."""
 
     debug = False
+    verbose = 0
+    quiet = False
+
+    def reset(self) -> None:
+        self.debug, self.verbose, self.quiet = False, 0, False
 
 
 flags = _Flags()
@@ -76,8 +82,32 @@ Confidence = Annotated[float, typer.Option("--confidence", help="Confidence of t
 MaxRemeasure = Annotated[
     int, typer.Option("--max-remeasure", help="Re-measurements when a latency is too close to call.")
 ]
-JsonFile = Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")]
+# Files a command reads: `--json a.onnx b.onnx` would take a.onnx as the JSON file to write.
+_INPUT_SUFFIXES = (".onnx", ".mlpack", ".npz", ".toml", ".pt", ".pth", ".py", ".data", ".png")
+
+
+def _json_destination(value: str | None) -> str | None:
+    if value and value != "-" and Path(value).suffix.lower() in _INPUT_SUFFIXES:
+        raise typer.BadParameter(
+            f"'{value}' names an input, not a JSON file to write: put --json after the arguments "
+            f"(alone, JSON goes to stdout) or write --json=FILE."
+        )
+    return value
+
+
+def json_option(what: str = "the result") -> Any:
+    """The one ``--json [FILE]`` option: alone, ``what`` as JSON on stdout and nothing else there
+    (progress and notes go to stderr); with FILE, written to FILE (``-``: stdout) beside the usual
+    output. The bare form is read by :func:`mlpack.cli.conventions.json_to_stdout`."""
+    return typer.Option(
+        "--json",
+        metavar="[FILE]",
+        callback=_json_destination,
+        help=f"Print {what} as JSON on stdout and nothing else there; with FILE, write it to FILE.",
+    )
+
+
+JsonOut = Annotated[str | None, json_option()]
 Target = Annotated[str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")]
 Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds."), Range(0, None, True)]
 CiMarkdown = Annotated[
@@ -139,6 +169,22 @@ def print_error(message: str) -> None:
     from mlpack.cli.markup import escape
 
     console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """A note for people on stderr (never on stdout, which may hold JSON); silent with -q."""
+    if not flags.quiet:
+        from mlpack.cli.markup import escape
+
+        console(stderr=True).print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+
+def renamed(old_value: T | None, value: T, *, old: str, new: str) -> T:
+    """An option's old spelling, still accepted (hidden) so that CI scripts keep working."""
+    if old_value is None:
+        return value
+    note(f"{old} is deprecated and will be removed; use {new}.")
+    return old_value
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -264,7 +310,6 @@ def feeding(state: list[str] | None, values: list[str] | None, shapes: list[str]
     from mlpack.data.feeds import FeedOptions
 
     return FeedOptions.parse(tuple(state or ()), tuple(values or ()), tuple(shapes or ()))
-
 
 
 def thresholds(texts: list[str] | None) -> Any:

@@ -13,7 +13,7 @@ from mlpack.cli.common import (
     CiMarkdown,
     Confidence,
     DevicesFile,
-    JsonFile,
+    JsonOut,
     MaxRemeasure,
     ReferenceModel,
     SetOption,
@@ -26,6 +26,7 @@ from mlpack.cli.common import (
     exit_with,
     feeding,
     handle_errors,
+    json_option,
     progress,
     spinner,
     thresholds,
@@ -49,7 +50,7 @@ CalibrationMemory = Annotated[
     str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
 ]
 ObjectiveOption = Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")]
-TuneJson = Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")]
+TuneJson = Annotated[str | None, json_option("every candidate's figures")]
 Alpha = Annotated[float, typer.Option(help="False-alarm rate over all features together (Holm-adjusted tests).")]
 PsiFloor = Annotated[
     float | None, typer.Option(help="Also require PSI >= this for a numeric feature to count as drifted.")
@@ -73,7 +74,7 @@ def check(
     warmup: Warmup = 10,
     confidence: Confidence = 0.95,
     max_remeasure: MaxRemeasure = 2,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: CiMarkdown = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
     state: StateOption = None,
@@ -133,7 +134,7 @@ def diff(
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
     confidence: Confidence = 0.95,
     max_remeasure: MaxRemeasure = 2,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
     target: Target = None,
     timeout: Timeout = 600.0,
@@ -190,6 +191,7 @@ def _diff_on_target(
         write_text_atomic(markdown, remote.text("diff.md"))
     emit(remote, json_out)
     exit_with(remote)
+
 
 @handle_errors
 def tune(
@@ -257,7 +259,7 @@ def drift(
     js: JsFloor = None,
     channel_axis: ChannelAxisOption = None,
     batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: CiMarkdown = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per feature.")] = None,
 ) -> None:

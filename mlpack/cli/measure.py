@@ -9,7 +9,7 @@ import typer
 
 from mlpack.cli.common import (
     DevicesFile,
-    JsonFile,
+    JsonOut,
     Range,
     SetOption,
     ShapeOption,
@@ -19,11 +19,13 @@ from mlpack.cli.common import (
     exit_with,
     feeding,
     handle_errors,
+    json_option,
     positive_ints,
     print_error,
-    print_json,
     progress,
+    write_json,
 )
+from mlpack.cli.conventions import Command, Group
 from mlpack.core.onnxio import ExecutionMode, GraphOptimization
 
 Runs = Annotated[
@@ -84,9 +86,9 @@ def bench(
     state: StateOption = None,
     set_values: SetOption = None,
     shapes: ShapeOption = None,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     plot: Plot = None,
-    targets: Targets = None,
+    target: Targets = None,
     timeout: BenchTimeout = 600.0,
 ) -> None:
     """Measure latency, throughput and memory with onnxruntime on this CPU, or on devices (--target)."""
@@ -115,7 +117,7 @@ def bench(
         latency_budget_ms=latency_budget,
     )
     settings.validate()
-    _measure(models, settings, device, devices_file, targets, on_device, timeout, json_out, plot)
+    _measure(models, settings, device, devices_file, target, on_device, timeout, json_out, plot)
 
 
 def _measure(
@@ -184,6 +186,7 @@ devices_app = typer.Typer(
     help="List the device profiles; set up and check a device over SSH (devices setup / devices check).",
     add_completion=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 DeviceUrl = Annotated[str, typer.Argument(help="The device: ssh://[user@]host[:port] or an SSH host alias.")]
 DeviceDir = Annotated[
@@ -196,7 +199,7 @@ DeviceDir = Annotated[
 def devices(
     ctx: typer.Context,
     devices_file: DevicesFile = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("the profiles")] = None,
 ) -> None:
     """List the device profiles: built in, and from your own file."""
     from mlpack.core.devices import load_devices
@@ -204,20 +207,20 @@ def devices(
     if ctx.invoked_subcommand is not None:
         return
     profiles = load_devices(devices_file)
-    if as_json:
-        print_json({name: p.to_dict() for name, p in profiles.items()})
-    else:
+    if json_out:
+        write_json(json_out, {name: p.to_dict() for name, p in profiles.items()})
+    if json_out != "-":
         from mlpack.cli.render import render_devices
 
         render_devices(console(), profiles)
 
 
-@devices_app.command("setup")
+@devices_app.command("setup", cls=Command)
 @handle_errors
 def devices_setup(
     target: DeviceUrl,
     folder: DeviceDir = ".mlpack-device",
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("what was done")] = None,
 ) -> None:
     """Install this mlpack (runtime-only) into a venv on the device, offline; later --target runs use it."""
     from mlpack.remote.setup import setup_device
@@ -226,23 +229,24 @@ def devices_setup(
     device = parse_target(target)
     with console(stderr=True).status(f"setting up {device.label}"):
         result = setup_device(device, folder=folder)
-    emit(result, "-" if as_json else None)
+    emit(result, json_out)
 
 
-@devices_app.command("check")
+@devices_app.command("check", cls=Command)
 @handle_errors
 def devices_check(
     target: DeviceUrl,
     folder: DeviceDir = ".mlpack-device",
-    as_json: Annotated[bool, typer.Option("--json", help="Print what is there as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("what is there")] = None,
 ) -> None:
     """Report what the device has: Python, the venv's mlpack and onnxruntime, CPU and instruction sets."""
     from mlpack.remote.setup import check_device
     from mlpack.remote.ssh import parse_target
 
     report = check_device(parse_target(target), folder=folder)
-    if as_json:
-        print_json(report)
+    if json_out:
+        write_json(json_out, report)
+    if json_out == "-":
         return
     base, venv = report["python"], report["venv"]
     out = console()
@@ -263,11 +267,11 @@ def compare(
         typer.Option(help="Exit 1 if any result is slower than the baseline by more than this many percent."),
         Range(0),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("the comparison")] = None,
 ) -> None:
     """Set bench results from devices, versions or models side by side, with ratios."""
     from mlpack.bench.compare import compare as run_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
-    emit(result, "-" if as_json else None)  # the JSON goes out for a failure too
+    emit(result, json_out)  # the JSON goes out for a failure too
     exit_with(result)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mlpack.cli.common import (
-    AsJson,
+    JsonOut,
     Range,
     SetOption,
     StateOption,
@@ -17,8 +17,8 @@ from mlpack.cli.common import (
     emit,
     feeding,
     handle_errors,
-    print_json,
     thresholds,
+    write_json,
 )
 from mlpack.errors import BadInputError
 from mlpack.exporter.export import Exporter
@@ -97,7 +97,7 @@ def export(
     atol: Annotated[float, typer.Option(help="Absolute tolerance against PyTorch."), Range(0)] = 1e-4,
     rtol: Annotated[float, typer.Option(help="Relative tolerance against PyTorch."), Range(0)] = 1e-3,
     trust_pickle: TrustPickle = False,
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
 ) -> None:
     """Export a PyTorch model to one self-contained ONNX file, verified against PyTorch."""
     from mlpack.core.inputspec import parse_input_spec
@@ -116,7 +116,7 @@ def export(
         rtol=rtol,
         trust_pickle=trust_pickle,
     )
-    emit(result, "-" if as_json else None)
+    emit(result, json_out)
 
 
 @handle_errors
@@ -145,7 +145,7 @@ def optimize(
     state: StateOption = None,
     set_values: SetOption = None,
     threshold: ThresholdOption = None,
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
     from mlpack.quant.optimize import optimize as run_optimize
@@ -176,7 +176,7 @@ def optimize(
         feeding=feeding(state, set_values),
         thresholds=thresholds(threshold),
     )
-    emit(result, "-" if as_json else None)
+    emit(result, json_out)
 
 
 def _quantize_settings(
@@ -214,7 +214,7 @@ def _tolerance(
 @handle_errors
 def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model.")],
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
 ) -> None:
     """Show a model's inputs, outputs, opset, size, parameters and operators (or a package's manifest)."""
     from mlpack.artifact.manifest import is_package, read_manifest
@@ -223,12 +223,12 @@ def inspect(
 
     if model.is_file() and is_package(model):
         manifest = with_stats_overview(model, read_manifest(model))
-        if as_json:
-            print_json(manifest)
-        else:
+        if json_out:
+            write_json(json_out, manifest)
+        if json_out != "-":
             from mlpack.cli.render_model import render_manifest
 
             render_manifest(console(), model, manifest)
         return
 
-    emit(inspect_model(model), "-" if as_json else None)
+    emit(inspect_model(model), json_out)

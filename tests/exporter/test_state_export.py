@@ -97,7 +97,7 @@ def test_pack_records_the_pairs_and_verify_and_run_stream(tmp_path: Path, export
     assert "as a stream" in json.loads(result.output)["golden"]["label"]
     outputs = tmp_path / "out.npz"
     stream = exported.parent / "stream.npz"
-    result = runner.invoke(app, ["run", str(package), "--input", str(stream), "-o", str(outputs), "--json"])
+    result = runner.invoke(app, ["run", str(package), "--data", str(stream), "-o", str(outputs), "--json"])
     assert result.exit_code == 0, result.output
     with np.load(outputs) as produced:
         assert produced["output_0"].shape == (12, 1)

@@ -39,7 +39,7 @@ def test_file_size_limit(work: Path, command: str) -> None:
         args, output = ["pack", "m.onnx", "-o", "m2.mlpack", "--golden-data", "big.npz", "--golden", "500"], "m2.mlpack"
     elif command == "run":
         succeeds(["pack", work / "m.onnx", "-o", work / "m.mlpack"])
-        args, output = ["run", "m.mlpack", "-i", "big.npz", "-o", "out.npz"], "out.npz"
+        args, output = ["run", "m.mlpack", "--data", "big.npz", "-o", "out.npz"], "out.npz"
     else:
         succeeds(["pack", work / "m.onnx", "-o", work / "m.mlpack", "--data", work / "big.npz"])
         args, output = ["drift", "m.mlpack", "--data", "big.npz", "--json", "d.json", "--markdown", "d.md"], "d.json"

@@ -310,7 +310,7 @@ def test_package_manifests(edits: list[tuple[str, object]], command: str) -> Non
             "verify": ["verify", p, "--json"],
             "verify --run": ["verify", p, "--run"],
             "inspect": ["inspect", p, "--json"],
-            "run": ["run", p, "-i", box.inputs / "x.npz", "-o", box.out / "o.npz", "--json"],
+            "run": ["run", p, "--data", box.inputs / "x.npz", "-o", box.out / "o.npz", "--json"],
         }[command]
         box.run(args)
     finally:

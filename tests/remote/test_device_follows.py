@@ -71,10 +71,10 @@ def test_bench_and_run_on_the_device_take_state_and_set(
     package = mlpack.pack(stream["model"], tmp_path / "s.mlpack").output
     remote, local = tmp_path / "remote.npz", tmp_path / "local.npz"
     ran = runner.invoke(
-        app, ["run", str(package), "-i", str(stream["data"]), "-o", str(remote), *pairs, "--target", url]
+        app, ["run", str(package), "--data", str(stream["data"]), "-o", str(remote), *pairs, "--target", url]
     )
     assert ran.exit_code == 0, ran.output
-    assert runner.invoke(app, ["run", str(package), "-i", str(stream["data"]), "-o", str(local), *pairs]).exit_code == 0
+    assert runner.invoke(app, ["run", str(package), "--data", str(stream["data"]), "-o", str(local), *pairs]).exit_code == 0
     with np.load(remote) as a, np.load(local) as b:
         np.testing.assert_allclose(a["prob"], b["prob"], rtol=1e-6)
 
@@ -120,7 +120,7 @@ def test_an_unreachable_profile_target_is_exit_2_never_the_host(
         "check": ["check", str(model), "-b", str(budget), *device, *CHECK_FAST],
         "diff": ["diff", str(model), str(model), "-b", str(budget), *device],
         "bench": ["bench", str(model), *FAST, *device, "--devices", str(budget)],
-        "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "--out", str(tmp_path / "dist")],
+        "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "-o", str(tmp_path / "dist")],
         "tune": ["tune", str(model), "-o", str(tmp_path / "t.onnx"), "-b", str(budget), "--data", str(data), *device],
     }[command]
     result = runner.invoke(app, args)

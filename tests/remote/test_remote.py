@@ -348,10 +348,10 @@ def test_run_on_a_device_writes_the_outputs_here(
     np.savez(inputs, x=np.random.default_rng(0).standard_normal((6, 16)).astype(np.float32))
     remote, local = tmp_path / "remote.npz", tmp_path / "local.npz"
     result = runner.invoke(
-        app, ["run", str(package), "-i", str(inputs), "-o", str(remote), "--target", world.url(world.servers[0])]
+        app, ["run", str(package), "--data", str(inputs), "-o", str(remote), "--target", world.url(world.servers[0])]
     )
     assert result.exit_code == 0, result.output
-    assert runner.invoke(app, ["run", str(package), "-i", str(inputs), "-o", str(local)]).exit_code == 0
+    assert runner.invoke(app, ["run", str(package), "--data", str(inputs), "-o", str(local)]).exit_code == 0
     with np.load(remote) as a, np.load(local) as b:
         np.testing.assert_allclose(a["y"], b["y"], rtol=1e-5, atol=1e-6)
 
@@ -363,7 +363,7 @@ def test_bad_input_on_the_device_is_one_line_and_nothing_is_written(
     np.savez(inputs, wrong=np.zeros((2, 3), dtype=np.float32))
     out = tmp_path / "out.npz"
     result = runner.invoke(
-        app, ["run", str(package), "-i", str(inputs), "-o", str(out), "--target", world.url(world.servers[0])]
+        app, ["run", str(package), "--data", str(inputs), "-o", str(out), "--target", world.url(world.servers[0])]
     )
     assert result.exit_code == 2
     assert "on 127.0.0.1" in _one_error_line(result.output)
