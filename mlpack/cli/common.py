@@ -65,9 +65,10 @@ class _Flags:
     debug = False
     verbose = 0
     quiet = False
+    wide = False  # every column of a table, whatever the width (a command's --wide)
 
     def reset(self) -> None:
-        self.debug, self.verbose, self.quiet = False, 0, False
+        self.debug, self.verbose, self.quiet, self.wide = False, 0, False, False
 
 
 flags = _Flags()
@@ -108,6 +109,9 @@ def json_option(what: str = "the result") -> Any:
 
 
 JsonOut = Annotated[str | None, json_option()]
+Wide = Annotated[
+    bool, typer.Option("--wide", help="Every column of the tables, however wide (--json holds every figure).")
+]
 Target = Annotated[str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")]
 Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds."), Range(0, None, True)]
 CiMarkdown = Annotated[
@@ -160,8 +164,9 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # Logs and pipes get a width that fits the bench table instead of rich's 80 columns.
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
+    # A terminal's own width; in a pipe or a log, $COLUMNS where set (rich reads it), else 120.
+    wide_log = not stream.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, highlight=False, width=120 if wide_log else None)
 
 
 def print_error(message: str) -> None:
@@ -319,33 +324,58 @@ def thresholds(texts: list[str] | None) -> Any:
     return parse_rules(texts or ())
 
 
-@contextlib.contextmanager
-def progress() -> Iterator[Callable[[str, float], None]]:
-    """``update(what, fraction)``, drawing a progress bar on stderr while the block runs."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("starting", total=1.0)
-
-        def update(what: str, fraction: float) -> None:
-            bar.update(task, description=what, completed=fraction)
-
-        yield update
+Update = Callable[[str, float], None]
 
 
 @contextlib.contextmanager
-def spinner(what: str = "starting") -> Iterator[Callable[[str, float], None]]:
-    """``update(what, fraction)``, showing what is happening on stderr (work without a fraction done)."""
-    with console(stderr=True).status(what) as status:
+def progress(what: str = "starting") -> Iterator[Update]:
+    """``update(what, fraction)`` while the block runs: a bar on a terminal; plain lines on stderr in
+    a log (or with -v), at least every few seconds; nothing with -q."""
+    if flags.quiet:
+        yield lambda what, fraction: None
+    elif flags.verbose or not sys.stderr.isatty():
+        yield from _lines(what)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        def update(what: str, fraction: float) -> None:
-            status.update(what)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(what, total=1.0)
 
+            def update(what: str, fraction: float) -> None:
+                bar.update(task, description=what, completed=fraction)
+
+            yield update
+
+
+@contextlib.contextmanager
+def spinner(what: str = "starting") -> Iterator[Update]:
+    """``update(what, fraction)`` for work without a fraction done: a spinner on a terminal, plain
+    lines in a log (or with -v), nothing with -q."""
+    if flags.quiet:
+        yield lambda what, fraction: None
+    elif flags.verbose or not sys.stderr.isatty():
+        yield from _lines(what)
+    else:
+        with console(stderr=True).status(what) as status:
+
+            def update(what: str, fraction: float) -> None:
+                status.update(what)
+
+            yield update
+
+
+def _lines(what: str) -> Iterator[Update]:
+    from mlpack.cli.progress_lines import progress_lines
+
+    def write(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with progress_lines(write, what) as update:
         yield update

@@ -22,9 +22,11 @@ from mlpack.cli.common import (
     Target,
     ThresholdOption,
     Timeout,
+    Wide,
     emit,
     exit_with,
     feeding,
+    flags,
     handle_errors,
     json_option,
     progress,
@@ -214,6 +216,7 @@ def tune(
     shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
     threshold: ThresholdOption = None,
+    wide: Wide = False,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -222,6 +225,7 @@ def tune(
     from mlpack.quant.ranges import parse_memory
 
     memory = parse_memory(calibration_memory)
+    flags.wide = wide
     settings = TuneSettings(
         objective=objective,
         max_time_s=max_time,
@@ -275,7 +279,8 @@ def drift(
 
     thresholds = DriftThresholds(alpha=alpha, psi=psi, js=js)
     axes = parse_channel_axes(channel_axis or [])
-    result = run_drift(package, data=data, thresholds=thresholds, batch_size=batch_size, channel_axes=axes)
+    with spinner(f"comparing {data.name} with the statistics recorded in {package.name}"):
+        result = run_drift(package, data=data, thresholds=thresholds, batch_size=batch_size, channel_axes=axes)
     write_ci_reports(drift_markdown(result), markdown=markdown, junit=junit, junit_xml=drift_junit(result))
     emit(result, json_out)
     exit_with(result)

@@ -14,15 +14,18 @@ from mlpack.cli.common import (
     SetOption,
     ShapeOption,
     StateOption,
+    Wide,
     console,
     emit,
     exit_with,
     feeding,
+    flags,
     handle_errors,
     json_option,
     positive_ints,
     print_error,
     progress,
+    spinner,
     write_json,
 )
 from mlpack.cli.conventions import Command, Group
@@ -90,6 +93,7 @@ def bench(
     plot: Plot = None,
     target: Targets = None,
     timeout: BenchTimeout = 600.0,
+    wide: Wide = False,
 ) -> None:
     """Measure latency, throughput and memory with onnxruntime on this CPU, or on devices (--target)."""
     from mlpack.bench.adaptive import Adaptive
@@ -97,6 +101,7 @@ def bench(
     from mlpack.core.validate import check_reports
 
     check_reports({"--json": json_out, "--plot": plot}, inputs=(*models, data, devices_file))
+    flags.wide = wide
     adaptive = Adaptive(precision=precision, max_seconds=max_time)
     adaptive.validate()  # also when --runs or --duration fix the count, so that a wrong value is never ignored
     fixed = runs is not None or duration is not None
@@ -167,7 +172,7 @@ def _bench_on_targets(
     from mlpack.remote.ssh import parse_target
 
     targets = [parse_target(url) for url in urls]
-    with console(stderr=True).status(f"measuring on {', '.join(t.label for t in targets)}"):
+    with spinner(f"measuring on {', '.join(t.label for t in targets)}"):
         fleet = benchmark_on_targets(models, targets=targets, settings=settings, device=device, timeout_s=timeout)
     if len(targets) == 1 and fleet.failures:
         raise RemoteError(next(iter(fleet.failures.values())))
@@ -227,7 +232,7 @@ def devices_setup(
     from mlpack.remote.ssh import parse_target
 
     device = parse_target(target)
-    with console(stderr=True).status(f"setting up {device.label}"):
+    with spinner(f"setting up {device.label}"):
         result = setup_device(device, folder=folder)
     emit(result, json_out)
 

@@ -17,6 +17,7 @@ from mlpack.cli.common import (
     emit,
     feeding,
     handle_errors,
+    spinner,
     thresholds,
     write_json,
 )
@@ -103,19 +104,20 @@ def export(
     from mlpack.core.inputspec import parse_input_spec
     from mlpack.exporter.export import export as run_export
 
-    result = run_export(
-        source,
-        output,
-        inputs=tuple(parse_input_spec(s) for s in input_specs or ()),
-        example_inputs=example_inputs,
-        weights=weights,
-        opset=opset,
-        dynamic_batch=not static_batch,
-        exporter=exporter,
-        atol=atol,
-        rtol=rtol,
-        trust_pickle=trust_pickle,
-    )
+    with spinner(f"exporting {source}"):
+        result = run_export(
+            source,
+            output,
+            inputs=tuple(parse_input_spec(s) for s in input_specs or ()),
+            example_inputs=example_inputs,
+            weights=weights,
+            opset=opset,
+            dynamic_batch=not static_batch,
+            exporter=exporter,
+            atol=atol,
+            rtol=rtol,
+            trust_pickle=trust_pickle,
+        )
     emit(result, json_out)
 
 
@@ -163,19 +165,20 @@ def optimize(
         activation_type=activation_type,
         weight_type=weight_type,
     )
-    result = run_optimize(
-        model,
-        output,
-        simplify=simplify,
-        quantize=quantize,
-        settings=settings,
-        tolerance=_tolerance(quantize, atol, rtol, min_cosine, min_agreement),
-        data=data,
-        max_accuracy_drop=max_accuracy_drop,
-        eval_data=eval_data,
-        feeding=feeding(state, set_values),
-        thresholds=thresholds(threshold),
-    )
+    with spinner(f"optimising {model.name} ({quantize.value})"):
+        result = run_optimize(
+            model,
+            output,
+            simplify=simplify,
+            quantize=quantize,
+            settings=settings,
+            tolerance=_tolerance(quantize, atol, rtol, min_cosine, min_agreement),
+            data=data,
+            max_accuracy_drop=max_accuracy_drop,
+            eval_data=eval_data,
+            feeding=feeding(state, set_values),
+            thresholds=thresholds(threshold),
+        )
     emit(result, json_out)
 
 

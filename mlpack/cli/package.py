@@ -63,21 +63,22 @@ def pack(
     from mlpack.data.views import parse_channel_axes
 
     model_version = renamed(version, model_version, old="--version", new="--model-version")
-    result = run_pack(
-        model,
-        output,
-        name=name,
-        version=model_version,
-        include=tuple(include or ()),
-        preprocessing=parse_pairs(meta, "--meta"),
-        report=report,
-        golden=golden,
-        golden_data=golden_data,
-        model_card=parse_pairs(card, "--card"),
-        data=data,
-        feeding=feeding(state, set_values),
-        channel_axes=parse_channel_axes(channel_axis or []),
-    )
+    with spinner(f"packing {model.name}"):
+        result = run_pack(
+            model,
+            output,
+            name=name,
+            version=model_version,
+            include=tuple(include or ()),
+            preprocessing=parse_pairs(meta, "--meta"),
+            report=report,
+            golden=golden,
+            golden_data=golden_data,
+            model_card=parse_pairs(card, "--card"),
+            data=data,
+            feeding=feeding(state, set_values),
+            channel_axes=parse_channel_axes(channel_axis or []),
+        )
     emit(result, json_out)
 
 

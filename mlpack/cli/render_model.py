@@ -14,6 +14,7 @@ from rich.table import Table
 
 from mlpack.cli.markup import escape
 from mlpack.cli.render_fidelity import decision_lines, layer_table
+from mlpack.cli.tables import size as human_size
 from mlpack.core.signature import Signature
 
 if TYPE_CHECKING:
@@ -24,14 +25,6 @@ if TYPE_CHECKING:
     from mlpack.core.modelinfo import ModelInfo
     from mlpack.exporter.export import ExportResult
     from mlpack.quant.optimize import OptimizeResult
-
-
-def human_size(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(num_bytes) < 1024 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.2f} {unit}"
-        num_bytes /= 1024
-    return f"{num_bytes:.2f} GB"
 
 
 def signature_table(signature: Signature) -> Table:
@@ -200,8 +193,8 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
         )
     if card.get("metrics_per_slice"):
         console.print(
-            "metrics per slice: "
-            + escape(json.dumps({k: v.get("accuracy") for k, v in card["metrics_per_slice"].items()}))
+            "accuracy per slice: "
+            + ", ".join(f"{escape(k)} {_figure(v.get('accuracy'))}" for k, v in card["metrics_per_slice"].items())
         )
     provenance = manifest["provenance"]
     console.print("provenance: " + ", ".join(f"{k} {v}" for k, v in provenance.items() if v))
@@ -221,12 +214,28 @@ def _render_data_stats(console: Console, entry: dict[str, Any] | None) -> None:
         console.print(f"{title}\n[red]{escape(overview['error'])}[/]")
         return
     table = Table(title=title, title_justify="left")
-    for column in ("", "tensor", "view", "features", "summary"):
-        table.add_column(column, justify="right" if column == "features" else "left")
+    for column in ("", "tensor", "view", "tracked", "summary"):
+        table.add_column(column)
     for role in ("inputs", "outputs"):
         for tensor in overview.get(role, []):
-            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], str(tensor["features"]), _brief(tensor))
+            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], _tracked(tensor), _brief(tensor))
     console.print(table)
+
+
+def _figure(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _tracked(tensor: dict[str, Any]) -> str:
+    """What the statistics follow for a tensor: its features, or what a view derives (a 4-class
+    output is followed by its confidence and predicted class, not as "2 features")."""
+    count, name = tensor["features"], tensor["name"]
+    derived = [
+        part["feature"] for part in (tensor.get("numeric"), tensor.get("categorical")) if part and "feature" in part
+    ]
+    if tensor["view"] != "features" and derived and len(derived) == count:
+        return escape(", ".join(d.removeprefix(f"{name} (").removesuffix(")") for d in derived))
+    return f"{count} feature" + ("" if count == 1 else "s")
 
 
 def _brief(tensor: dict[str, Any]) -> str:

@@ -74,7 +74,10 @@ def test_bench_and_run_on_the_device_take_state_and_set(
         app, ["run", str(package), "--data", str(stream["data"]), "-o", str(remote), *pairs, "--target", url]
     )
     assert ran.exit_code == 0, ran.output
-    assert runner.invoke(app, ["run", str(package), "--data", str(stream["data"]), "-o", str(local), *pairs]).exit_code == 0
+    assert (
+        runner.invoke(app, ["run", str(package), "--data", str(stream["data"]), "-o", str(local), *pairs]).exit_code
+        == 0
+    )
     with np.load(remote) as a, np.load(local) as b:
         np.testing.assert_allclose(a["prob"], b["prob"], rtol=1e-6)
 
