@@ -254,13 +254,14 @@ def devices_check(
     if json_out == "-":
         return
     base, venv = report["python"], report["venv"]
-    out = console()
-    out.print(f"{report['target']}: Python {base['python']} ({base['platform']}, {base['machine']}); CPU {base['cpu']}")
+    lines = [f"{report['target']}: Python {base['python']} ({base['platform']}, {base['machine']}); CPU {base['cpu']}"]
     if venv:
-        out.print(f"venv {venv['prefix']}: mlpack {venv['mlpack']}, onnxruntime {venv['onnxruntime']}")
-        out.print(f"instruction sets: {', '.join(venv['isa'] or []) or 'unknown'}")
+        lines.append(f"venv {venv['prefix']}: mlpack {venv['mlpack']}, onnxruntime {venv['onnxruntime']}")
+        lines.append(f"instruction sets: {', '.join(venv['isa'] or []) or 'unknown'}")
     else:
-        out.print(f"no venv in {report['folder']}: run mlpack devices setup {report['target']}")
+        lines.append(f"no venv in {report['folder']}: run mlpack devices setup {report['target']}")
+    for line in lines:
+        console().print(line, markup=False)  # facts from the device, never markup
 
 
 @handle_errors

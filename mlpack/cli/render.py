@@ -336,7 +336,7 @@ def render_remote(console: Console, result: RemoteResult) -> None:
 def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
     answer = result.result
     verdict = "[bold green]verified[/]" if answer["ok"] else "[bold red]verification failed[/]"
-    console.print(f"{verdict} on {result.target_url}: {answer['name']} {answer['version']}")
+    console.print(f"{verdict} on {escape(result.target_url)}: {escape(answer['name'])} {escape(answer['version'])}")
     for problem in answer["problems"]:
         console.print(f"  {problem}", soft_wrap=True, markup=False)
     golden = answer.get("golden")
@@ -350,7 +350,9 @@ def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
 def render_remote_run(console: Console, result: RemoteRunResult) -> None:
     if result.output is not None:
         shapes = ", ".join(f"{k}{v}" for k, v in result.result["outputs"].items())
-        console.print(f"ran {result.result['samples']} samples on {result.target_url} -> {result.output} {shapes}")
+        console.print(
+            escape(f"ran {result.result['samples']} samples on {result.target_url} -> {result.output} {shapes}")
+        )
     render_remote(console, result)
 
 

@@ -56,7 +56,7 @@ def comparison_table(checks: tuple[Comparison, ...] | list[Comparison], title: s
 
 def render_export(console: Console, result: ExportResult) -> None:
     console.print(
-        f"[bold green]Exported[/] {result.source} -> {result.output} "
+        f"[bold green]Exported[/] {escape(result.source)} -> {escape(str(result.output))} "
         f"({human_size(result.size_bytes)}, opset {result.opset}, {result.exporter} exporter, "
         f"{result.seconds:.1f} s)"
     )
@@ -70,16 +70,16 @@ def render_export(console: Console, result: ExportResult) -> None:
 
 
 def render_optimize(console: Console, result: OptimizeResult) -> None:
-    table = Table(title=f"{result.source.name} -> {result.output.name}", title_justify="left")
+    table = Table(title=f"{escape(result.source.name)} -> {escape(result.output.name)}", title_justify="left")
     for column in ("", "size", "ratio"):
         table.add_column(column, justify="right")
     table.add_row("before", human_size(result.size_before), "1.00")
     table.add_row("after", human_size(result.size_after), f"{result.size_ratio:.2f}")
     console.print(table)
     for step in result.steps:
-        console.print(f"  [green]✓[/] {step}")
+        console.print(f"  [green]✓[/] {escape(step)}")
     for warning in result.warnings:
-        console.print(f"  [yellow]![/] {warning}")
+        console.print(f"  [yellow]![/] {escape(warning)}")
     console.print(
         comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
     )
@@ -132,8 +132,8 @@ def _elements(shape: list[int]) -> int:
 
 def render_inspect(console: Console, info: ModelInfo) -> None:
     console.print(
-        f"[bold]{info.path}[/]  {human_size(info.size_bytes)}"
-        + (f" (external data: {', '.join(info.external_data)})" if info.external_data else "")
+        f"[bold]{escape(str(info.path))}[/]  {human_size(info.size_bytes)}"
+        + (f" (external data: {escape(', '.join(info.external_data))})" if info.external_data else "")
     )
     console.print(
         f"producer: {info.producer or '-'}   IR {info.ir_version}   opsets: "
@@ -257,14 +257,14 @@ def _brief(tensor: dict[str, Any]) -> str:
 def render_pack(console: Console, result: PackResult) -> None:
     manifest = result.manifest
     console.print(
-        f"[bold green]Packed[/] {manifest['name']} {manifest['version']} -> "
-        f"{result.output} ({human_size(result.size_bytes)}, {len(manifest['files'])} files, "
+        f"[bold green]Packed[/] {escape(manifest['name'])} {escape(manifest['version'])} -> "
+        f"{escape(str(result.output))} ({human_size(result.size_bytes)}, {len(manifest['files'])} files, "
         f"{(manifest.get('golden') or {}).get('count', 0)} golden samples)"
     )
     stats = manifest.get("data_stats")
     if stats:
         console.print(
-            f"recorded statistics of {stats['samples']} samples from {stats['source']} "
+            f"recorded statistics of {stats['samples']} samples from {escape(str(stats['source']))} "
             f"({human_size(stats['size_bytes'])}) for mlpack drift"
         )
 
@@ -272,8 +272,8 @@ def render_pack(console: Console, result: PackResult) -> None:
 def render_verify(console: Console, result: VerifyResult) -> None:
     if result.ok:
         console.print(
-            f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
-            "their hashes; the model loads and matches its signature"
+            f"[bold green]verified[/] {escape(result.name)} {escape(result.version)}: {result.files_checked} "
+            "files match their hashes; the model loads and matches its signature"
         )
     else:
         named = f"{result.name} {result.version}" if result.name else str(result.package)
@@ -286,5 +286,6 @@ def render_verify(console: Console, result: VerifyResult) -> None:
 
 def render_run(console: Console, result: RunResult) -> None:
     console.print(
-        f"ran {result.samples} samples -> {result.output} " + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
+        f"ran {result.samples} samples -> {escape(str(result.output))} "
+        + escape(", ".join(f"{k}{v}" for k, v in result.outputs.items()))
     )

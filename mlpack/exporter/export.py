@@ -24,6 +24,7 @@ from mlpack.core.validate import check_output
 from mlpack.data.generate import generate_inputs
 from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.exporter.causes import cause_text
 from mlpack.exporter.examples import dim_sizes, example_feeds, input_specs
 from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
@@ -423,5 +424,4 @@ def _check(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    return cause_text(exc)
