@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from mlpack.cli.flags import flags
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,20 +59,6 @@ def _ranges(command: Callable[..., Any]) -> dict[str, tuple[str, Range]]:
             found[name] = (declared[0] if declared else f"--{name.replace('_', '-')}", limit)
     return found
 
-
-class _Flags:
-    """The global options (``mlpack --debug -q COMMAND``), set by the app's callbacks."""
-
-    debug = False
-    verbose = 0
-    quiet = False
-    wide = False  # every column of a table, whatever the width (a command's --wide)
-
-    def reset(self) -> None:
-        self.debug, self.verbose, self.quiet, self.wide = False, 0, False, False
-
-
-flags = _Flags()
 
 # Options several commands share, declared once.
 BudgetDevice = Annotated[str | None, typer.Option("--device", help="Device profile whose budgets and threads apply.")]

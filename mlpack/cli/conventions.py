@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from mlpack.cli.common import flags
+from mlpack.cli.flags import flags
 
 JSON_OPTION = "--json"
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -33,7 +32,7 @@ def json_to_stdout(args: Iterable[str]) -> list[str]:
     ``--`` every token is an argument and nothing is rewritten.
     """
     tokens = list(args)
-    out = []
+    out: list[str] = []
     for i, token in enumerate(tokens):
         if token == "--":
             return out + tokens[i:]
@@ -58,10 +57,10 @@ class _Conventions:
     """What the root group, the ``devices`` group and every command share: the parsing of
     ``--json`` and readable help."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, json_to_stdout(args))  # type: ignore[misc, no-any-return]
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, json_to_stdout(args))  # type: ignore[misc]
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
         for param in self.get_params(ctx):  # type: ignore[attr-defined]
             if isinstance(param, TyperArgument):
@@ -69,7 +68,7 @@ class _Conventions:
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
 
-    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_options(self, ctx: Any, formatter: Any) -> None:
         arguments, options = [], []
         for param in self.get_params(ctx):  # type: ignore[attr-defined]
             if isinstance(param, TyperArgument):
@@ -104,7 +103,7 @@ class Group(_Conventions, TyperGroup):
     """A group: the root ``mlpack`` and ``mlpack devices``. The root hands its shared options
     (``-v``, ``-q``) to every command below it."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:  # a new invocation (tests run many in one process): no flags left over
             flags.reset()
         return super().parse_args(ctx, args)
@@ -117,10 +116,10 @@ class Group(_Conventions, TyperGroup):
             _tidy(command)
             _share(command, shared)
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [*super().collect_usage_pieces(ctx), self.subcommand_metavar or "COMMAND [ARGS]..."]
 
-    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_options(self, ctx: Any, formatter: Any) -> None:
         super().format_options(ctx, formatter)
         self.format_commands(ctx, formatter)
 

@@ -34,7 +34,7 @@ from mlpack.cli.common import (
     thresholds,
     write_ci_reports,
 )
-from mlpack.pipeline.tune_settings import Objective
+from mlpack.pipeline.objective import Objective
 
 Budget = Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")]
 EvalData = Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")]

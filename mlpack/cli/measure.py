@@ -29,7 +29,7 @@ from mlpack.cli.common import (
     write_json,
 )
 from mlpack.cli.conventions import Command, Group
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.choices import ExecutionMode, GraphOptimization
 
 Runs = Annotated[
     int | None,

@@ -22,8 +22,8 @@ from mlpack.cli.common import (
     write_json,
 )
 from mlpack.errors import BadInputError
-from mlpack.exporter.export import Exporter
-from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantMode
+from mlpack.exporter.choices import Exporter
+from mlpack.quant.choices import CalibrationMethod, IntType, QuantFormat, QuantMode
 
 Source = Annotated[
     str,

@@ -21,7 +21,7 @@ from mlpack.bench.results import BenchResult, FleetResult
 from mlpack.budget.check import CheckResult
 from mlpack.budget.diff import BeforeAfter
 from mlpack.budget.drift import DriftResult
-from mlpack.cli.common import flags
+from mlpack.cli.flags import flags
 from mlpack.cli.markup import escape
 from mlpack.cli.render_build import render_build
 from mlpack.cli.render_model import (

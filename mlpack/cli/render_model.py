@@ -272,7 +272,7 @@ def render_pack(console: Console, result: PackResult) -> None:
 def render_verify(console: Console, result: VerifyResult) -> None:
     if result.ok:
         console.print(
-            f"[bold green]verified[/] {escape(result.name)} {escape(result.version)}: {result.files_checked} "
+            f"[bold green]verified[/] {escape(f'{result.name} {result.version}')}: {result.files_checked} "
             "files match their hashes; the model loads and matches its signature"
         )
     else:

@@ -44,7 +44,7 @@ def test_a_silent_step_still_writes_a_line_every_few_seconds() -> None:
     written = _run(150.0, {})  # tune printed nothing for 150 s before
     times = [at for at, _ in written]
     assert len(written) >= 150 / 10
-    assert all(b - a <= 10 for a, b in zip([0.0, *times], [*times, 150.0]))
+    assert all(b - a <= 10 for a, b in zip([0.0, *times], [*times, 150.0], strict=True))
     assert all(text.endswith("loading") for _, text in written)
     assert EVERY < 10
 

@@ -10,7 +10,7 @@ TORCH_ONNX = (
     "ONNX. Next steps:\n- Modify the model code for `torch.export.export` to succeed.\n\n## Exception summary\n\n"
     "<class 'torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode'>: Could not guard on "
     "data-dependent expression Eq(u0, 1) (unhinted: Eq(u0, 1)).  (Size-like symbols: none)\n\n"
-    "The following call raised this error:\n  File \"/src/model.py\", line 6, in forward\n    if x.sum() > 0:\n"
+    'The following call raised this error:\n  File "/src/model.py", line 6, in forward\n    if x.sum() > 0:\n'
 )
 
 

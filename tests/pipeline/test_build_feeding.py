@@ -62,10 +62,10 @@ def test_build_streams_every_stage_and_the_package_records_the_pairs(gru_project
     assert check["quality"] is not None and check["exit_code"] == 0
     shown = runner.invoke(app, ["verify", str(package), "--run", "--json"])
     assert shown.exit_code == 0, shown.output
-    verified = json.loads(shown.output)
+    verified = json.loads(shown.stdout)
     assert "as a stream" in verified["golden"]["label"]
     inspected = runner.invoke(app, ["inspect", str(package), "--json"])
-    manifest_feeding = json.loads(inspected.output)
+    manifest_feeding = json.loads(inspected.stdout)
     assert "output_1=state" in json.dumps(manifest_feeding)
     # A second build with nothing changed reuses every stage, the pairs included in their keys.
     again = runner.invoke(app, ["build", str(gru_project), "-o", str(out), "--json"])

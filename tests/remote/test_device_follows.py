@@ -49,7 +49,7 @@ def test_a_stream_checked_on_the_device_gets_the_local_verdict(
     remote = runner.invoke(app, [*args, "--target", world.url(world.servers[0])])
     assert local.exit_code == verdict, local.output
     assert remote.exit_code == verdict, remote.output
-    here, there = json.loads(local.output), json.loads(remote.output)
+    here, there = json.loads(local.stdout), json.loads(remote.stdout)
     assert there["on_device"] and there["verdicts"][0]["measured"] == pytest.approx(here["verdicts"][0]["measured"])
 
 
@@ -60,12 +60,12 @@ def test_bench_and_run_on_the_device_take_state_and_set(
     pairs = ["--state", "new_state=state"]
     benched = runner.invoke(app, ["bench", str(stream["model"]), *FAST, *pairs, "--target", url, "--json", "-"])
     assert benched.exit_code == 0, benched.output
-    assert json.loads(benched.output)["settings"]["feeding"]["state"] == ["new_state=state"]
+    assert json.loads(benched.stdout)["settings"]["feeding"]["state"] == ["new_state=state"]
     given = runner.invoke(
         app, ["bench", str(stream["model"]), *FAST, "--set", "state=0", "--target", url, "--json", "-"]
     )
     assert given.exit_code == 0, given.output
-    assert json.loads(given.output)["settings"]["feeding"]["set"] == {"state": "0"}
+    assert json.loads(given.stdout)["settings"]["feeding"]["set"] == {"state": "0"}
     import mlpack
 
     package = mlpack.pack(stream["model"], tmp_path / "s.mlpack").output
@@ -97,7 +97,7 @@ def test_diff_follows_the_profiles_target_and_says_so(
     args = ["diff", str(model), str(model), "-b", str(budget), "--device", "board", "--runs", "5", "--duration", "0.01"]
     result = runner.invoke(app, [*args, "--max-remeasure", "0", "--markdown", str(comment), "--json", "-"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["on_device"] and data["target"] == url and data["schema"] == "mlpack.diff/1"
     assert "before / after" in comment.read_text()
 

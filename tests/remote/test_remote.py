@@ -115,7 +115,7 @@ def test_a_fleet_of_two_runs_in_parallel_and_compare_sets_the_devices_side_by_si
     assert result.output.count("mlp.onnx") >= 2  # one merged table, a row per device
     compared = runner.invoke(app, ["compare", str(out), "--json"])
     assert compared.exit_code == 0, compared.output
-    rows = json.loads(compared.output)["rows"]
+    rows = json.loads(compared.stdout)["rows"]
     assert len(rows) == 1 and world.url(world.servers[1]) in rows[0]["source"]
 
 
@@ -299,7 +299,7 @@ def test_check_on_a_device_measures_there_and_keeps_its_exit_codes(
     assert "budget" in markdown.read_text().lower()
     broken = runner.invoke(app, [*args, "-b", str(_budget(tmp_path, 1e-6)), "--target", url, "--json", "-"])
     assert broken.exit_code == 1
-    assert json.loads(broken.output)["ok"] is False
+    assert json.loads(broken.stdout)["ok"] is False
 
 
 def test_a_profile_with_a_target_measures_on_that_device(
@@ -319,7 +319,7 @@ def test_a_profile_with_a_target_measures_on_that_device(
         app, ["check", str(model), "-b", str(budget), "--device", "board", "--runs", "5", "--json", "-"]
     )
     assert checked.exit_code == 0, checked.output
-    assert json.loads(checked.output)["target"] == url
+    assert json.loads(checked.stdout)["target"] == url
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +335,7 @@ def test_verify_run_on_a_device(world: World, package: Path, runner: CliRunner) 
     url = world.url(world.servers[1])
     result = runner.invoke(app, ["verify", str(package), "--run", "--target", url, "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["ok"] and data["on_device"] and data["golden"]["passed"] and data["package"] == str(package)
     human = runner.invoke(app, ["verify", str(package), "--run", "--target", url])
     assert human.exit_code == 0 and "verified on" in human.output
