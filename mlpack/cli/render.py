@@ -207,8 +207,8 @@ def render_check(console: Console, result: CheckResult) -> None:
         status = status_text(v)
         table.add_row(
             escape(v.budget),
-            value_text(v.measured, v.unit),
-            value_text(v.limit, v.unit),
+            value_text(v.measured, v.unit, v.shown_unit),
+            value_text(v.limit, v.unit, v.shown_unit),
             margin_text(v),
             f"[{colours.get(status, 'yellow')}]{status}[/]",
             escape(v.detail),
