@@ -5,8 +5,6 @@ and are registered here, by name, in the order ``mlpack --help`` lists them. Sta
 inside the commands that need them, so that ``mlpack --help`` stays fast.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

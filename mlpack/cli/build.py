@@ -1,7 +1,5 @@
 """``mlpack build`` and ``init``: the whole pipeline from one config file, and a starter config."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``mlpack check``, ``diff``, ``tune`` and ``drift``: the commands that gate a model in CI."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

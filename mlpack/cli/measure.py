@@ -1,7 +1,5 @@
 """``mlpack bench``, ``devices`` and ``compare``: latency on this CPU or on devices, side by side."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

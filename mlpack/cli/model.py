@@ -1,7 +1,5 @@
 """``mlpack export``, ``optimize`` and ``inspect``: one model file in, one out (or a description)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

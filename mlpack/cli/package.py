@@ -1,7 +1,5 @@
 """``mlpack pack``, ``verify`` and ``run``: the .mlpack package, made, checked and used."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
