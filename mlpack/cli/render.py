@@ -195,25 +195,37 @@ def render_compare(console: Console, result: CompareResult) -> None:
             console.print(f"[green]no entry slower than the baseline by more than {result.fail_if_slower_pct}%[/]")
 
 
+CHECK_COLUMNS = (
+    Column("budget", 0, right=False), Column("measured", 0), Column("limit", 0), Column("margin", 0),
+    Column("result", 0, right=False), Column("how", 1, right=False),
+)  # fmt: skip
+
+
 def render_check(console: Console, result: CheckResult) -> None:
     from mlpack.report.formatting import margin_text, status_text, value_text
 
     where = f" on {escape(result.device['name'])} (approximated here)" if result.device else ""
-    table = Table(title=f"mlpack check: {escape(result.model)}{where}", title_justify="left")
-    for column in ("budget", "measured", "limit", "margin", "result", "how"):
-        table.add_column(column, justify="right" if column in ("measured", "limit", "margin") else "left")
     colours = {"pass": "green", "FAIL": "bold red", "inconclusive": "yellow"}
+    rows = []
     for v in result.verdicts:
         status = status_text(v)
-        table.add_row(
-            escape(v.budget),
-            value_text(v.measured, v.unit, v.shown_unit),
-            value_text(v.limit, v.unit, v.shown_unit),
-            margin_text(v),
-            f"[{colours.get(status, 'yellow')}]{status}[/]",
-            escape(v.detail),
+        rows.append(
+            (
+                escape(v.budget),
+                value_text(v.measured, v.unit, v.shown_unit),
+                value_text(v.limit, v.unit, v.shown_unit),
+                margin_text(v),
+                f"[{colours.get(status, 'yellow')}]{status}[/]",
+                escape(v.detail),
+            )
         )
+    title = f"mlpack check: {escape(result.model)}{where}"
+    table, dropped = fitted(title, CHECK_COLUMNS, rows, width=console.width)
     console.print(table)
+    if dropped:  # how each figure was measured, under the table rather than cut to a sliver
+        for v in result.verdicts:
+            if v.detail:
+                console.print(f"  [dim]{escape(v.budget)}: {escape(v.detail)}[/]")
     if result.quality and result.quality.per_slice:
         metric = "accuracy" if result.quality.task == "classification" else "mae"
         slices = Table(title=f"Per slice ({metric})", title_justify="left")

@@ -16,8 +16,8 @@ from mlpack.cli.markup import escape
 
 # A column costs its text plus one space each side and a border line.
 _PER_COLUMN = 3
-# Text columns wrap: count them at most this wide.
-_WRAPS_AT = 24
+# Text columns wrap: count them at least this wide (a narrower one is a sliver, better left out).
+_WRAPS_AT = 30
 
 
 @dataclass(frozen=True)
