@@ -33,7 +33,7 @@ from mlpack.cli.render_model import (
     render_run,
     render_verify,
 )
-from mlpack.cli.tables import Column, duration, fitted, left_out, size
+from mlpack.cli.tables import Column, duration, fitted, show, size
 from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
 from mlpack.exporter.export import ExportResult
@@ -130,9 +130,7 @@ def _latency_table(console: Console, result: BenchResult) -> None:
             )
         )
     table, dropped = fitted("Latency", BENCH_COLUMNS, rows, width=console.width, wide=flags.wide)
-    console.print(table)
-    if dropped:
-        console.print(left_out(dropped))
+    show(console, table, dropped, wide=flags.wide)
 
 
 def render_profile(console: Console, m: Measurement) -> None:
@@ -279,9 +277,7 @@ def render_tune(console: Console, result: TuneResult) -> None:
         )
     title = "Candidates (* Pareto front over size, latency, accuracy)"
     table, dropped = fitted(title, TUNE_COLUMNS, rows, width=console.width, wide=flags.wide)
-    console.print(table)
-    if dropped:
-        console.print(left_out(dropped))
+    show(console, table, dropped, wide=flags.wide)
     if result.timed_out:
         console.print("[yellow]the time box ran out: the best of the candidates built so far was taken[/]")
     if result.chosen:

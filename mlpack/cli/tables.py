@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.console import Console
 from rich.table import Table
 
 from mlpack.cli.markup import escape
@@ -57,6 +58,24 @@ def fitted(
     for row in rows:
         table.add_row(*(row[i] for i in shown))
     return table, [columns[i].name for i in range(len(columns)) if i not in keep]
+
+
+def show(console: Console, table: Table, dropped: Sequence[str], *, wide: bool = False) -> None:
+    """Print ``table``: at its natural width with ``wide`` (a log or a pager scrolls), else within
+    the console's, with a line naming the columns left out."""
+    if wide:
+        needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+        if needed > console.width:  # the same stream and colours, wider than the window
+            console = Console(
+                file=console.file,
+                width=needed,
+                force_terminal=console.is_terminal,
+                color_system=console.color_system,  # type: ignore[arg-type]
+                highlight=False,
+            )
+    console.print(table)
+    if dropped:
+        console.print(left_out(dropped))
 
 
 def left_out(names: Sequence[str]) -> str:
