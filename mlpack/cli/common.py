@@ -99,7 +99,13 @@ JsonOut = Annotated[str | None, json_option()]
 Wide = Annotated[
     bool, typer.Option("--wide", help="Every column of the tables, however wide (--json holds every figure).")
 ]
-Target = Annotated[str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")]
+Target = Annotated[
+    str | None,
+    typer.Option(
+        help="Run on this device: ssh://[user@]host[:port] or a host alias from ~/.ssh/config "
+        "(not a device profile: that is --device)."
+    ),
+]
 Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds."), Range(0, None, True)]
 CiMarkdown = Annotated[
     Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")

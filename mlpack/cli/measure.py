@@ -53,7 +53,11 @@ LatencyBudget = Annotated[float | None, typer.Option(help="Name the largest batc
 Plot = Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")]
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Measure on this device: ssh://[user@]host[:port] or an SSH alias (repeatable)."),
+    typer.Option(
+        "--target",
+        help="Measure on this device: ssh://[user@]host[:port] or a host alias from ~/.ssh/config "
+        "(not a device profile: that is --device; repeatable).",
+    ),
 ]
 BenchTimeout = Annotated[
     float, typer.Option(help="With --target: give up on a device after this many seconds."), Range(0, None, True)
