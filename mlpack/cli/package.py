@@ -107,7 +107,9 @@ def verify(
 def run(
     package: Package,
     data: Annotated[Path | None, typer.Option("--data", help="Inputs .npz, arrays named by input (required).")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the outputs (.npz; required).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Where to write the outputs (.npz; required).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per inference call.")] = 256,
     state: StateOption = None,
     set_values: SetOption = None,
