@@ -70,17 +70,18 @@ Confidence = Annotated[float, typer.Option("--confidence", help="Confidence of t
 MaxRemeasure = Annotated[
     int, typer.Option("--max-remeasure", help="Re-measurements when a latency is too close to call.")
 ]
-# Files a command reads: `--json a.onnx b.onnx` would take a.onnx as the JSON file to write.
+# Files a command reads: `bench --json a.onnx b.onnx` would take a.onnx as the JSON file to write.
 _INPUT_SUFFIXES = (".onnx", ".mlpack", ".npz", ".toml", ".pt", ".pth", ".py", ".data", ".png")
 
 
-def _json_destination(value: str | None) -> str | None:
-    if value and value != "-" and Path(value).suffix.lower() in _INPUT_SUFFIXES:
-        raise typer.BadParameter(
-            f"'{value}' names an input, not a JSON file to write: put --json after the arguments "
-            f"(alone, JSON goes to stdout) or write --json=FILE."
+def check_json_destination(value: object) -> None:
+    """Refuse a --json path named like an input: a model or data file taken as the JSON file to write
+    (a bare --json before the arguments) would be destroyed."""
+    if isinstance(value, str) and value != "-" and Path(value).suffix.lower() in _INPUT_SUFFIXES:
+        raise BadInputError(
+            f"--json {value} is also an input (a {Path(value).suffix} file), not a JSON file to write: "
+            "put a bare --json after the arguments (JSON on stdout), or name a .json file."
         )
-    return value
 
 
 def json_option(what: str = "the result") -> Any:
@@ -90,7 +91,6 @@ def json_option(what: str = "the result") -> Any:
     return typer.Option(
         "--json",
         metavar="[FILE]",
-        callback=_json_destination,
         help=f"Print {what} as JSON on stdout and nothing else there; with FILE, write it to FILE.",
     )
 
@@ -201,6 +201,7 @@ def handle_errors(command: F) -> F:
         terminate_like_interrupt()
         try:
             check_options(kwargs)  # no NaN or infinity in any number, before any work starts
+            check_json_destination(kwargs.get("json_out"))
             for name, (option, limit) in _ranges(command).items():
                 limit.check(kwargs.get(name), option)
             return command(*args, **kwargs)
