@@ -50,3 +50,16 @@ def test_times_read_in_their_own_unit(ms: float, shown: str) -> None:
 
 def test_sizes_are_binary_and_say_so() -> None:
     assert [size(b) for b in (512, 40 * 1024, 5600, 1.25 * 1024**2)] == ["512 B", "40.0 KiB", "5.47 KiB", "1.25 MiB"]
+
+
+def test_build_stages_read_in_words_not_keys() -> None:
+    from mlpack.cli.render_build import stage_text
+
+    optimized = {"quantize": "auto", "size_before": 1_200_000, "size_after": 410_000, "size_ratio": 0.342}
+    optimized |= {"min_cosine": 0.99991, "decisions": [{"output": "y", "kept": 99}], "steps": ["x"], "layers": [{}]}
+    text = stage_text("optimize", optimized)
+    assert text == "quantize auto; 1.14 MiB -> 400 KiB (0.34x); min output cosine 0.9999"
+    exported = {"exporter": "dynamo", "size_bytes": 1_200_000, "opset": 18, "max_abs_error": 3.2e-7}
+    expected = "1.14 MiB, opset 18, dynamo exporter; max abs error against PyTorch 3.2e-07"
+    assert stage_text("export", exported) == expected
+    assert stage_text("pack", {"size_bytes": 2048, "files": 4}) == "2.00 KiB, 4 files"
