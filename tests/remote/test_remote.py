@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from mlpack.cli import app
 from mlpack.errors import BadInputError
 from mlpack.remote.ssh import parse_target
+from tests.helpers.hostile import without_progress
 from tests.helpers.models import make_gemm_mlp
 from tests.remote.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, session_env, write_client_home
 
@@ -142,7 +143,7 @@ def _closed_port() -> int:
 
 
 def _one_error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
+    lines = [line for line in without_progress(output).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), output
     return lines[0]
 
