@@ -103,6 +103,8 @@ def test_old_spellings_work_with_a_note(runner, gemm_mlp: Path, tmp_path: Path) 
     assert "--version is deprecated" in packed.stderr and "--model-version" in packed.stderr
     quiet = runner.invoke(app, [*args[:-3], "--model-version", "2.0.1", "--json", "-q"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
+    before = runner.invoke(app, ["-q", *args])  # before the command too: the old spelling's note is silenced
+    assert before.exit_code == 0 and before.stderr == "" and json.loads(before.stdout)["manifest"]["version"] == "2.0.0"
 
 
 def test_version_help_and_quiet(runner) -> None:
