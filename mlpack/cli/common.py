@@ -157,9 +157,11 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # A terminal's own width; in a pipe or a log, $COLUMNS where set (rich reads it), else 120.
-    wide_log = not stream.isatty() and not os.environ.get("COLUMNS", "").isdigit()
-    return Console(stderr=stderr, highlight=False, width=120 if wide_log else None)
+    # A terminal's own width; in a pipe or a log, $COLUMNS where set (rich reads it), else 120, and
+    # lines of text are never broken there (a path cut in two cannot be searched for or copied).
+    log = not stream.isatty()
+    wide_log = log and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, highlight=False, width=120 if wide_log else None, soft_wrap=log)
 
 
 def print_error(message: str) -> None:
