@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # The main job: train the digits CNN if needed, then export -> INT8 -> check -> pack from one config.
 demo: $(STAMP)
 	$(BIN)/python examples/digits/train.py --if-missing
-	$(BIN)/mlpack build examples/digits/mlpack.toml --out dist/digits
+	$(BIN)/mlpack build examples/digits/mlpack.toml -o dist/digits
 	$(BIN)/mlpack inspect dist/digits/digits-cnn-1.0.0.mlpack
 
 # Two workers, each taking whole test files (module fixtures are built once): CI has 2 cores.

@@ -51,7 +51,7 @@ def before_remote() -> None:
     run(0, "check", str(model), "-b", "budgets.toml", "--data", str(data), *FAST)
     run(0, "pack", str(model), "-o", "m.mlpack", "--data", str(data))
     run(0, "verify", "m.mlpack", "--run")
-    run(0, "run", "m.mlpack", "-i", str(data), "-o", "out.npz")
+    run(0, "run", "m.mlpack", "--data", str(data), "-o", "out.npz")
     run(0, "drift", "m.mlpack", "--data", str(data))
     run(2, "export", "model.py:make", "-o", "e.onnx", "--input", "x:1x4", says="[export]")
     run(2, "bench", str(model), *FAST, "--target", "ssh://127.0.0.1:1", says="[remote]")
@@ -75,7 +75,7 @@ def remote() -> None:
         run(0, "check", str(model), "-b", "budgets.toml", "--data", str(data), *FAST, "--target", target, env=env)
         run(0, "pack", str(model), "-o", "m.mlpack", env=env)
         run(0, "verify", "m.mlpack", "--run", "--target", target, env=env)
-        run(0, "run", "m.mlpack", "-i", str(data), "-o", "out.npz", "--target", target, env=env)
+        run(0, "run", "m.mlpack", "--data", str(data), "-o", "out.npz", "--target", target, env=env)
 
 
 if __name__ == "__main__":

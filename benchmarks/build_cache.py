@@ -37,8 +37,8 @@ def main() -> None:
     for _ in range(args.rounds):
         out = Path(tempfile.mkdtemp(prefix="mlpack-bench-build-"))
         try:
-            cold.append(timed([MLPACK, "build", config, "--out", str(out)]))
-            warm.append(timed([MLPACK, "build", config, "--out", str(out)]))
+            cold.append(timed([MLPACK, "build", config, "-o", str(out)]))
+            warm.append(timed([MLPACK, "build", config, "-o", str(out)]))
         finally:
             shutil.rmtree(out)
     c, w = statistics.median(cold), statistics.median(warm)

@@ -109,7 +109,7 @@ def test_inspect_bench_check_pack_verify_and_run(graphs: dict[str, Path], tmp_pa
     verified = runner.invoke(app, ["verify", str(package), "--run"])
     assert verified.exit_code == 0, verified.output
     outputs = tmp_path / "out.npz"
-    ran = runner.invoke(app, ["run", str(package), "-i", str(data), "-o", str(outputs)])
+    ran = runner.invoke(app, ["run", str(package), "--data", str(data), "-o", str(outputs)])
     assert ran.exit_code == 0, ran.output
     assert outputs.exists()
 

@@ -17,7 +17,7 @@ from mlpack.bench.adaptive import StoppingRule
 from mlpack.bench.interleave import Configuration, Outcome, measure_interleaved
 from mlpack.bench.results import BenchResult, Measurement, Memory
 from mlpack.bench.settings import BenchSettings
-from mlpack.bench.stats import NOISY_CV, LatencyStats, summarize
+from mlpack.bench.stats import NOISE_FLOOR_MS, NOISY_CV, LatencyStats, summarize
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import load_model, model_size_bytes
@@ -126,9 +126,22 @@ def inputs_record(model: Path, settings: BenchSettings) -> dict[str, Any]:
     }
 
 
+def _oversubscribed(threads: Sequence[int | None]) -> tuple[str, ...]:
+    """A note when --threads asks for more threads than this process has CPUs."""
+    cores = len(available_cpus())
+    over = [t for t in threads if t is not None and t > cores]
+    if not over:
+        return ()
+    asked = ", ".join(map(str, over))
+    return (
+        f"--threads {asked} is more than the {cores} CPUs available here: threads share cores, so latency "
+        "rises and the figures do not describe a machine with that many cores",
+    )
+
+
 def _place(settings: BenchSettings, device: DeviceProfile | None, on_device: bool) -> _Placement:
     if device is None:
-        return _Placement(settings.threads, None, None, ())
+        return _Placement(settings.threads, None, None, _oversubscribed(settings.threads))
 
     threads = (device.threads,) if settings.threads == (None,) else settings.threads
     warnings: list[str] = []
@@ -199,7 +212,7 @@ def _profile_at(profile: dict[str, Any], p50_ms: float) -> dict[str, Any]:
 
 def _measurement_notes(stats: LatencyStats, peak_mb: float, device: DeviceProfile | None) -> list[str]:
     notes = []
-    if stats.cv > NOISY_CV:
+    if stats.cv > NOISY_CV and stats.std > NOISE_FLOOR_MS:
         notes.append(
             f"coefficient of variation {stats.cv:.0%} > {NOISY_CV:.0%}: the machine was noisy, "
             "treat these figures with care (close other programs, pin --threads, run longer)"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from mlpack import errors
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.choices import ExecutionMode, GraphOptimization
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import InternalError, MlpackError
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from mlpack.bench.adaptive import Adaptive
 from mlpack.bench.stats import PERCENTILE_METHOD
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.choices import ExecutionMode, GraphOptimization
 from mlpack.core.validate import max_threads
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError

@@ -14,6 +14,9 @@ from typing import Any
 PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy 'linear', Hyndman-Fan type 7)"
 PERCENTILES = (50, 90, 95, 99)
 NOISY_CV = 0.10  # above this coefficient of variation a figure is flagged as untrustworthy
+# ...unless the spread itself is under this: timer and scheduler jitter of a few tens of microseconds
+# makes the CV of a microsecond-scale model large on any machine, and says nothing about noise.
+NOISE_FLOOR_MS = 0.05
 
 
 @dataclass(frozen=True)

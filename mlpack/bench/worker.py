@@ -98,7 +98,8 @@ class Worker:
         )
 
     def _session(self, profile_prefix: str | None = None) -> Any:
-        from mlpack.core.onnxio import ExecutionMode, create_session
+        from mlpack.core.choices import ExecutionMode
+        from mlpack.core.onnxio import create_session
 
         config = self.config
         assert config is not None  # handle() lets nothing but Init through before a session exists

@@ -269,9 +269,7 @@ def _check_requirements(budgets: Budgets, *, reference: Path | None, baseline: P
         )
     if budgets.max_accuracy_drop is not None and reference is None:
         raise BadInputError("max_accuracy_drop needs a model to compare with: pass --reference REF.onnx.")
-    reference_metrics = [
-        m for m in (*budgets.min_metrics, *budgets.max_metrics) if m in REFERENCE_METRICS
-    ]
+    reference_metrics = [m for m in (*budgets.min_metrics, *budgets.max_metrics) if m in REFERENCE_METRICS]
     if reference_metrics and reference is None:
         raise BadInputError(f"the budgets on {', '.join(reference_metrics)} need --reference REF.onnx.")
     if budgets.max_slowdown is not None and baseline is None:

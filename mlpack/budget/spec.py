@@ -69,6 +69,9 @@ _UNITS = {
     "ratio": {"%": 0.01},
     "x": {"x": 1.0},
 }
+# How a unit written in a budget file is shown back: as written, binary sizes named as binary.
+_SHOWN = {"b": "B", "kb": "KiB", "kib": "KiB", "mb": "MiB", "mib": "MiB", "gb": "GiB", "gib": "GiB"}
+_SHOWN |= {"us": "µs", "µs": "µs", "ms": "ms", "s": "s"}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%]*)\s*$")
 
 
@@ -94,6 +97,9 @@ class Budgets:
     max_output_drift: dict[str, float] = field(default_factory=dict)
     warn_only: frozenset[str] = frozenset()
     threshold: tuple[OutputRule, ...] = ()  # per output: what it means, for decision budgets
+    # budget name ("max_size_mb", "max_latency_ms.p95") -> the unit its limit was written in ("KiB", "µs"),
+    # so that reports show it back in that unit rather than as 0.0390625 MB
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def needs_drift(self) -> bool:
@@ -139,6 +145,7 @@ class Budgets:
             "max_output_drift": self.max_output_drift,
             "warn_only": sorted(self.warn_only),
             "threshold": {r.name: r.to_dict() for r in self.threshold},
+            "units": self.units,
         }
 
 
@@ -201,16 +208,20 @@ def resolve(budget_file: BudgetFile, device: str | None) -> Budgets:
     values = dict(budget_file.defaults)
     check_override_names(budget_file.path, budget_file.overrides, device)
     if device is not None and device in budget_file.overrides:
-        values.update(budget_file.overrides[device])
+        override = budget_file.overrides[device]
+        values.update(override)
+        values["units"] = {**budget_file.defaults.get("units", {}), **override.get("units", {})}
     return Budgets(source=budget_file.path, device=device, **values)
 
 
 def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[str, Any]:
     check_keys(doc, table, values, BUDGET_KEYS)
     parsed: dict[str, Any] = {}
+    units: dict[str, str] = {}
     for key, value in values.items():
         if key in _SCALAR_KEYS:
             parsed[key] = _quantity(doc, table, key, value, _SCALAR_KEYS[key])
+            units[key] = _written_unit(value, _SCALAR_KEYS[key])
         elif key == "max_latency_ms":
             if isinstance(value, (int, float, str)) and not isinstance(value, bool):
                 value = {"p95": value}  # a bare latency limit reads as p95
@@ -222,6 +233,7 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
                         f"unknown percentile '{percentile}'; use {', '.join(LATENCY_PERCENTILES)}", table, key
                     )
             parsed[key] = {p: _quantity(doc, table, key, v, "ms") for p, v in value.items()}
+            units |= {f"{key}.{p}": _written_unit(v, "ms") for p, v in value.items()}
         elif key in ("min", "max"):
             if not isinstance(value, dict):
                 raise doc.error("must be a table of metric names and limits, like { top3_accuracy = 0.99 }", table, key)
@@ -246,7 +258,16 @@ def _parse_table(doc: TomlDocument, table: str, values: dict[str, Any]) -> dict[
             raise doc.error(
                 f'is a fraction between 0 and 1 (or a percentage like "95%"), got {parsed[key]}', table, key
             )
+    if units:
+        parsed["units"] = units
     return parsed
+
+
+def _written_unit(value: Any, unit: str) -> str:
+    """The unit a limit was written in ("40 KB": KiB), or the key's own for a bare number."""
+    match = _QUANTITY.match(value) if isinstance(value, str) else None
+    written = match.group(2).lower() if match and match.group(2) else ""
+    return _SHOWN.get(written, "MiB" if unit == "MB" else unit)
 
 
 def _thresholds(doc: TomlDocument, table: str, key: str, value: Any) -> tuple[OutputRule, ...]:

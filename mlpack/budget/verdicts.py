@@ -40,6 +40,7 @@ class Verdict:
     margin: float | None  # headroom: positive means inside the budget, in the budget's unit
     warn_only: bool = False
     detail: str = ""
+    shown_unit: str = ""  # the unit the limit was written in (KiB, µs...), for reports; "" : ``unit``
 
     @property
     def blocking(self) -> bool:
@@ -55,6 +56,7 @@ class Verdict:
             "margin": self.margin,
             "warn_only": self.warn_only,
             "detail": self.detail,
+            "shown_unit": self.shown_unit or self.unit,
         }
 
 
@@ -74,8 +76,9 @@ def upper_verdict(
             for ``max_latency_ms.p95``).
     """
     status = Status.PASS if measured <= limit else Status.FAIL
+    warn_only = (warn_key or name) in budgets.warn_only
     return Verdict(
-        name, measured, limit, unit, status, limit - measured, (warn_key or name) in budgets.warn_only, detail
+        name, measured, limit, unit, status, limit - measured, warn_only, detail, budgets.units.get(name, "")
     )
 
 
@@ -84,8 +87,9 @@ def lower_verdict(
 ) -> Verdict:
     """Pass when ``measured`` is at least ``limit``; the arguments are ``upper_verdict``'s."""
     status = Status.PASS if measured >= limit else Status.FAIL
+    warn_only = (warn_key or name) in budgets.warn_only
     return Verdict(
-        name, measured, limit, unit, status, measured - limit, (warn_key or name) in budgets.warn_only, detail
+        name, measured, limit, unit, status, measured - limit, warn_only, detail, budgets.units.get(name, "")
     )
 
 
@@ -337,4 +341,5 @@ def _interval_verdict(
     else:
         status = Status.INCONCLUSIVE
     warn_only = name.partition(".")[0] in budgets.warn_only
-    return Verdict(name, estimate, limit, unit, status, limit - estimate, warn_only, detail)
+    shown = budgets.units.get(name, "")
+    return Verdict(name, estimate, limit, unit, status, limit - estimate, warn_only, detail, shown)

@@ -1,28 +1,29 @@
 """``mlpack build`` and ``init``: the whole pipeline from one config file, and a starter config."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlpack.cli.common import console, emit, fail, handle_errors, progress
+from mlpack.cli.common import console, emit, fail, handle_errors, json_option, progress, renamed
 
 
 @handle_errors
 def build(
     config: Annotated[Path, typer.Argument(help="The build config.")] = Path("mlpack.toml"),
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("dist"),
     force: Annotated[bool, typer.Option("--force", help="Rebuild every stage, even those up to date.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("the summary")] = None,
+    out: Annotated[Path | None, typer.Option("--out", hidden=True)] = None,
 ) -> None:
     """Export, optimise (or tune), check and pack from one config file; reuse what is up to date."""
     from mlpack.pipeline.build import build as run_build
 
+    out = renamed(out, output, old="--out", new="-o/--output")
+
     with progress() as update:
         result = run_build(config, out=out, force=force, progress=update)
-    emit(result, "-" if as_json else None)  # the JSON of a failed build too, then its code
+    emit(result, json_out)  # the JSON of a failed build too, then its code
     if not result.ok:
         raise fail(result.message, int(result.exit_code))
 

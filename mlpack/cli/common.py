@@ -20,9 +20,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from mlpack.cli.flags import flags
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,6 @@ def _ranges(command: Callable[..., Any]) -> dict[str, tuple[str, Range]]:
     return found
 
 
-class _Flags:
-    """The global options (``mlpack --debug COMMAND``), set by the app's callback."""
-
-    debug = False
-
-
-flags = _Flags()
-
 # Options several commands share, declared once.
 BudgetDevice = Annotated[str | None, typer.Option("--device", help="Device profile whose budgets and threads apply.")]
 DevicesFile = Annotated[Path | None, typer.Option("--devices", help="TOML file with more [device.NAME] profiles.")]
@@ -76,9 +70,42 @@ Confidence = Annotated[float, typer.Option("--confidence", help="Confidence of t
 MaxRemeasure = Annotated[
     int, typer.Option("--max-remeasure", help="Re-measurements when a latency is too close to call.")
 ]
-JsonFile = Annotated[str | None, typer.Option("--json", help="Write the full result to FILE ('-': stdout).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON only.")]
-Target = Annotated[str | None, typer.Option(help="Run on this device: ssh://[user@]host[:port] or an SSH host alias.")]
+# Files a command reads: `bench --json a.onnx b.onnx` would take a.onnx as the JSON file to write.
+_INPUT_SUFFIXES = (".onnx", ".mlpack", ".npz", ".toml", ".pt", ".pth", ".py", ".data", ".png")
+
+
+def check_json_destination(value: object) -> None:
+    """Refuse a --json path named like an input: a model or data file taken as the JSON file to write
+    (a bare --json before the arguments) would be destroyed."""
+    if isinstance(value, str) and value != "-" and Path(value).suffix.lower() in _INPUT_SUFFIXES:
+        raise BadInputError(
+            f"--json {value} is also an input (a {Path(value).suffix} file), not a JSON file to write: "
+            "put a bare --json after the arguments (JSON on stdout), or name a .json file."
+        )
+
+
+def json_option(what: str = "the result") -> Any:
+    """The one ``--json [FILE]`` option: alone, ``what`` as JSON on stdout and nothing else there
+    (progress and notes go to stderr); with FILE, written to FILE (``-``: stdout) beside the usual
+    output. The bare form is read by :func:`mlpack.cli.conventions.json_to_stdout`."""
+    return typer.Option(
+        "--json",
+        metavar="[FILE]",
+        help=f"Print {what} as JSON on stdout and nothing else there; with FILE, write it to FILE.",
+    )
+
+
+JsonOut = Annotated[str | None, json_option()]
+Wide = Annotated[
+    bool, typer.Option("--wide", help="Every column of the tables, however wide (--json holds every figure).")
+]
+Target = Annotated[
+    str | None,
+    typer.Option(
+        help="Run on this device: ssh://[user@]host[:port] or a host alias from ~/.ssh/config "
+        "(not a device profile: that is --device)."
+    ),
+]
 Timeout = Annotated[float, typer.Option(help="With --target: give up after this many seconds."), Range(0, None, True)]
 CiMarkdown = Annotated[
     Path | None, typer.Option(help="Write a Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")
@@ -130,8 +157,11 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # Logs and pipes get a width that fits the bench table instead of rich's 80 columns.
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
+    # A terminal's own width; in a pipe or a log, $COLUMNS where set (rich reads it), else 120, and
+    # lines of text are never broken there (a path cut in two cannot be searched for or copied).
+    log = not stream.isatty()
+    wide_log = log and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, highlight=False, width=120 if wide_log else None, soft_wrap=log)
 
 
 def print_error(message: str) -> None:
@@ -139,6 +169,22 @@ def print_error(message: str) -> None:
     from mlpack.cli.markup import escape
 
     console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """A note for people on stderr (never on stdout, which may hold JSON); silent with -q."""
+    if not flags.quiet:
+        from mlpack.cli.markup import escape
+
+        console(stderr=True).print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+
+def renamed(old_value: T | None, value: T, *, old: str, new: str) -> T:
+    """An option's old spelling, still accepted (hidden) so that CI scripts keep working."""
+    if old_value is None:
+        return value
+    note(f"{old} is deprecated and will be removed; use {new}.")
+    return old_value
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -157,6 +203,7 @@ def handle_errors(command: F) -> F:
         terminate_like_interrupt()
         try:
             check_options(kwargs)  # no NaN or infinity in any number, before any work starts
+            check_json_destination(kwargs.get("json_out"))
             for name, (option, limit) in _ranges(command).items():
                 limit.check(kwargs.get(name), option)
             return command(*args, **kwargs)
@@ -266,7 +313,6 @@ def feeding(state: list[str] | None, values: list[str] | None, shapes: list[str]
     return FeedOptions.parse(tuple(state or ()), tuple(values or ()), tuple(shapes or ()))
 
 
-
 def thresholds(texts: list[str] | None) -> Any:
     """The --threshold options as the API's per-output rules."""
     from mlpack.core.fidelity import parse_rules
@@ -274,33 +320,58 @@ def thresholds(texts: list[str] | None) -> Any:
     return parse_rules(texts or ())
 
 
-@contextlib.contextmanager
-def progress() -> Iterator[Callable[[str, float], None]]:
-    """``update(what, fraction)``, drawing a progress bar on stderr while the block runs."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("starting", total=1.0)
-
-        def update(what: str, fraction: float) -> None:
-            bar.update(task, description=what, completed=fraction)
-
-        yield update
+Update = Callable[[str, float], None]
 
 
 @contextlib.contextmanager
-def spinner(what: str = "starting") -> Iterator[Callable[[str, float], None]]:
-    """``update(what, fraction)``, showing what is happening on stderr (work without a fraction done)."""
-    with console(stderr=True).status(what) as status:
+def progress(what: str = "starting") -> Iterator[Update]:
+    """``update(what, fraction)`` while the block runs: a bar on a terminal; plain lines on stderr in
+    a log (or with -v), at least every few seconds; nothing with -q."""
+    if flags.quiet:
+        yield lambda what, fraction: None
+    elif flags.verbose or not sys.stderr.isatty():
+        yield from _lines(what)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        def update(what: str, fraction: float) -> None:
-            status.update(what)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(what, total=1.0)
 
+            def update(what: str, fraction: float) -> None:
+                bar.update(task, description=what, completed=fraction)
+
+            yield update
+
+
+@contextlib.contextmanager
+def spinner(what: str = "starting") -> Iterator[Update]:
+    """``update(what, fraction)`` for work without a fraction done: a spinner on a terminal, plain
+    lines in a log (or with -v), nothing with -q."""
+    if flags.quiet:
+        yield lambda what, fraction: None
+    elif flags.verbose or not sys.stderr.isatty():
+        yield from _lines(what)
+    else:
+        with console(stderr=True).status(what) as status:
+
+            def update(what: str, fraction: float) -> None:
+                status.update(what)
+
+            yield update
+
+
+def _lines(what: str) -> Iterator[Update]:
+    from mlpack.cli.progress_lines import progress_lines
+
+    def write(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with progress_lines(write, what) as update:
         yield update

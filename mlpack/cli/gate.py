@@ -1,7 +1,5 @@
 """``mlpack check``, ``diff``, ``tune`` and ``drift``: the commands that gate a model in CI."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +11,7 @@ from mlpack.cli.common import (
     CiMarkdown,
     Confidence,
     DevicesFile,
-    JsonFile,
+    JsonOut,
     MaxRemeasure,
     ReferenceModel,
     SetOption,
@@ -22,16 +20,19 @@ from mlpack.cli.common import (
     Target,
     ThresholdOption,
     Timeout,
+    Wide,
     emit,
     exit_with,
     feeding,
+    flags,
     handle_errors,
+    json_option,
     progress,
     spinner,
     thresholds,
     write_ci_reports,
 )
-from mlpack.pipeline.tune_settings import Objective
+from mlpack.pipeline.objective import Objective
 
 Budget = Annotated[Path, typer.Option("--budget", "-b", help="Budget file (TOML).")]
 EvalData = Annotated[Path | None, typer.Option(help="Evaluation .npz: inputs, labels, optional slices.")]
@@ -49,7 +50,7 @@ CalibrationMemory = Annotated[
     str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
 ]
 ObjectiveOption = Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")]
-TuneJson = Annotated[str | None, typer.Option("--json", help="Write every candidate's figures ('-': stdout).")]
+TuneJson = Annotated[str | None, json_option("every candidate's figures")]
 Alpha = Annotated[float, typer.Option(help="False-alarm rate over all features together (Holm-adjusted tests).")]
 PsiFloor = Annotated[
     float | None, typer.Option(help="Also require PSI >= this for a numeric feature to count as drifted.")
@@ -73,7 +74,7 @@ def check(
     warmup: Warmup = 10,
     confidence: Confidence = 0.95,
     max_remeasure: MaxRemeasure = 2,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: CiMarkdown = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per budget.")] = None,
     state: StateOption = None,
@@ -136,7 +137,7 @@ def diff(
     duration: Annotated[float, typer.Option(help="Minimum timed seconds per measuring process.")] = 1.0,
     confidence: Confidence = 0.95,
     max_remeasure: MaxRemeasure = 2,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the PR comment (Markdown).")] = None,
     target: Target = None,
     timeout: Timeout = 600.0,
@@ -218,6 +219,7 @@ def tune(
     shapes: ShapeOption = None,
     drift_reference: DriftReference = None,
     threshold: ThresholdOption = None,
+    wide: Wide = False,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -226,6 +228,7 @@ def tune(
     from mlpack.quant.ranges import parse_memory
 
     memory = parse_memory(calibration_memory)
+    flags.wide = wide
     settings = TuneSettings(
         objective=objective,
         max_time_s=max_time,
@@ -263,7 +266,7 @@ def drift(
     js: JsFloor = None,
     channel_axis: ChannelAxisOption = None,
     batch_size: Annotated[int, typer.Option(help="Samples per block read and per inference call.")] = 256,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     markdown: CiMarkdown = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per feature.")] = None,
 ) -> None:
@@ -279,7 +282,8 @@ def drift(
 
     thresholds = DriftThresholds(alpha=alpha, psi=psi, js=js)
     axes = parse_channel_axes(channel_axis or [])
-    result = run_drift(package, data=data, thresholds=thresholds, batch_size=batch_size, channel_axes=axes)
+    with spinner(f"comparing {data.name} with the statistics recorded in {package.name}"):
+        result = run_drift(package, data=data, thresholds=thresholds, batch_size=batch_size, channel_axes=axes)
     write_ci_reports(drift_markdown(result), markdown=markdown, junit=junit, junit_xml=drift_junit(result))
     emit(result, json_out)
     exit_with(result)

@@ -1,7 +1,5 @@
 """``mlpack bench``, ``devices`` and ``compare``: latency on this CPU or on devices, side by side."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,22 +7,27 @@ import typer
 
 from mlpack.cli.common import (
     DevicesFile,
-    JsonFile,
+    JsonOut,
     Range,
     SetOption,
     ShapeOption,
     StateOption,
+    Wide,
     console,
     emit,
     exit_with,
     feeding,
+    flags,
     handle_errors,
+    json_option,
     positive_ints,
     print_error,
-    print_json,
     progress,
+    spinner,
+    write_json,
 )
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.cli.conventions import Command, Group
+from mlpack.core.choices import ExecutionMode, GraphOptimization
 
 Runs = Annotated[
     int | None,
@@ -50,7 +53,11 @@ LatencyBudget = Annotated[float | None, typer.Option(help="Name the largest batc
 Plot = Annotated[Path | None, typer.Option(help="Draw latency percentiles and the batch trade-off (PNG).")]
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Measure on this device: ssh://[user@]host[:port] or an SSH alias (repeatable)."),
+    typer.Option(
+        "--target",
+        help="Measure on this device: ssh://[user@]host[:port] or a host alias from ~/.ssh/config "
+        "(not a device profile: that is --device; repeatable).",
+    ),
 ]
 BenchTimeout = Annotated[
     float, typer.Option(help="With --target: give up on a device after this many seconds."), Range(0, None, True)
@@ -84,10 +91,11 @@ def bench(
     state: StateOption = None,
     set_values: SetOption = None,
     shapes: ShapeOption = None,
-    json_out: JsonFile = None,
+    json_out: JsonOut = None,
     plot: Plot = None,
-    targets: Targets = None,
+    target: Targets = None,
     timeout: BenchTimeout = 600.0,
+    wide: Wide = False,
 ) -> None:
     """Measure latency, throughput and memory with onnxruntime on this CPU, or on devices (--target)."""
     from mlpack.bench.adaptive import Adaptive
@@ -95,6 +103,7 @@ def bench(
     from mlpack.core.validate import check_reports
 
     check_reports({"--json": json_out, "--plot": plot}, inputs=(*models, data, devices_file))
+    flags.wide = wide
     adaptive = Adaptive(precision=precision, max_seconds=max_time)
     adaptive.validate()  # also when --runs or --duration fix the count, so that a wrong value is never ignored
     fixed = runs is not None or duration is not None
@@ -115,7 +124,7 @@ def bench(
         latency_budget_ms=latency_budget,
     )
     settings.validate()
-    _measure(models, settings, device, devices_file, targets, on_device, timeout, json_out, plot)
+    _measure(models, settings, device, devices_file, target, on_device, timeout, json_out, plot)
 
 
 def _measure(
@@ -165,7 +174,7 @@ def _bench_on_targets(
     from mlpack.remote.ssh import parse_target
 
     targets = [parse_target(url) for url in urls]
-    with console(stderr=True).status(f"measuring on {', '.join(t.label for t in targets)}"):
+    with spinner(f"measuring on {', '.join(t.label for t in targets)}"):
         fleet = benchmark_on_targets(models, targets=targets, settings=settings, device=device, timeout_s=timeout)
     if len(targets) == 1 and fleet.failures:
         raise RemoteError(next(iter(fleet.failures.values())))
@@ -184,6 +193,7 @@ devices_app = typer.Typer(
     help="List the device profiles; set up and check a device over SSH (devices setup / devices check).",
     add_completion=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 DeviceUrl = Annotated[str, typer.Argument(help="The device: ssh://[user@]host[:port] or an SSH host alias.")]
 DeviceDir = Annotated[
@@ -196,7 +206,7 @@ DeviceDir = Annotated[
 def devices(
     ctx: typer.Context,
     devices_file: DevicesFile = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("the profiles")] = None,
 ) -> None:
     """List the device profiles: built in, and from your own file."""
     from mlpack.core.devices import load_devices
@@ -204,54 +214,56 @@ def devices(
     if ctx.invoked_subcommand is not None:
         return
     profiles = load_devices(devices_file)
-    if as_json:
-        print_json({name: p.to_dict() for name, p in profiles.items()})
-    else:
+    if json_out:
+        write_json(json_out, {name: p.to_dict() for name, p in profiles.items()})
+    if json_out != "-":
         from mlpack.cli.render import render_devices
 
         render_devices(console(), profiles)
 
 
-@devices_app.command("setup")
+@devices_app.command("setup", cls=Command)
 @handle_errors
 def devices_setup(
     target: DeviceUrl,
     folder: DeviceDir = ".mlpack-device",
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("what was done")] = None,
 ) -> None:
     """Install this mlpack (runtime-only) into a venv on the device, offline; later --target runs use it."""
     from mlpack.remote.setup import setup_device
     from mlpack.remote.ssh import parse_target
 
     device = parse_target(target)
-    with console(stderr=True).status(f"setting up {device.label}"):
+    with spinner(f"setting up {device.label}"):
         result = setup_device(device, folder=folder)
-    emit(result, "-" if as_json else None)
+    emit(result, json_out)
 
 
-@devices_app.command("check")
+@devices_app.command("check", cls=Command)
 @handle_errors
 def devices_check(
     target: DeviceUrl,
     folder: DeviceDir = ".mlpack-device",
-    as_json: Annotated[bool, typer.Option("--json", help="Print what is there as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("what is there")] = None,
 ) -> None:
     """Report what the device has: Python, the venv's mlpack and onnxruntime, CPU and instruction sets."""
     from mlpack.remote.setup import check_device
     from mlpack.remote.ssh import parse_target
 
     report = check_device(parse_target(target), folder=folder)
-    if as_json:
-        print_json(report)
+    if json_out:
+        write_json(json_out, report)
+    if json_out == "-":
         return
     base, venv = report["python"], report["venv"]
-    out = console()
-    out.print(f"{report['target']}: Python {base['python']} ({base['platform']}, {base['machine']}); CPU {base['cpu']}")
+    lines = [f"{report['target']}: Python {base['python']} ({base['platform']}, {base['machine']}); CPU {base['cpu']}"]
     if venv:
-        out.print(f"venv {venv['prefix']}: mlpack {venv['mlpack']}, onnxruntime {venv['onnxruntime']}")
-        out.print(f"instruction sets: {', '.join(venv['isa'] or []) or 'unknown'}")
+        lines.append(f"venv {venv['prefix']}: mlpack {venv['mlpack']}, onnxruntime {venv['onnxruntime']}")
+        lines.append(f"instruction sets: {', '.join(venv['isa'] or []) or 'unknown'}")
     else:
-        out.print(f"no venv in {report['folder']}: run mlpack devices setup {report['target']}")
+        lines.append(f"no venv in {report['folder']}: run mlpack devices setup {report['target']}")
+    for line in lines:
+        console().print(line, markup=False)  # facts from the device, never markup
 
 
 @handle_errors
@@ -263,11 +275,11 @@ def compare(
         typer.Option(help="Exit 1 if any result is slower than the baseline by more than this many percent."),
         Range(0),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON only.")] = False,
+    json_out: Annotated[str | None, json_option("the comparison")] = None,
 ) -> None:
     """Set bench results from devices, versions or models side by side, with ratios."""
     from mlpack.bench.compare import compare as run_compare
 
     result = run_compare(results, percentile=percentile, fail_if_slower_pct=fail_if_slower)
-    emit(result, "-" if as_json else None)  # the JSON goes out for a failure too
+    emit(result, json_out)  # the JSON goes out for a failure too
     exit_with(result)

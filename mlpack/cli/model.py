@@ -1,14 +1,12 @@
 """``mlpack export``, ``optimize`` and ``inspect``: one model file in, one out (or a description)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from mlpack.cli.common import (
-    AsJson,
+    JsonOut,
     Range,
     SetOption,
     StateOption,
@@ -17,12 +15,13 @@ from mlpack.cli.common import (
     emit,
     feeding,
     handle_errors,
-    print_json,
+    spinner,
     thresholds,
+    write_json,
 )
 from mlpack.errors import BadInputError
-from mlpack.exporter.export import Exporter
-from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantMode
+from mlpack.exporter.choices import Exporter
+from mlpack.quant.choices import CalibrationMethod, IntType, QuantFormat, QuantMode
 
 Source = Annotated[
     str,
@@ -97,26 +96,27 @@ def export(
     atol: Annotated[float, typer.Option(help="Absolute tolerance against PyTorch."), Range(0)] = 1e-4,
     rtol: Annotated[float, typer.Option(help="Relative tolerance against PyTorch."), Range(0)] = 1e-3,
     trust_pickle: TrustPickle = False,
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
 ) -> None:
     """Export a PyTorch model to one self-contained ONNX file, verified against PyTorch."""
     from mlpack.core.inputspec import parse_input_spec
     from mlpack.exporter.export import export as run_export
 
-    result = run_export(
-        source,
-        output,
-        inputs=tuple(parse_input_spec(s) for s in input_specs or ()),
-        example_inputs=example_inputs,
-        weights=weights,
-        opset=opset,
-        dynamic_batch=not static_batch,
-        exporter=exporter,
-        atol=atol,
-        rtol=rtol,
-        trust_pickle=trust_pickle,
-    )
-    emit(result, "-" if as_json else None)
+    with spinner(f"exporting {source}"):
+        result = run_export(
+            source,
+            output,
+            inputs=tuple(parse_input_spec(s) for s in input_specs or ()),
+            example_inputs=example_inputs,
+            weights=weights,
+            opset=opset,
+            dynamic_batch=not static_batch,
+            exporter=exporter,
+            atol=atol,
+            rtol=rtol,
+            trust_pickle=trust_pickle,
+        )
+    emit(result, json_out)
 
 
 @handle_errors
@@ -145,7 +145,7 @@ def optimize(
     state: StateOption = None,
     set_values: SetOption = None,
     threshold: ThresholdOption = None,
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
     from mlpack.quant.optimize import optimize as run_optimize
@@ -163,20 +163,21 @@ def optimize(
         activation_type=activation_type,
         weight_type=weight_type,
     )
-    result = run_optimize(
-        model,
-        output,
-        simplify=simplify,
-        quantize=quantize,
-        settings=settings,
-        tolerance=_tolerance(quantize, atol, rtol, min_cosine, min_agreement),
-        data=data,
-        max_accuracy_drop=max_accuracy_drop,
-        eval_data=eval_data,
-        feeding=feeding(state, set_values),
-        thresholds=thresholds(threshold),
-    )
-    emit(result, "-" if as_json else None)
+    with spinner(f"optimising {model.name} ({quantize.value})"):
+        result = run_optimize(
+            model,
+            output,
+            simplify=simplify,
+            quantize=quantize,
+            settings=settings,
+            tolerance=_tolerance(quantize, atol, rtol, min_cosine, min_agreement),
+            data=data,
+            max_accuracy_drop=max_accuracy_drop,
+            eval_data=eval_data,
+            feeding=feeding(state, set_values),
+            thresholds=thresholds(threshold),
+        )
+    emit(result, json_out)
 
 
 def _quantize_settings(
@@ -214,7 +215,7 @@ def _tolerance(
 @handle_errors
 def inspect(
     model: Annotated[Path, typer.Argument(help="An ONNX model.")],
-    as_json: AsJson = False,
+    json_out: JsonOut = None,
     why: Annotated[
         bool, typer.Option("--why", help="Where the bytes go: per tensor, operator and representation.")
     ] = False,
@@ -228,15 +229,15 @@ def inspect(
     if why:
         from mlpack.artifact.why import explain_size
 
-        return emit(explain_size(model, top=top), "-" if as_json else None)
+        return emit(explain_size(model, top=top), json_out)
     if model.is_file() and is_package(model):
         manifest = with_stats_overview(model, read_manifest(model))
-        if as_json:
-            print_json(manifest)
-        else:
+        if json_out:
+            write_json(json_out, manifest)
+        if json_out != "-":
             from mlpack.cli.render_model import render_manifest
 
             render_manifest(console(), model, manifest)
         return
 
-    emit(inspect_model(model), "-" if as_json else None)
+    emit(inspect_model(model), json_out)

@@ -22,11 +22,12 @@ from mlpack.bench.results import BenchResult, FleetResult
 from mlpack.budget.check import CheckResult
 from mlpack.budget.diff import BeforeAfter
 from mlpack.budget.drift import DriftResult
+from mlpack.cli.flags import flags
 from mlpack.cli.markup import escape
+from mlpack.cli.render_build import render_build
 from mlpack.cli.render_diff import render_diff
 from mlpack.cli.render_model import (
     comparison_table,
-    human_size,
     render_export,
     render_inspect,
     render_optimize,
@@ -35,6 +36,7 @@ from mlpack.cli.render_model import (
     render_verify,
 )
 from mlpack.cli.render_size import render_size
+from mlpack.cli.tables import Column, duration, fitted, show, size
 from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
 from mlpack.exporter.export import ExportResult
@@ -56,7 +58,7 @@ def render(console: Console, result: Any) -> None:
 
 def render_bench(console: Console, result: BenchResult) -> None:
     _bench_header(console, result)
-    console.print(_latency_table(result))
+    _latency_table(console, result)
     for m in result.measurements:
         for warning in m.warnings:
             console.print(f"[yellow]! {escape(m.name)} (batch {m.batch_size}):[/] {escape(warning)}")
@@ -96,38 +98,42 @@ def _bench_header(console: Console, result: BenchResult) -> None:
 
 
 # Size on disk and the peak in memory side by side: weights stored small at rest are restored to
-# FP32 when the session loads, so a smaller file is not a smaller footprint.
+# FP32 when the session loads, so a smaller file is not a smaller footprint. Rank 0 is always shown;
+# the others join, lowest rank first, while the table fits the width.
 BENCH_COLUMNS = (
-    "model", "batch", "threads", "load", "first", "p50", "p50 ±", "p90", "p95", "p99", "mean", "cv",
-    "samples/s", "size MB", "peak MB", "vs first",
+    Column("model", 0, right=False), Column("batch", 0), Column("threads", 2), Column("load", 3),
+    Column("first", 3), Column("p50", 0), Column("p50 ±", 2), Column("p90", 3), Column("p95", 1),
+    Column("p99", 2), Column("mean", 3), Column("cv", 2), Column("samples/s", 1), Column("size", 1),
+    Column("peak memory", 1), Column("vs first", 1),
 )  # fmt: skip
 
 
-def _latency_table(result: BenchResult) -> Table:
-    table = Table(title="Latency (ms)", title_justify="left")
-    for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column == "model" else "right")
+def _latency_table(console: Console, result: BenchResult) -> None:
+    rows = []
     for m in result.measurements:
         lat = m.latency_ms
-        table.add_row(
-            escape(m.name),
-            str(m.batch_size),
-            "default" if m.threads is None else str(m.threads),
-            f"{m.load_ms:.1f}",
-            f"{m.first_inference_ms:.2f}",
-            f"{lat.p50:.3f}",
-            m.precision.describe() if m.precision else "-",
-            f"{lat.p90:.3f}",
-            f"{lat.p95:.3f}",
-            f"{lat.p99:.3f}",
-            f"{lat.mean:.3f}",
-            f"{lat.cv:.1%}",
-            f"{m.throughput_sps:,.0f}",
-            f"{m.size_bytes / 1024**2:.2f}",
-            f"{m.memory.model_peak_mb:.1f}",
-            f"{m.ratio_to_first['p50']:.2f}x" if m.ratio_to_first else "-",
+        rows.append(
+            (
+                escape(m.name),
+                str(m.batch_size),
+                "default" if m.threads is None else str(m.threads),
+                duration(m.load_ms),
+                duration(m.first_inference_ms),
+                duration(lat.p50),
+                m.precision.describe() if m.precision else "-",
+                duration(lat.p90),
+                duration(lat.p95),
+                duration(lat.p99),
+                duration(lat.mean),
+                f"{lat.cv:.1%}",
+                f"{m.throughput_sps:,.0f}",
+                size(m.size_bytes),
+                f"{m.memory.model_peak_mb:.1f} MiB",
+                f"{m.ratio_to_first['p50']:.2f}x" if m.ratio_to_first else "-",
+            )
         )
-    return table
+    table, dropped = fitted("Latency", BENCH_COLUMNS, rows, width=console.width, wide=flags.wide)
+    show(console, table, dropped, wide=flags.wide)
 
 
 def render_profile(console: Console, m: Measurement) -> None:
@@ -195,25 +201,37 @@ def render_compare(console: Console, result: CompareResult) -> None:
             console.print(f"[green]no entry slower than the baseline by more than {result.fail_if_slower_pct}%[/]")
 
 
+CHECK_COLUMNS = (
+    Column("budget", 0, right=False), Column("measured", 0), Column("limit", 0), Column("margin", 0),
+    Column("result", 0, right=False), Column("how", 1, right=False),
+)  # fmt: skip
+
+
 def render_check(console: Console, result: CheckResult) -> None:
     from mlpack.report.formatting import margin_text, status_text, value_text
 
     where = f" on {escape(result.device['name'])} (approximated here)" if result.device else ""
-    table = Table(title=f"mlpack check: {escape(result.model)}{where}", title_justify="left")
-    for column in ("budget", "measured", "limit", "margin", "result", "how"):
-        table.add_column(column, justify="right" if column in ("measured", "limit", "margin") else "left")
     colours = {"pass": "green", "FAIL": "bold red", "inconclusive": "yellow"}
+    rows = []
     for v in result.verdicts:
         status = status_text(v)
-        table.add_row(
-            escape(v.budget),
-            value_text(v.measured, v.unit),
-            value_text(v.limit, v.unit),
-            margin_text(v),
-            f"[{colours.get(status, 'yellow')}]{status}[/]",
-            escape(v.detail),
+        rows.append(
+            (
+                escape(v.budget),
+                value_text(v.measured, v.unit, v.shown_unit),
+                value_text(v.limit, v.unit, v.shown_unit),
+                margin_text(v),
+                f"[{colours.get(status, 'yellow')}]{status}[/]",
+                escape(v.detail),
+            )
         )
+    title = f"mlpack check: {escape(result.model)}{where}"
+    table, dropped = fitted(title, CHECK_COLUMNS, rows, width=console.width)
     console.print(table)
+    if dropped:  # how each figure was measured, under the table rather than cut to a sliver
+        for v in result.verdicts:
+            if v.detail:
+                console.print(f"  [dim]{escape(v.budget)}: {escape(v.detail)}[/]")
     if result.quality and result.quality.per_slice:
         metric = "accuracy" if result.quality.task == "classification" else "mae"
         slices = Table(title=f"Per slice ({metric})", title_justify="left")
@@ -228,7 +246,9 @@ def render_check(console: Console, result: CheckResult) -> None:
 
 
 TUNE_COLUMNS = (
-    "candidate", "size", "size ratio", "p50 ms", "p95 ms", "latency ratio", "accuracy", "slice gap", "budgets",
+    Column("candidate", 0, right=False), Column("size", 0), Column("size ratio", 2), Column("p50", 1),
+    Column("p95", 0), Column("latency ratio", 2), Column("accuracy", 1), Column("slice gap", 3),
+    Column("budgets", 0, right=False),
 )  # fmt: skip
 
 
@@ -238,32 +258,34 @@ def render_tune(console: Console, result: TuneResult) -> None:
         f"INT8 acceleration on this CPU: {escape(result.int8_acceleration)}"
     )
     fp32 = next((c for c in result.candidates if c.spec.name == "fp32" and c.size_bytes), None)
-    table = Table(title="Candidates (* front within budgets: size, p50, accuracy)", title_justify="left")
-    for column in TUNE_COLUMNS:
-        table.add_column(column, justify="left" if column in ("candidate", "budgets") else "right")
+    rows = []
     for c in result.candidates:
         name = ("* " if c.pareto else "  ") + c.spec.name + (" <- chosen" if c.spec.name == result.chosen else "")
         if c.status != "built":
             blanks = ["-"] * (len(TUNE_COLUMNS) - 2)
-            table.add_row(escape(name), *blanks, f"[yellow]{c.status}:[/] " + escape((c.reason or "")[:90]))
+            rows.append([escape(name), *blanks, f"[yellow]{c.status}:[/] " + escape((c.reason or "")[:90])])
             continue
         score = c.metrics.get("accuracy", c.metrics.get("agreement"))
         gap = c.slice_gap.get("accuracy")
         verdict = "[green]all met[/]" if c.meets_budgets else "[red]broken: " + escape(", ".join(c.broken())) + "[/]"
         if c.slower_than_fp32:
             verdict += " [yellow](slower than FP32 here)[/]"
-        table.add_row(
-            escape(name),
-            human_size(c.size_bytes or 0),
-            f"{(c.size_bytes or 0) / fp32.size_bytes:.3f}" if fp32 and fp32.size_bytes else "-",
-            f"{c.latency_ms.get('p50', float('nan')):.3f}",
-            f"{c.latency_ms.get('p95', float('nan')):.3f}",
-            f"{c.latency_ratio:.2f}" if c.latency_ratio is not None else "-",
-            f"{score:.4f}" if score is not None else "-",
-            f"{gap:.4f}" if gap is not None else "-",
-            verdict,
+        rows.append(
+            [
+                escape(name),
+                size(c.size_bytes or 0),
+                f"{(c.size_bytes or 0) / fp32.size_bytes:.3f}" if fp32 and fp32.size_bytes else "-",
+                duration(c.latency_ms.get("p50")),
+                duration(c.latency_ms.get("p95")),
+                f"{c.latency_ratio:.2f}" if c.latency_ratio is not None else "-",
+                f"{score:.4f}" if score is not None else "-",
+                f"{gap:.4f}" if gap is not None else "-",
+                verdict,
+            ]
         )
-    console.print(table)
+    title = "Candidates (* front within budgets: size, p50, accuracy)"
+    table, dropped = fitted(title, TUNE_COLUMNS, rows, width=console.width, wide=flags.wide)
+    show(console, table, dropped, wide=flags.wide)
     if result.timed_out:
         console.print("[yellow]the time box ran out: the best of the candidates built so far was taken[/]")
     if result.chosen:
@@ -275,49 +297,6 @@ def render_tune(console: Console, result: TuneResult) -> None:
         console.print(
             f"[bold red]no candidate meets every budget[/] ({result.seconds:.1f} s); what each broke is "
             "in the last column"
-        )
-
-
-def render_build(console: Console, result: BuildResult) -> None:
-    table = Table(title=f"mlpack build {escape(str(result.config))} -> {escape(str(result.out))}", title_justify="left")
-    for column in ("stage", "result", "seconds", "summary"):
-        table.add_column(column, justify="right" if column == "seconds" else "left")
-    colours = {"built": "green", "up to date": "cyan", "failed": "red", "skipped": "yellow"}
-    for stage in result.stages:
-        summary = stage.error or ", ".join(
-            f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in stage.summary.items() if k != "steps"
-        )
-        table.add_row(
-            stage.name,
-            f"[{colours.get(stage.status, 'white')}]{stage.status}[/]",
-            f"{stage.seconds:.2f}",
-            escape(summary),
-        )
-    console.print(table)
-    stages = {stage.name: stage.summary for stage in result.stages}
-    exported, optimized, checked = stages.get("export", {}), stages.get("optimize", {}), stages.get("check", {})
-    if "size_bytes" in exported and "size_after" in optimized:
-        before_after = Table(title="Before and after", title_justify="left")
-        for column in ("model", "size", "size ratio", "accuracy"):
-            before_after.add_column(column, justify="left" if column == "model" else "right")
-        fp32_accuracy, accuracy = checked.get("reference_accuracy"), checked.get("accuracy")
-        before_after.add_row(
-            "FP32 export",
-            human_size(exported["size_bytes"]),
-            "1.00",
-            f"{fp32_accuracy:.2%}" if fp32_accuracy is not None else "-",
-        )
-        before_after.add_row(
-            f"optimised ({optimized.get('chosen') or optimized.get('quantize')})",
-            human_size(optimized["size_after"]),
-            f"{optimized['size_after'] / exported['size_bytes']:.2f}",
-            f"{accuracy:.2%}" if accuracy is not None else "-",
-        )
-        console.print(before_after)
-    if not result.exit_code:  # a failed build's message is an error: the CLI prints it on stderr
-        console.print(
-            f"[bold green]package:[/] {escape(str(result.package))} ({result.seconds:.1f} s); summary in "
-            f"{escape(str(result.out / 'build.md'))}"
         )
 
 
@@ -366,7 +345,7 @@ def render_remote(console: Console, result: RemoteResult) -> None:
 def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
     answer = result.result
     verdict = "[bold green]verified[/]" if answer["ok"] else "[bold red]verification failed[/]"
-    console.print(f"{verdict} on {result.target_url}: {answer['name']} {answer['version']}")
+    console.print(f"{verdict} on {escape(result.target_url)}: {escape(answer['name'])} {escape(answer['version'])}")
     for problem in answer["problems"]:
         console.print(f"  {problem}", soft_wrap=True, markup=False)
     golden = answer.get("golden")
@@ -380,7 +359,9 @@ def render_remote_verify(console: Console, result: RemoteVerifyResult) -> None:
 def render_remote_run(console: Console, result: RemoteRunResult) -> None:
     if result.output is not None:
         shapes = ", ".join(f"{k}{v}" for k, v in result.result["outputs"].items())
-        console.print(f"ran {result.result['samples']} samples on {result.target_url} -> {result.output} {shapes}")
+        console.print(
+            escape(f"ran {result.result['samples']} samples on {result.target_url} -> {result.output} {shapes}")
+        )
     render_remote(console, result)
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from mlpack.cli.markup import escape
 from mlpack.cli.render_fidelity import decision_lines, layer_table
+from mlpack.cli.tables import size as human_size
 from mlpack.core.signature import Signature
 
 if TYPE_CHECKING:
@@ -24,14 +25,6 @@ if TYPE_CHECKING:
     from mlpack.core.modelinfo import ModelInfo
     from mlpack.exporter.export import ExportResult
     from mlpack.quant.optimize import OptimizeResult
-
-
-def human_size(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(num_bytes) < 1024 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.2f} {unit}"
-        num_bytes /= 1024
-    return f"{num_bytes:.2f} GB"
 
 
 def signature_table(signature: Signature) -> Table:
@@ -63,7 +56,7 @@ def comparison_table(checks: tuple[Comparison, ...] | list[Comparison], title: s
 
 def render_export(console: Console, result: ExportResult) -> None:
     console.print(
-        f"[bold green]Exported[/] {result.source} -> {result.output} "
+        f"[bold green]Exported[/] {escape(result.source)} -> {escape(str(result.output))} "
         f"({human_size(result.size_bytes)}, opset {result.opset}, {result.exporter} exporter, "
         f"{result.seconds:.1f} s)"
     )
@@ -77,16 +70,16 @@ def render_export(console: Console, result: ExportResult) -> None:
 
 
 def render_optimize(console: Console, result: OptimizeResult) -> None:
-    table = Table(title=f"{result.source.name} -> {result.output.name}", title_justify="left")
+    table = Table(title=f"{escape(result.source.name)} -> {escape(result.output.name)}", title_justify="left")
     for column in ("", "size", "ratio"):
         table.add_column(column, justify="right")
     table.add_row("before", human_size(result.size_before), "1.00")
     table.add_row("after", human_size(result.size_after), f"{result.size_ratio:.2f}")
     console.print(table)
     for step in result.steps:
-        console.print(f"  [green]✓[/] {step}")
+        console.print(f"  [green]✓[/] {escape(step)}")
     for warning in result.warnings:
-        console.print(f"  [yellow]![/] {warning}")
+        console.print(f"  [yellow]![/] {escape(warning)}")
     console.print(
         comparison_table([result.comparison], f"Outputs against the source ({result.comparison.tolerance.describe()})")
     )
@@ -139,8 +132,8 @@ def _elements(shape: list[int]) -> int:
 
 def render_inspect(console: Console, info: ModelInfo) -> None:
     console.print(
-        f"[bold]{info.path}[/]  {human_size(info.size_bytes)}"
-        + (f" (external data: {', '.join(info.external_data)})" if info.external_data else "")
+        f"[bold]{escape(str(info.path))}[/]  {human_size(info.size_bytes)}"
+        + (f" (external data: {escape(', '.join(info.external_data))})" if info.external_data else "")
     )
     console.print(
         f"producer: {info.producer or '-'}   IR {info.ir_version}   opsets: "
@@ -200,8 +193,8 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
         )
     if card.get("metrics_per_slice"):
         console.print(
-            "metrics per slice: "
-            + escape(json.dumps({k: v.get("accuracy") for k, v in card["metrics_per_slice"].items()}))
+            "accuracy per slice: "
+            + ", ".join(f"{escape(k)} {_figure(v.get('accuracy'))}" for k, v in card["metrics_per_slice"].items())
         )
     provenance = manifest["provenance"]
     console.print("provenance: " + ", ".join(f"{k} {v}" for k, v in provenance.items() if v))
@@ -221,12 +214,28 @@ def _render_data_stats(console: Console, entry: dict[str, Any] | None) -> None:
         console.print(f"{title}\n[red]{escape(overview['error'])}[/]")
         return
     table = Table(title=title, title_justify="left")
-    for column in ("", "tensor", "view", "features", "summary"):
-        table.add_column(column, justify="right" if column == "features" else "left")
+    for column in ("", "tensor", "view", "tracked", "summary"):
+        table.add_column(column)
     for role in ("inputs", "outputs"):
         for tensor in overview.get(role, []):
-            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], str(tensor["features"]), _brief(tensor))
+            table.add_row(role[:-1], escape(tensor["name"]), tensor["view"], _tracked(tensor), _brief(tensor))
     console.print(table)
+
+
+def _figure(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _tracked(tensor: dict[str, Any]) -> str:
+    """What the statistics follow for a tensor: its features, or what a view derives (a 4-class
+    output is followed by its confidence and predicted class, not as "2 features")."""
+    count, name = tensor["features"], tensor["name"]
+    derived = [
+        part["feature"] for part in (tensor.get("numeric"), tensor.get("categorical")) if part and "feature" in part
+    ]
+    if tensor["view"] != "features" and derived and len(derived) == count:
+        return escape(", ".join(d.removeprefix(f"{name} (").removesuffix(")") for d in derived))
+    return f"{count} feature" + ("" if count == 1 else "s")
 
 
 def _brief(tensor: dict[str, Any]) -> str:
@@ -248,15 +257,15 @@ def _brief(tensor: dict[str, Any]) -> str:
 def render_pack(console: Console, result: PackResult) -> None:
     manifest = result.manifest
     console.print(
-        f"[bold green]Packed[/] {manifest['name']} {manifest['version']} -> "
-        f"{result.output} ({human_size(result.size_bytes)}, {len(manifest['files'])} files, "
+        f"[bold green]Packed[/] {escape(manifest['name'])} {escape(manifest['version'])} -> "
+        f"{escape(str(result.output))} ({human_size(result.size_bytes)}, {len(manifest['files'])} files, "
         f"{(manifest.get('golden') or {}).get('count', 0)} golden samples)"
         + ("; signed (signature.sig)" if result.signed else "")
     )
     stats = manifest.get("data_stats")
     if stats:
         console.print(
-            f"recorded statistics of {stats['samples']} samples from {stats['source']} "
+            f"recorded statistics of {stats['samples']} samples from {escape(str(stats['source']))} "
             f"({human_size(stats['size_bytes'])}) for mlpack drift"
         )
 
@@ -264,8 +273,8 @@ def render_pack(console: Console, result: PackResult) -> None:
 def render_verify(console: Console, result: VerifyResult) -> None:
     if result.ok:
         console.print(
-            f"[bold green]verified[/] {result.name} {result.version}: {result.files_checked} files match "
-            "their hashes; the model loads and matches its signature"
+            f"[bold green]verified[/] {escape(f'{result.name} {result.version}')}: {result.files_checked} "
+            "files match their hashes; the model loads and matches its signature"
         )
         signed = result.package_signature
         said = {
@@ -285,5 +294,6 @@ def render_verify(console: Console, result: VerifyResult) -> None:
 
 def render_run(console: Console, result: RunResult) -> None:
     console.print(
-        f"ran {result.samples} samples -> {result.output} " + ", ".join(f"{k}{v}" for k, v in result.outputs.items())
+        f"ran {result.samples} samples -> {escape(str(result.output))} "
+        + escape(", ".join(f"{k}{v}" for k, v in result.outputs.items()))
     )

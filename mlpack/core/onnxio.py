@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import weakref
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,18 +13,6 @@ from mlpack.errors import InputSpecError, ModelLoadError
 if TYPE_CHECKING:
     import onnx
     import onnxruntime
-
-
-class ExecutionMode(str, Enum):
-    SEQUENTIAL = "sequential"
-    PARALLEL = "parallel"
-
-
-class GraphOptimization(str, Enum):
-    DISABLE = "disable"
-    BASIC = "basic"
-    EXTENDED = "extended"
-    ALL = "all"
 
 
 # protobuf cannot serialise a message over 2 GiB, so larger models must keep external data.

@@ -297,9 +297,7 @@ class GeneratedInputs(DataSource):
         if need_labels:
             raise DataError("generated inputs have no labels; pass data with a 'labels' array.")
         # Generated values are no real data: values given and a stream's initial state replace them.
-        feeds = generate_inputs(
-            specs, batch_size=self.batch_size, seed=self.seed, hints=self.hints, shapes=self.shapes
-        )
+        feeds = generate_inputs(specs, batch_size=self.batch_size, seed=self.seed, hints=self.hints, shapes=self.shapes)
         inputs = {**feeds, **(given or {}), **(defaults or {})}
         return Dataset(inputs=inputs, axes=signature_batch_axes(specs).axes)
 

@@ -153,7 +153,6 @@ def _tensor_array(tensor: Any, path: Path) -> Any:
     directory, and refused where its location leaves that folder (absolute, ``..``, a link out)."""
     from onnx import TensorProto, numpy_helper
 
-
     if tensor.data_location != TensorProto.EXTERNAL:
         return numpy_helper.to_array(tensor)
     location = next((e.value for e in tensor.external_data if e.key == "location"), "")

@@ -11,7 +11,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,8 @@ from mlpack.core.validate import check_output
 from mlpack.data.generate import generate_inputs
 from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, ExportError, InputSpecError, VerificationError
+from mlpack.exporter.causes import cause_text
+from mlpack.exporter.choices import Exporter
 from mlpack.exporter.examples import dim_sizes, example_feeds, input_specs
 from mlpack.exporter.guard import guarded
 from mlpack.exporter.torchsource import import_torch, is_factory_reference, load_module
@@ -36,12 +37,6 @@ if TYPE_CHECKING:
 _SECOND_BATCH = 3
 _SECOND_SYMBOLIC = 5
 _OLDEST_OPSET = 7  # onnxruntime runs nothing older
-
-
-class Exporter(str, Enum):
-    AUTO = "auto"  # the current (dynamo) exporter, falling back to the TorchScript one
-    DYNAMO = "dynamo"
-    TORCHSCRIPT = "torchscript"
 
 
 @dataclass(frozen=True)
@@ -423,5 +418,4 @@ def _check(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    return cause_text(exc)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from mlpack.core.signals import Terminated
 from mlpack.errors import BadInputError, MlpackError
+from mlpack.exporter.causes import cause_text
 
 T = TypeVar("T")
 
@@ -44,5 +45,5 @@ def guarded(what: str, call: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         raise BadInputError(f"{what} raised KeyboardInterrupt; user code must return, not interrupt.") from None
     except BaseException as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        raise BadInputError(f"{what} failed: {type(exc).__name__}{': ' + text if text else ''}") from exc
+        text, kind = cause_text(exc), type(exc).__name__
+        raise BadInputError(f"{what} failed: {kind}{': ' + text if text != kind else ''}") from exc

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.core.sourceref import SourceKind, SourceRef
 from mlpack.errors import BadInputError, MissingDependencyError, UnsafePickleError
+from mlpack.exporter.causes import cause_text
 from mlpack.exporter.guard import guarded
 
 if TYPE_CHECKING:
@@ -128,8 +129,7 @@ def _torch_load_unguarded(path: Path, *, trusted: bool) -> Any:
         raise BadInputError(f"{path} is not a readable PyTorch file: {exc}") from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise BadInputError(
-            f"{path} is not a readable PyTorch file (corrupt or truncated?): "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            f"{path} is not a readable PyTorch file (corrupt or truncated?): {cause_text(exc)}"
         ) from exc
 
 

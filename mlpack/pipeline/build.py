@@ -90,7 +90,7 @@ def build(
     started = time.perf_counter()
     report = progress or (lambda what, done: None)
     config = load_build_config(require_file(Path(config_path), "build config"))
-    out = check_folder(Path(out), option="--out", make_parents=True)
+    out = check_folder(Path(out), option="-o/--output", make_parents=True)
     out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, out, StageCache(out, force=force))
     stages, exit_code, message = _run_stages(run, report)

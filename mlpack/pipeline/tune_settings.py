@@ -6,19 +6,14 @@ A leaf, so that the CLI can offer the objectives without importing the search.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from mlpack.core.fidelity import OutputRule
 from mlpack.core.validate import check_number
 from mlpack.data.feeds import FeedOptions
 from mlpack.errors import BadInputError
+from mlpack.pipeline.objective import Objective
 
 MIN_CALIBRATION_MEMORY = 1 << 20
-
-
-class Objective(str, Enum):
-    LATENCY = "latency"  # the lowest p50 latency, measured interleaved (the front's latency)
-    SIZE = "size"  # the smallest file
 
 
 @dataclass(frozen=True)

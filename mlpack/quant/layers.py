@@ -58,7 +58,6 @@ def layer_costs(
     import numpy as np
     from onnx import helper, numpy_helper
 
-
     loaded = load_model(model, check=False)
     by_name = {i.name: i for i in loaded.graph.initializer}
     chosen = [c for c in choices if c.weight.name in by_name and c.representation is not Representation.FP32]
@@ -111,7 +110,6 @@ def shrunk_weights(source: Path, shrunk: Path, choices: Sequence[Choice], min_el
     is measured as INT8 per channel (what dynamic and static INT8 store).
     """
     import onnx
-
 
     kept = {
         i.name

@@ -32,7 +32,7 @@ def preprocess(src: Path, dst: Path, log: PassLog, *, external_data: bool = Fals
         else {}
     )
     src, dst = Path(src).resolve(), Path(dst).resolve()
-    for label, options in attempts:
+    for attempt, (label, options) in enumerate(attempts):
         try:
             # onnxruntime writes sym_shape_infer_temp.onnx and <uuid>.data weight copies into the
             # working directory; it runs in a private folder of its own, removed afterwards.
@@ -41,7 +41,10 @@ def preprocess(src: Path, dst: Path, log: PassLog, *, external_data: bool = Fals
         except Exception as exc:
             log.warnings.append(f"{label} failed ({type(exc).__name__}: {str(exc).strip()[:120]}); degrading")
             continue
-        log.steps.append(label)
+        if attempt == 0:
+            log.steps.append(label)
+        else:  # a weaker pre-processing is a warning, never a tick: the quantised model may be slower
+            log.warnings.append(f"only {label} ran: the quantised model may be less optimised")
         return dst
     log.warnings.append("quantisation pre-processing skipped entirely")
     return src

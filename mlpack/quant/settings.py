@@ -6,36 +6,19 @@ A leaf: the CLI's ``--quantize`` options, the typed config and every pass read i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from mlpack.core.fidelity import Tolerance
+from mlpack.quant.choices import CalibrationMethod, IntType, QuantFormat, QuantMode
 
-
-class QuantMode(str, Enum):
-    NONE = "none"
-    DYNAMIC = "dynamic"  # INT8 weights, activations quantised at run time
-    STATIC = "static"  # INT8 weights and activations, ranges calibrated on data
-    FP16 = "fp16"  # FP16 weights and compute, float32 inputs and outputs
-    WEIGHTS = "weights"  # INT8 weights at rest, restored to FP32 when the session loads: smaller, as fast
-    INT4 = "int4"  # 4-bit block-wise MatMul weights (MatMulNBits), the other weights at rest
-    AUTO = "auto"  # per tensor, the smallest representation that keeps the outputs and is not slower
-
-
-class CalibrationMethod(str, Enum):
-    MINMAX = "minmax"
-    ENTROPY = "entropy"
-    PERCENTILE = "percentile"
-
-
-class QuantFormat(str, Enum):
-    QDQ = "qdq"  # QuantizeLinear/DequantizeLinear pairs around float ops: portable, debuggable
-    QOPERATOR = "qoperator"  # fused integer operators (QLinearConv, QLinearMatMul)
-
-
-class IntType(str, Enum):
-    U8 = "u8"
-    S8 = "s8"
+__all__ = [
+    "LOSSLESS_TOLERANCE",
+    "CalibrationMethod",
+    "IntType",
+    "QuantFormat",
+    "QuantMode",
+    "QuantizeSettings",
+]
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ def run_on_target(
         target,
         args,
         uploads={"package.mlpack": Path(package)},
-        files={"--input": inputs},
+        files={"--data": inputs},
         fetch=("outputs.npz",),
         timeout_s=timeout_s,
         progress=progress,

@@ -8,15 +8,26 @@ if TYPE_CHECKING:
     from mlpack.budget.verdicts import Verdict
 
 
-def value_text(value: float | None, unit: str) -> str:
+# A figure in the unit its budget was written in: how many of that unit make one MB or one ms.
+_PER_BASE = {
+    "MB": {"B": 1024.0**2, "KiB": 1024.0, "MiB": 1.0, "GiB": 1 / 1024},
+    "ms": {"µs": 1000.0, "ms": 1.0, "s": 1 / 1000},
+}
+
+
+def value_text(value: float | None, unit: str, shown: str = "") -> str:
+    """``value`` (in ``unit``) as reports show it; in ``shown`` (the unit its budget was written in,
+    "KiB" for "40 KB") where given. Sizes are binary and say so."""
     if value is None:
         return "-"
     if unit == "ratio":
         return f"{value:.2%}"
     if unit == "x":
         return f"{value:.3f}x"
-    if unit in ("MB", "ms"):
-        return f"{value:.3f} {unit}" if abs(value) < 10 else f"{value:.1f} {unit}"
+    if unit in _PER_BASE:
+        label = shown if shown in _PER_BASE[unit] else ("MiB" if unit == "MB" else unit)
+        value *= _PER_BASE[unit][label]
+        return f"{value:.3f} {label}" if abs(value) < 10 else f"{value:.1f} {label}"
     return f"{value:.4g}"
 
 
@@ -24,7 +35,7 @@ def margin_text(verdict: Verdict) -> str:
     if verdict.margin is None:
         return "-"
     sign = "+" if verdict.margin >= 0 else "-"
-    return sign + value_text(abs(verdict.margin), verdict.unit)
+    return sign + value_text(abs(verdict.margin), verdict.unit, verdict.shown_unit)
 
 
 def status_text(verdict: Verdict) -> str:

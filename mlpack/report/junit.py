@@ -29,9 +29,8 @@ def check_junit(result: CheckResult) -> str:
     )
     for v in result.verdicts:
         case = ET.SubElement(suite, "testcase", classname=f"mlpack.budgets.{_safe(result.model)}", name=v.budget)
-        message = (
-            f"measured {value_text(v.measured, v.unit)}, limit {value_text(v.limit, v.unit)}, margin {margin_text(v)}"
-        )
+        measured, limit = value_text(v.measured, v.unit, v.shown_unit), value_text(v.limit, v.unit, v.shown_unit)
+        message = f"measured {measured}, limit {limit}, margin {margin_text(v)}"
         if v.status.value != "pass" and v.warn_only:
             ET.SubElement(case, "skipped", message=f"warning only ({v.status.value}): {message}")
         elif v.status.value == "fail":

@@ -24,7 +24,8 @@ def check_markdown(result: CheckResult) -> str:
         status = status_text(v)
         mark = _MARKS.get(status, "⚠️")
         lines.append(
-            f"| `{md(v.budget)}` | {value_text(v.measured, v.unit)} | {value_text(v.limit, v.unit)} | "
+            f"| `{md(v.budget)}` | {value_text(v.measured, v.unit, v.shown_unit)} | "
+            f"{value_text(v.limit, v.unit, v.shown_unit)} | "
             f"{margin_text(v)} | {mark} {status} |"
         )
     details = [v for v in result.verdicts if v.detail]

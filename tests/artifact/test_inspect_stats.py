@@ -37,7 +37,7 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_json_adds_an_overview_of_the_statistics(packed: dict[str, Path]) -> None:
     result = runner.invoke(app, ["inspect", str(packed["package"]), "--json"])
     assert result.exit_code == 0, result.output
-    stats = json.loads(result.output)["data_stats"]
+    stats = json.loads(result.stdout)["data_stats"]
     assert stats["samples"] == SAMPLES and stats["size_bytes"] > 0 and stats["path"] == DATA_STATS
     overview = stats["overview"]
     assert overview["samples"] == SAMPLES and overview["source"] == "val.npz"
@@ -49,7 +49,7 @@ def test_json_adds_an_overview_of_the_statistics(packed: dict[str, Path]) -> Non
 
 
 def test_table_shows_samples_size_and_each_tensor(packed: dict[str, Path]) -> None:
-    result = runner.invoke(app, ["inspect", str(packed["package"])], terminal_width=200)
+    result = runner.invoke(app, ["inspect", str(packed["package"])], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert f"Data statistics: {SAMPLES} samples from val.npz" in result.output
     rows = [line for line in result.output.splitlines() if "input" in line and " features " in line]
@@ -58,10 +58,10 @@ def test_table_shows_samples_size_and_each_tensor(packed: dict[str, Path]) -> No
 
 
 def test_a_package_without_statistics_says_how_to_record_them(packed: dict[str, Path]) -> None:
-    table = runner.invoke(app, ["inspect", str(packed["bare"])], terminal_width=200)
+    table = runner.invoke(app, ["inspect", str(packed["bare"])], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "none recorded (pack with --data" in table.output
     shown = runner.invoke(app, ["inspect", str(packed["bare"]), "--json"])
-    assert json.loads(shown.output)["data_stats"] is None
+    assert json.loads(shown.stdout)["data_stats"] is None
 
 
 def test_statistics_changed_after_packing_are_named_not_shown(packed: dict[str, Path], tmp_path: Path) -> None:
@@ -74,8 +74,8 @@ def test_statistics_changed_after_packing_are_named_not_shown(packed: dict[str, 
             dst.writestr(info, content)
     shown = runner.invoke(app, ["inspect", str(tampered), "--json"])
     assert shown.exit_code == 0, shown.output
-    assert "does not match the manifest's hash" in json.loads(shown.output)["data_stats"]["overview"]["error"]
-    table = runner.invoke(app, ["inspect", str(tampered)], terminal_width=200)
+    assert "does not match the manifest's hash" in json.loads(shown.stdout)["data_stats"]["overview"]["error"]
+    table = runner.invoke(app, ["inspect", str(tampered)], env={"COLUMNS": "200"})
     assert "run mlpack verify" in table.output
 
 

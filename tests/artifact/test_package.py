@@ -140,7 +140,7 @@ def test_verify_json_on_a_tampered_package(package: Path, tmp_path: Path, runner
     assert verdict["name"] == "mlp" and verdict["files_checked"] == 4
     inputs = tmp_path / "in.npz"
     np.savez(inputs, x=np.ones((1, 16), np.float32))
-    refused = runner.invoke(app, ["run", str(tampered), "-i", str(inputs), "-o", str(tmp_path / "out.npz")])
+    refused = runner.invoke(app, ["run", str(tampered), "--data", str(inputs), "-o", str(tmp_path / "out.npz")])
     assert refused.exit_code == ExitCode.FAILED and "files/labels.txt" in refused.output
     assert not (tmp_path / "out.npz").exists()
 
@@ -238,7 +238,7 @@ def test_run_checks_inputs_against_the_signature(package: Path, tmp_path: Path, 
         assert outputs["y"].shape == (5, 4)
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.ones((5, 15), np.float32))
-    cli = runner.invoke(app, ["run", str(package), "-i", str(bad), "-o", str(tmp_path / "o2.npz")])
+    cli = runner.invoke(app, ["run", str(package), "--data", str(bad), "-o", str(tmp_path / "o2.npz")])
     assert cli.exit_code == ExitCode.BAD_INPUT and "dimension 1 must be 16" in cli.output
     assert not (tmp_path / "o2.npz").exists()
 
@@ -272,7 +272,7 @@ def test_runtime_only_install_packs_verifies_runs_and_inspects(gemm_mlp: Path, t
     for args in (
         ["pack", str(gemm_mlp), "-o", str(package)],
         ["verify", str(package), "--run"],
-        ["run", str(package), "-i", str(inputs), "-o", str(tmp_path / "out.npz")],
+        ["run", str(package), "--data", str(inputs), "-o", str(tmp_path / "out.npz")],
         ["inspect", str(package)],
     ):
         done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True)

@@ -88,12 +88,12 @@ def test_the_cli_is_adaptive_unless_runs_or_duration_are_given(
 ) -> None:
     adaptive = runner.invoke(app, ["bench", str(gemm_mlp), "--max-time", "0.2", "--json", "-"])
     assert adaptive.exit_code == 0, adaptive.output
-    data = json.loads(adaptive.output)
+    data = json.loads(adaptive.stdout)
     assert data["settings"]["adaptive"]["max_seconds"] == 0.2 and data["on_device"] is False
     assert data["measurements"][0]["precision"]["target"] == 0.02
     fixed = runner.invoke(app, ["bench", str(gemm_mlp), "--runs", "15", "--json", "-"])
     assert fixed.exit_code == 0, fixed.output
-    data = json.loads(fixed.output)
+    data = json.loads(fixed.stdout)
     assert data["settings"]["adaptive"] is None and data["settings"]["duration_s"] == 2.0
     assert data["measurements"][0]["latency_ms"]["count"] >= 15
     assert data["measurements"][0]["precision"]["stopped_by"] == STOPPED_BY_COUNT

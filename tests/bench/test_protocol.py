@@ -30,7 +30,7 @@ from mlpack.bench.protocol import (
 )
 from mlpack.bench.settings import BenchSettings
 from mlpack.bench.worker import Worker, serve
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization
+from mlpack.core.choices import ExecutionMode, GraphOptimization
 from mlpack.errors import (
     BadInputError,
     DataError,

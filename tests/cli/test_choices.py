@@ -11,7 +11,8 @@ import pytest
 import mlpack
 from mlpack.cli import app
 from mlpack.cli.render import RENDERERS
-from mlpack.core.onnxio import ExecutionMode, GraphOptimization, create_session
+from mlpack.core.choices import ExecutionMode, GraphOptimization
+from mlpack.core.onnxio import create_session
 from mlpack.pipeline.tune import Objective, _choose
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.settings import QuantMode

@@ -68,7 +68,7 @@ def _export(gru: Path, example: Path, out: Path, *extra: str):
 def test_every_test_set_is_verified_and_expected_outputs_join(tmp_path: Path, gru: Path) -> None:
     result = _export(gru, _sets(tmp_path, gru), tmp_path / "g.onnx")
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     shapes = {i["name"]: i["shape"] for i in payload["signature"]["inputs"]}
     assert shapes == {"x": ["batch", 24], "state": [2, "batch", 8]}  # named by forward() position
     labels = [c["label"] for c in payload["checks"]]
@@ -81,7 +81,7 @@ def test_every_test_set_is_verified_and_expected_outputs_join(tmp_path: Path, gr
 def test_expected_outputs_pytorch_does_not_reproduce_are_a_note(tmp_path: Path, gru: Path) -> None:
     result = _export(gru, _sets(tmp_path, gru, wrong_expected=True), tmp_path / "g.onnx")
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert any("does not reproduce the expected outputs of test set 1" in n for n in payload["notes"])
     assert not any(c["label"].startswith("the expected outputs") for c in payload["checks"])
 
@@ -94,7 +94,7 @@ def test_named_tensors_and_input_specs(tmp_path: Path, gru: Path) -> None:
     _test_set(data / "test_data_set_0", [state, x], names=("state", "x"))
     result = _export(gru, data, tmp_path / "g.onnx", "--input", "x:batch,24", "--input", "state:2,batch,8")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["checks"][0]["passed"]
+    assert json.loads(result.stdout)["checks"][0]["passed"]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     args = ["export", f"{folder / 'gru.py'}:build", "-o", str(model), "--example-inputs", str(example)]
     result = runner.invoke(app, [*args, "--input", "x:batch,24", "--input", "state:2,batch,8", "--json"])
     assert result.exit_code == 0, result.output
-    shapes = {i["name"]: i["shape"] for i in json.loads(result.output)["signature"]["inputs"]}
+    shapes = {i["name"]: i["shape"] for i in json.loads(result.stdout)["signature"]["inputs"]}
     assert shapes == {"x": ["batch", 24], "state": [2, "batch", 8]}
     np.savez(folder / "stream.npz", x=rng.standard_normal((12, 24)).astype(np.float32))
     return model
@@ -68,7 +68,7 @@ def test_export_infers_the_state_batch_axis_without_specs(tmp_path: Path, export
         ],
     )
     assert result.exit_code == 0, result.output
-    shapes = {i["name"]: i["shape"] for i in json.loads(result.output)["signature"]["inputs"]}
+    shapes = {i["name"]: i["shape"] for i in json.loads(result.stdout)["signature"]["inputs"]}
     assert shapes["state"] == [2, "batch", 8]
 
 
@@ -77,27 +77,27 @@ def test_optimize_streams_the_data(tmp_path: Path, exported: Path) -> None:
     args = ["optimize", str(exported), "-o", str(out), "--data", str(exported.parent / "stream.npz")]
     result = runner.invoke(app, [*args, "--state", "output_1=state", "--quantize", "dynamic", "--json"])
     assert result.exit_code == 0, result.output
-    assert "a stream of 12 calls" in json.loads(result.output)["verified_on"]
+    assert "a stream of 12 calls" in json.loads(result.stdout)["verified_on"]
 
 
 def test_bench_times_one_streaming_step(exported: Path) -> None:
     args = ["bench", str(exported), "--runs", "5", "--duration", "0", "--warmup", "1", "--batch-sizes", "1,3"]
     result = runner.invoke(app, [*args, "--state", "output_1=state", "--json", "-"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["settings"]["feeding"]["state"] == ["output_1=state"]
+    assert json.loads(result.stdout)["settings"]["feeding"]["state"] == ["output_1=state"]
 
 
 def test_pack_records_the_pairs_and_verify_and_run_stream(tmp_path: Path, exported: Path) -> None:
     package = tmp_path / "gru.mlpack"
     result = runner.invoke(app, ["pack", str(exported), "-o", str(package), "--state", "output_1=state", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["manifest"]["model"]["feeding"]["state"] == ["output_1=state"]
+    assert json.loads(result.stdout)["manifest"]["model"]["feeding"]["state"] == ["output_1=state"]
     result = runner.invoke(app, ["verify", str(package), "--run", "--json"])
     assert result.exit_code == 0, result.output
-    assert "as a stream" in json.loads(result.output)["golden"]["label"]
+    assert "as a stream" in json.loads(result.stdout)["golden"]["label"]
     outputs = tmp_path / "out.npz"
     stream = exported.parent / "stream.npz"
-    result = runner.invoke(app, ["run", str(package), "--input", str(stream), "-o", str(outputs), "--json"])
+    result = runner.invoke(app, ["run", str(package), "--data", str(stream), "-o", str(outputs), "--json"])
     assert result.exit_code == 0, result.output
     with np.load(outputs) as produced:
         assert produced["output_0"].shape == (12, 1)

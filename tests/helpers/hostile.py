@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -24,10 +25,19 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
+# The plain progress lines a command writes to stderr when it is not a terminal (CliRunner, a pipe).
+PROGRESS_LINE = re.compile(r"^\[\s*\d+ s\] .*\n?", re.MULTILINE)
+
+
+def without_progress(stderr: str) -> str:
+    """``stderr`` less its progress lines: what is left is the command's messages."""
+    return PROGRESS_LINE.sub("", stderr)
+
+
 def refused(args: list[str], *, code: int = 2, says: str = "", env: dict[str, str] | None = None) -> str:
     """Run ``mlpack args``; assert the exit code, one error line on stderr, no traceback; return it."""
     result = CliRunner().invoke(app, [str(a) for a in args], env=env)
-    stderr = result.stderr
+    stderr = without_progress(result.stderr)
     assert result.exit_code == code, (result.exit_code, result.stdout, stderr, result.exception)
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
     assert stderr.strip().startswith("error: ") and stderr.count("error: ") == 1, stderr

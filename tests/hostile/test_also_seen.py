@@ -28,7 +28,7 @@ def test_build_errors_on_stderr(work: Path) -> None:
 
     from mlpack.cli import app
 
-    result = CliRunner().invoke(app, ["build", str(config), "--out", str(work / "dist")])
+    result = CliRunner().invoke(app, ["build", str(config), "-o", str(work / "dist")])
     assert result.exit_code == 2
     assert "missing.onnx" in result.stderr and "build stopped" not in result.stdout
 

@@ -34,6 +34,6 @@ def test_build_guards_user_code(tmp_path: Path, kind: str) -> None:
     config = tmp_path / "mlpack.toml"
     config.write_text('[model]\nsource = "model.py:f"\ninputs = ["x:1x4"]\n')
     out = tmp_path / "dist"
-    message = refused(["build", config, "--out", out])
+    message = refused(["build", config, "-o", out])
     assert "sys.exit" in message and "model.py:f" in message
     assert not list(out.glob("*.mlpack")) and not (out / "model.onnx").exists()

@@ -42,8 +42,8 @@ def test_export_onto_its_weights(tmp_path: Path) -> None:
 
 def test_run_onto_its_package_and_its_inputs(work: Path, package: Path) -> None:
     before = snapshot(work)
-    refused(["run", package, "-i", work / "data.npz", "-o", package], says="is also an input")
-    refused(["run", package, "-i", work / "data.npz", "-o", work / "data.npz"], says="is also an input")
+    refused(["run", package, "--data", work / "data.npz", "-o", package], says="is also an input")
+    refused(["run", package, "--data", work / "data.npz", "-o", work / "data.npz"], says="is also an input")
     assert snapshot(work) == before
 
 

@@ -32,5 +32,5 @@ def test_zero_samples_refused(work: Path, command: list[str]) -> None:
 
 
 def test_run_with_zero_samples(work: Path, package: Path) -> None:
-    refused(["run", package, "-i", work / "empty.npz", "-o", work / "out.npz"], says="0 samples")
+    refused(["run", package, "--data", work / "empty.npz", "-o", work / "out.npz"], says="0 samples")
     assert not (work / "out.npz").exists()

@@ -40,6 +40,6 @@ def test_paths_outside_the_package(work: Path, package: Path, edit: Any, command
     hostile = repack(package, work / "hostile.mlpack", edit)
     args = [command, hostile]
     if command == "run":
-        args += ["-i", work / "data.npz", "-o", work / "out.npz"]
+        args += ["--data", work / "data.npz", "-o", work / "out.npz"]
     refused(args, says="not a valid manifest")
     assert not (work / "out.npz").exists()

@@ -15,6 +15,6 @@ def test_build_tune_without_a_fitting_candidate(work: Path) -> None:
         '[model]\nsource = "m.onnx"\n[optimize]\nquantize = "tune"\nmax_time = 5\n'
         '[check]\nbudgets = "tight.toml"\ndata = "data.npz"\nruns = 3\nduration = 0.01\n'
     )
-    message = refused(["build", config, "--out", work / "dist"], code=1, says="no candidate")
+    message = refused(["build", config, "-o", work / "dist"], code=1, says="no candidate")
     assert "optimize" in message
     assert not list((work / "dist").glob("*.mlpack"))

@@ -19,7 +19,7 @@ def test_output_under_a_file(work: Path) -> None:
 
 def test_output_onto_a_directory(work: Path) -> None:
     (work / "folder").mkdir()
-    refused(["run", work / "m.onnx", "-i", work / "data.npz", "-o", work / "folder"], says="is a directory")
+    refused(["run", work / "m.onnx", "--data", work / "data.npz", "-o", work / "folder"], says="is a directory")
 
 
 @pytest.mark.parametrize("option", ["--json", "--markdown", "--junit"])
@@ -43,7 +43,7 @@ def test_step_summary_is_a_directory(work: Path) -> None:
 def test_build_out_is_a_file(work: Path) -> None:
     config = work / "mlpack.toml"
     config.write_text('[model]\nsource = "m.onnx"\n')
-    refused(["build", config, "--out", work / "budget.toml"], says="--out")
+    refused(["build", config, "-o", work / "budget.toml"], says="-o/--output")
 
 
 @pytest.mark.skipif(ROOT, reason="root ignores folder permissions")

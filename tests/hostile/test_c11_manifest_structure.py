@@ -39,7 +39,7 @@ EDITS = [_model_empty, _unknown_tolerance, _nan_tolerance, _signature_wrong, _fi
 
 
 def _args(command: str, package: Path, work: Path) -> list[Any]:
-    return [command, package, *(["-i", work / "data.npz", "-o", work / "out.npz"] if command == "run" else [])]
+    return [command, package, *(["--data", work / "data.npz", "-o", work / "out.npz"] if command == "run" else [])]
 
 
 @pytest.mark.parametrize("edit", EDITS, ids=[e.__name__.strip("_") for e in EDITS])

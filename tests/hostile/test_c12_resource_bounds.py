@@ -13,7 +13,7 @@ from tests.helpers.hostile import forged_npz, refused
 
 def test_npz_header_claims_238_gib(work: Path, package: Path) -> None:
     forged = forged_npz(work / "huge.npz", claimed=(2**30, 16, 16), held=np.ones((2, 16), np.float32))
-    refused(["run", package, "-i", forged, "-o", work / "out.npz"], says="truncated")
+    refused(["run", package, "--data", forged, "-o", work / "out.npz"], says="truncated")
     assert not (work / "out.npz").exists()
 
 

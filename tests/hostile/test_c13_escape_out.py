@@ -23,7 +23,7 @@ def test_package_name_cannot_escape(work: Path, model_table: str, key: str) -> N
     config.parent.mkdir()
     (config.parent / "m.onnx").write_bytes((work / "m.onnx").read_bytes())
     config.write_text(f'[model]\nsource = "m.onnx"\n{model_table}\n')
-    refused(["build", config, "--out", work / "proj" / "dist"], says=f"model.{key}")
+    refused(["build", config, "-o", work / "proj" / "dist"], says=f"model.{key}")
     assert not (work / "proj" / "dist").exists()
     assert sorted(p.name for p in work.iterdir()) == sorted(["m.onnx", "data.npz", "empty.npz", "budget.toml", "proj"])
 
@@ -32,5 +32,5 @@ def test_include_outside_the_project(work: Path) -> None:
     config = work / "proj" / "mlpack.toml"
     config.parent.mkdir()
     config.write_text('[model]\nsource = "../m.onnx"\n[pack]\ninclude = ["../../../../etc/hostname"]\n')
-    refused(["build", config, "--out", work / "proj" / "dist"], says="pack.include")
+    refused(["build", config, "-o", work / "proj" / "dist"], says="pack.include")
     assert not (work / "proj" / "dist").exists()

@@ -38,7 +38,7 @@ def test_build_cache_holding_a_list(work: Path) -> None:
     out = work / "dist"
     out.mkdir()
     (out / ".mlpack-build.json").write_text("[]")
-    succeeds(["build", config, "--out", out])
+    succeeds(["build", config, "-o", out])
     assert list(out.glob("*.mlpack"))
 
 

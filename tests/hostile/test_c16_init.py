@@ -25,4 +25,4 @@ def test_init_writes_what_build_reads(tmp_path: Path, source: str) -> None:
 def test_init_source_with_a_quote_builds_to_a_clean_error(tmp_path: Path) -> None:
     config = tmp_path / "mlpack.toml"
     succeeds(["init", 'we"ird.py:build', "-o", config])
-    refused(["build", config, "--out", tmp_path / "dist"], says='we"ird.py')
+    refused(["build", config, "-o", tmp_path / "dist"], says='we"ird.py')

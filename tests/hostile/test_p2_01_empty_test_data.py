@@ -37,4 +37,4 @@ def test_zero_rows_in_a_test_set_refused(work: Path, empty_td: Path, command: li
 
 
 def test_run_with_an_empty_test_set(work: Path, package: Path, empty_td: Path) -> None:
-    refused(["run", package, "-i", empty_td, "-o", work / "out.npz"], says="0 samples")
+    refused(["run", package, "--data", empty_td, "-o", work / "out.npz"], says="0 samples")

@@ -12,7 +12,7 @@ from tests.helpers.hostile import make_test_data, refused, snapshot
 def test_run_with_target_onto_its_input(work: Path, package: Path) -> None:
     before = snapshot(work)
     refused(
-        ["run", package, "-i", work / "data.npz", "-o", work / "data.npz", "--target", "ssh://nowhere.invalid"],
+        ["run", package, "--data", work / "data.npz", "-o", work / "data.npz", "--target", "ssh://nowhere.invalid"],
         says="also an input",
     )
     assert snapshot(work) == before
@@ -21,8 +21,8 @@ def test_run_with_target_onto_its_input(work: Path, package: Path) -> None:
 def test_output_inside_an_input_make_test_data(work: Path, package: Path) -> None:
     td = make_test_data(work / "td", {"x": np.ones((2, 16), np.float32)})
     before = snapshot(work)
-    refused(["run", package, "-i", td, "-o", td / "test_data_set_0" / "input_0.pb"], says="inside the input")
-    refused(["run", package, "-i", td, "-o", td / "new.npz"], says="inside the input")
+    refused(["run", package, "--data", td, "-o", td / "test_data_set_0" / "input_0.pb"], says="inside the input")
+    refused(["run", package, "--data", td, "-o", td / "new.npz"], says="inside the input")
     assert snapshot(work) == before
 
 

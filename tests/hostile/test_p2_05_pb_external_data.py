@@ -29,11 +29,11 @@ def test_outside_or_cwd_relative_refused(
     (work / "secret.bin").write_bytes(np.ones(16, np.float32).tobytes())
     monkeypatch.chdir(work)  # the secret sits in the working directory, not beside the .pb
     _external_pb(work / "td" / "test_data_set_0" / "input_0.pb", location)
-    refused(["run", package, "-i", work / "td", "-o", work / "o.npz"], says="input_0.pb")
+    refused(["run", package, "--data", work / "td", "-o", work / "o.npz"], says="input_0.pb")
 
 
 def test_beside_the_pb_is_read(work: Path, package: Path) -> None:
     folder = work / "td" / "test_data_set_0"
     _external_pb(folder / "input_0.pb", "x.bin")
     (folder / "x.bin").write_bytes(np.ones(16, np.float32).tobytes())
-    succeeds(["run", package, "-i", work / "td", "-o", work / "o.npz"])
+    succeeds(["run", package, "--data", work / "td", "-o", work / "o.npz"])

@@ -18,5 +18,5 @@ def test_build_with_a_test_data_folder(work: Path) -> None:
         '[model]\nsource = "m.onnx"\n[optimize]\nquantize = "dynamic"\n'
         '[check]\nbudgets = "budget.toml"\ndata = "td"\nruns = 3\nduration = 0.01\n'
     )
-    succeeds(["build", config, "--out", work / "dist"])
+    succeeds(["build", config, "-o", work / "dist"])
     assert list((work / "dist").glob("*.mlpack"))

@@ -12,7 +12,7 @@ from tests.helpers.hostile import refused
 
 def test_input_pb_that_is_a_folder(work: Path, package: Path) -> None:
     (work / "td" / "test_data_set_0" / "input_0.pb").mkdir(parents=True)
-    refused(["run", package, "-i", work / "td", "-o", work / "o.npz"], says="input_0.pb")
+    refused(["run", package, "--data", work / "td", "-o", work / "o.npz"], says="input_0.pb")
 
 
 @pytest.mark.parametrize("spec", ["x:²x16", "x:1x١٦", "x:0x16", "x:16x", "x:1x99999999999999999999999"])

@@ -16,7 +16,7 @@ def test_run_errors_name_the_package(work: Path, package: Path, case: str) -> No
     np.savez(work / "bad.npz", x=np.zeros((3, 7), np.float32))
     extra = {"wrong-shape": [], "unknown-set": ["--set", "nosuch=1"], "unknown-state": ["--state", "y=nosuch"]}[case]
     data = work / ("bad.npz" if case == "wrong-shape" else "data.npz")
-    message = refused(["run", package, "-i", data, "-o", work / "o.npz", *extra])
+    message = refused(["run", package, "--data", data, "-o", work / "o.npz", *extra])
     assert "mlpack-package-" not in message and "/tmp" not in message.replace(str(work), "")
     assert "m.mlpack" in message or str(data) in message or "nosuch" in message
 
@@ -36,7 +36,7 @@ def test_an_unloadable_packaged_model_names_the_package(work: Path, package: Pat
     with zipfile.ZipFile(package) as archive:
         model_name = json.loads(archive.read("manifest.json"))["model"]["path"]
     forged = repack(package, work / "forged.mlpack", edit, extra={model_name: broken})
-    for args in (["run", forged, "-i", work / "data.npz", "-o", work / "o.npz"], ["verify", forged, "--run"]):
+    for args in (["run", forged, "--data", work / "data.npz", "-o", work / "o.npz"], ["verify", forged, "--run"]):
         result = CliRunner().invoke(app, [str(a) for a in args])
         assert result.exit_code in (1, 2), (result.exit_code, result.stderr)
         assert "mlpack-package-" not in result.stderr and "forged.mlpack!" in result.stderr, result.stderr

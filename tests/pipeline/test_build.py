@@ -48,14 +48,14 @@ def test_build_cold_then_warm(project: Path, tmp_path: Path, runner) -> None:
     (tmp_path / "budgets.toml").write_text("[budget]\nmax_size_mb = 4\n")  # only the check and pack change
     changed = build(project, out=out)
     assert [s.status for s in changed.stages] == ["up to date", "up to date", "built", "built"]
-    cli = runner.invoke(app, ["build", str(project), "--out", str(out), "--json"])
+    cli = runner.invoke(app, ["build", str(project), "-o", str(out), "--json"])
     assert cli.exit_code == 0 and json.loads(cli.stdout)["package"] == str(out / "tiny-1.2.3.mlpack")
 
 
 def test_a_failing_stage_stops_the_build_and_writes_no_package(project: Path, tmp_path: Path, runner) -> None:
     (tmp_path / "budgets.toml").write_text('[budget]\nmax_size_mb = "1 KB"\n')
     out = tmp_path / "dist"
-    result = runner.invoke(app, ["build", str(project), "--out", str(out)])
+    result = runner.invoke(app, ["build", str(project), "-o", str(out)])
     assert result.exit_code == ExitCode.FAILED
     assert "check stage" in result.output and "max_size_mb" in result.output
     assert not list(out.glob("*.mlpack"))
@@ -87,7 +87,7 @@ def test_a_failing_stage_stops_the_build_and_writes_no_package(project: Path, tm
 )
 def test_build_config_mistakes(project: Path, tmp_path: Path, runner, edit, message: str) -> None:
     project.write_text(edit(project.read_text()))
-    result = runner.invoke(app, ["build", str(project), "--out", str(tmp_path / "dist")])
+    result = runner.invoke(app, ["build", str(project), "-o", str(tmp_path / "dist")])
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert message in result.output and "Traceback" not in result.output
 
@@ -99,13 +99,13 @@ def test_init_writes_a_config_that_builds(tmp_path: Path, runner) -> None:
     assert result.exit_code == 0 and config.is_file()
     again = runner.invoke(app, ["init", "models.py:mlp", "-o", str(config)])
     assert again.exit_code == ExitCode.BAD_INPUT and "--force" in again.output
-    built = runner.invoke(app, ["build", str(config), "--out", str(tmp_path / "dist")])
+    built = runner.invoke(app, ["build", str(config), "-o", str(tmp_path / "dist")])
     assert built.exit_code == 0, built.output
 
 
 def test_build_json_says_ok_for_failures_too(project: Path, tmp_path: Path, runner) -> None:
     (tmp_path / "budgets.toml").write_text('[budget]\nmax_size_mb = "1 KB"\n')
-    result = runner.invoke(app, ["build", str(project), "--out", str(tmp_path / "dist"), "--json"])
+    result = runner.invoke(app, ["build", str(project), "-o", str(tmp_path / "dist"), "--json"])
     assert result.exit_code == ExitCode.FAILED
     payload = json.loads(result.stdout)
     assert payload["ok"] is False and payload["exit_code"] == 1 and payload["package"] is None
@@ -121,7 +121,7 @@ def test_tune_without_a_fitting_candidate_exits_1(project: Path, tmp_path: Path,
         .replace('budgets = "budgets.toml"', 'budgets = "budgets.toml"\ndata = "val.npz"')
     )
     out = tmp_path / "dist"
-    result = runner.invoke(app, ["build", str(project), "--out", str(out)])
+    result = runner.invoke(app, ["build", str(project), "-o", str(out)])
     assert result.exit_code == ExitCode.FAILED, result.output
     assert "tune found no candidate" in result.output and "Traceback" not in result.output
     built = json.loads((out / "build.json").read_text())
@@ -146,7 +146,7 @@ def test_a_build_over_a_damaged_cache_rebuilds(project: Path, tmp_path: Path, ru
     out = tmp_path / "dist"
     out.mkdir()
     (out / STATE_FILE).write_text("[]")
-    result = runner.invoke(app, ["build", str(project), "--out", str(out), "--json"])
+    result = runner.invoke(app, ["build", str(project), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert [s["status"] for s in json.loads(result.stdout)["stages"]] == ["built"] * 4
 

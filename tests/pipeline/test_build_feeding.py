@@ -53,7 +53,7 @@ def gru_project(tmp_path: Path) -> Path:
 
 def test_build_streams_every_stage_and_the_package_records_the_pairs(gru_project: Path, tmp_path: Path) -> None:
     out = tmp_path / "dist"
-    result = runner.invoke(app, ["build", str(gru_project), "--out", str(out), "--json"])
+    result = runner.invoke(app, ["build", str(gru_project), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     package = Path(json.loads(result.stdout)["package"])
     # The check's reference comparison ran the data as a stream: the file has no 'state' array, so
@@ -62,13 +62,13 @@ def test_build_streams_every_stage_and_the_package_records_the_pairs(gru_project
     assert check["quality"] is not None and check["exit_code"] == 0
     shown = runner.invoke(app, ["verify", str(package), "--run", "--json"])
     assert shown.exit_code == 0, shown.output
-    verified = json.loads(shown.output)
+    verified = json.loads(shown.stdout)
     assert "as a stream" in verified["golden"]["label"]
     inspected = runner.invoke(app, ["inspect", str(package), "--json"])
-    manifest_feeding = json.loads(inspected.output)
+    manifest_feeding = json.loads(inspected.stdout)
     assert "output_1=state" in json.dumps(manifest_feeding)
     # A second build with nothing changed reuses every stage, the pairs included in their keys.
-    again = runner.invoke(app, ["build", str(gru_project), "--out", str(out), "--json"])
+    again = runner.invoke(app, ["build", str(gru_project), "-o", str(out), "--json"])
     assert [s["status"] for s in json.loads(again.stdout)["stages"]] == ["up to date"] * 4
 
 
@@ -142,7 +142,7 @@ def test_build_feeds_set_values_to_every_stage(scalar_project: Path, tmp_path: P
 def test_config_mistakes_name_the_line(gru_project: Path, tmp_path: Path, edit, message: str) -> None:
     gru_project.write_text(edit(gru_project.read_text()))
     out = tmp_path / "dist"
-    result = runner.invoke(app, ["build", str(gru_project), "--out", str(out)])
+    result = runner.invoke(app, ["build", str(gru_project), "-o", str(out)])
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists() or not list(out.glob("*.mlpack"))
@@ -161,7 +161,7 @@ def test_pairs_the_exported_model_lacks_stop_the_build_at_export(
 ) -> None:
     gru_project.write_text(gru_project.read_text().replace('["output_1=state"]', pairs))
     out = tmp_path / "dist"
-    result = runner.invoke(app, ["build", str(gru_project), "--out", str(out), "--json"])
+    result = runner.invoke(app, ["build", str(gru_project), "-o", str(out), "--json"])
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     payload = json.loads(result.stdout)
     assert message in payload["message"] and "export stage" in payload["message"]
@@ -170,6 +170,6 @@ def test_pairs_the_exported_model_lacks_stop_the_build_at_export(
 
 def test_a_set_value_for_an_unknown_input_stops_at_export(scalar_project: Path, tmp_path: Path) -> None:
     scalar_project.write_text(scalar_project.read_text().replace("sr = 16000", "rate = 16000"))
-    result = runner.invoke(app, ["build", str(scalar_project), "--out", str(tmp_path / "dist"), "--json"])
+    result = runner.invoke(app, ["build", str(scalar_project), "-o", str(tmp_path / "dist"), "--json"])
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert "[model] set rate=16000: the model has no input 'rate'" in json.loads(result.stdout)["message"]

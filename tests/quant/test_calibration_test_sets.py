@@ -52,7 +52,7 @@ def test_optimize_static_calibrates_and_verifies_on_the_test_sets(tmp_path: Path
     # 14 decisions cannot show 99% kept (issue 19): a bar they can show, stated.
     result = runner.invoke(app, [*args, "--min-agreement", "0.8"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert f"{len(SIZES)} test set(s) from {sets}" in payload["verified_on"]
     assert any(f"on {len(SIZES)} samples" in step for step in payload["steps"])
     assert out.is_file()

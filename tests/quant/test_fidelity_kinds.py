@@ -55,7 +55,7 @@ def test_a_file_that_loses_decisions_fails_in_optimize_and_in_check(damaged, run
         mlpack.optimize(model, tmp_path / "w.onnx", quantize=QuantMode.WEIGHTS, data=data)
     result = _check(runner, lossy, model, data, _budget(tmp_path, kind))
     assert result.exit_code == ExitCode.FAILED, result.output
-    checked = json.loads(result.output)
+    checked = json.loads(result.stdout)
     if kind != "value":
         decisions = checked["quality"]["decisions"]
         assert decisions["lost"] == diff.decisions.lost and decisions["judged"] == diff.decisions.judged  # type: ignore[union-attr]
@@ -76,7 +76,7 @@ def test_auto_climbs_until_the_decisions_hold_and_check_agrees(damaged, runner, 
     assert result.size_ratio < 0.9
     checked = _check(runner, out, model, data, _budget(tmp_path, kind))
     assert checked.exit_code == ExitCode.OK, checked.output
-    quality = json.loads(checked.output)["quality"]
+    quality = json.loads(checked.stdout)["quality"]
     decisions = result.comparison.outputs[0].decisions
     if decisions is None:
         assert kind == "value"
@@ -92,7 +92,7 @@ def test_frame_threshold_is_the_users(damaged, runner, tmp_path: Path) -> None:
     args = ["optimize", str(model), "-o", str(out), "--quantize", "fp16", "--data", str(data), "--json"]
     result = runner.invoke(app, [*args, "--threshold", "frames=0.3,unsure=0.02"])
     assert result.exit_code == 0, result.output
-    output = json.loads(result.output)["comparison"]["outputs"][0]
+    output = json.loads(result.stdout)["comparison"]["outputs"][0]
     assert output["meaning"]["threshold"] == 0.3 and output["decisions"]["unsure_level"] == 0.02
     assert output["decisions"]["f1"] is not None
 

@@ -151,7 +151,9 @@ def test_pre_processing_degrades_step_by_step(gemm_mlp: Path, tmp_path: Path, mo
     result = mlpack.optimize(gemm_mlp, tmp_path / "q.onnx", quantize=QuantMode.DYNAMIC)
     assert calls[1]["skip_symbolic_shape"] is True and "skip_optimization" not in calls[1]
     assert any("NoneType" in w for w in result.warnings)
-    assert "pre-processing without symbolic shape inference" in result.steps
+    # the weaker pre-processing that ran is a warning, never a step shown with a tick
+    assert "only pre-processing without symbolic shape inference ran" in " ".join(result.warnings)
+    assert not any("pre-processing" in step for step in result.steps)
     assert result.comparison.passed
 
 

@@ -129,7 +129,7 @@ def test_cli_auto_json_lists_each_tensor(families, runner, tmp_path: Path) -> No
         app, ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(data), "--json"]
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert payload["latency_ratio"] <= 1.05
     assert {"tensor", "role", "shape", "representation", "reason"} <= set(payload["tensors"][0])
 
@@ -140,7 +140,7 @@ def test_block_size_option(families, runner, tmp_path: Path) -> None:
     args = ["optimize", str(model), "-o", str(out), "--quantize", "weights", "--block-size", "16", "--json"]
     result = runner.invoke(app, [*args, "--data", str(data)])
     assert result.exit_code == 0, result.output
-    assert any("int8-block" in step for step in json.loads(result.output)["steps"])
+    assert any("int8-block" in step for step in json.loads(result.stdout)["steps"])
     bad = runner.invoke(app, ["optimize", str(model), "-o", str(tmp_path / "x.onnx"), "--block-size", "-2"])
     assert bad.exit_code == ExitCode.BAD_INPUT and "--block-size" in bad.output
 

@@ -49,7 +49,7 @@ def test_a_stream_checked_on_the_device_gets_the_local_verdict(
     remote = runner.invoke(app, [*args, "--target", world.url(world.servers[0])])
     assert local.exit_code == verdict, local.output
     assert remote.exit_code == verdict, remote.output
-    here, there = json.loads(local.output), json.loads(remote.output)
+    here, there = json.loads(local.stdout), json.loads(remote.stdout)
     assert there["on_device"] and there["verdicts"][0]["measured"] == pytest.approx(here["verdicts"][0]["measured"])
 
 
@@ -60,21 +60,24 @@ def test_bench_and_run_on_the_device_take_state_and_set(
     pairs = ["--state", "new_state=state"]
     benched = runner.invoke(app, ["bench", str(stream["model"]), *FAST, *pairs, "--target", url, "--json", "-"])
     assert benched.exit_code == 0, benched.output
-    assert json.loads(benched.output)["settings"]["feeding"]["state"] == ["new_state=state"]
+    assert json.loads(benched.stdout)["settings"]["feeding"]["state"] == ["new_state=state"]
     given = runner.invoke(
         app, ["bench", str(stream["model"]), *FAST, "--set", "state=0", "--target", url, "--json", "-"]
     )
     assert given.exit_code == 0, given.output
-    assert json.loads(given.output)["settings"]["feeding"]["set"] == {"state": "0"}
+    assert json.loads(given.stdout)["settings"]["feeding"]["set"] == {"state": "0"}
     import mlpack
 
     package = mlpack.pack(stream["model"], tmp_path / "s.mlpack").output
     remote, local = tmp_path / "remote.npz", tmp_path / "local.npz"
     ran = runner.invoke(
-        app, ["run", str(package), "-i", str(stream["data"]), "-o", str(remote), *pairs, "--target", url]
+        app, ["run", str(package), "--data", str(stream["data"]), "-o", str(remote), *pairs, "--target", url]
     )
     assert ran.exit_code == 0, ran.output
-    assert runner.invoke(app, ["run", str(package), "-i", str(stream["data"]), "-o", str(local), *pairs]).exit_code == 0
+    assert (
+        runner.invoke(app, ["run", str(package), "--data", str(stream["data"]), "-o", str(local), *pairs]).exit_code
+        == 0
+    )
     with np.load(remote) as a, np.load(local) as b:
         np.testing.assert_allclose(a["prob"], b["prob"], rtol=1e-6)
 
@@ -94,7 +97,7 @@ def test_diff_follows_the_profiles_target_and_says_so(
     args = ["diff", str(model), str(model), "-b", str(budget), "--device", "board", "--runs", "5", "--duration", "0.01"]
     result = runner.invoke(app, [*args, "--max-remeasure", "0", "--markdown", str(comment), "--json", "-"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["on_device"] and data["target"] == url and data["schema"] == "mlpack.diff/1"
     assert "before / after" in comment.read_text()
 
@@ -120,7 +123,7 @@ def test_an_unreachable_profile_target_is_exit_2_never_the_host(
         "check": ["check", str(model), "-b", str(budget), *device, *CHECK_FAST],
         "diff": ["diff", str(model), str(model), "-b", str(budget), *device],
         "bench": ["bench", str(model), *FAST, *device, "--devices", str(budget)],
-        "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "--out", str(tmp_path / "dist")],
+        "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "-o", str(tmp_path / "dist")],
         "tune": ["tune", str(model), "-o", str(tmp_path / "t.onnx"), "-b", str(budget), "--data", str(data), *device],
     }[command]
     result = runner.invoke(app, args)

@@ -47,7 +47,7 @@ def test_setup_installs_into_its_folder_then_changes_nothing_and_target_runs_use
     url, folder = world.url(server), home / "mlpack-venv"
     first = runner.invoke(app, ["devices", "setup", url, "--dir", str(folder), "--json"])
     assert first.exit_code == 0, first.output
-    done = json.loads(first.output)
+    done = json.loads(first.stdout)
     assert done["changed"] is True and any(w.startswith("mlpack_edge-") for w in done["installed"])
     assert done["python"] == str(folder / "venv" / "bin" / "python") and done["device"]["mlpack"] == "0.1.0"
     assert sorted(p.name for p in home.iterdir()) == ["mlpack-venv"]  # nothing outside its folder
@@ -60,7 +60,7 @@ def test_setup_installs_into_its_folder_then_changes_nothing_and_target_runs_use
 
     checked = runner.invoke(app, ["devices", "check", url, "--dir", str(folder), "--json"])
     assert checked.exit_code == 0, checked.output
-    report = json.loads(checked.output)
+    report = json.loads(checked.stdout)
     assert report["venv"]["mlpack"] == "0.1.0" and report["venv"]["onnxruntime"]
     assert isinstance(report["venv"]["isa"], list)
     assert report["python"]["python"] and report["python"]["machine"]

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from mlpack.cli import app
 from mlpack.errors import BadInputError
 from mlpack.remote.ssh import parse_target
+from tests.helpers.hostile import without_progress
 from tests.helpers.models import make_gemm_mlp
 from tests.remote.ssh_server import VENV_BIN, LocalSSHServer, record_host_keys, session_env, write_client_home
 
@@ -115,7 +116,7 @@ def test_a_fleet_of_two_runs_in_parallel_and_compare_sets_the_devices_side_by_si
     assert result.output.count("mlp.onnx") >= 2  # one merged table, a row per device
     compared = runner.invoke(app, ["compare", str(out), "--json"])
     assert compared.exit_code == 0, compared.output
-    rows = json.loads(compared.output)["rows"]
+    rows = json.loads(compared.stdout)["rows"]
     assert len(rows) == 1 and world.url(world.servers[1]) in rows[0]["source"]
 
 
@@ -142,7 +143,7 @@ def _closed_port() -> int:
 
 
 def _one_error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
+    lines = [line for line in without_progress(output).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), output
     return lines[0]
 
@@ -299,7 +300,7 @@ def test_check_on_a_device_measures_there_and_keeps_its_exit_codes(
     assert "budget" in markdown.read_text().lower()
     broken = runner.invoke(app, [*args, "-b", str(_budget(tmp_path, 1e-6)), "--target", url, "--json", "-"])
     assert broken.exit_code == 1
-    assert json.loads(broken.output)["ok"] is False
+    assert json.loads(broken.stdout)["ok"] is False
 
 
 def test_a_profile_with_a_target_measures_on_that_device(
@@ -319,7 +320,7 @@ def test_a_profile_with_a_target_measures_on_that_device(
         app, ["check", str(model), "-b", str(budget), "--device", "board", "--runs", "5", "--json", "-"]
     )
     assert checked.exit_code == 0, checked.output
-    assert json.loads(checked.output)["target"] == url
+    assert json.loads(checked.stdout)["target"] == url
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +336,7 @@ def test_verify_run_on_a_device(world: World, package: Path, runner: CliRunner) 
     url = world.url(world.servers[1])
     result = runner.invoke(app, ["verify", str(package), "--run", "--target", url, "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["ok"] and data["on_device"] and data["golden"]["passed"] and data["package"] == str(package)
     human = runner.invoke(app, ["verify", str(package), "--run", "--target", url])
     assert human.exit_code == 0 and "verified on" in human.output
@@ -348,10 +349,10 @@ def test_run_on_a_device_writes_the_outputs_here(
     np.savez(inputs, x=np.random.default_rng(0).standard_normal((6, 16)).astype(np.float32))
     remote, local = tmp_path / "remote.npz", tmp_path / "local.npz"
     result = runner.invoke(
-        app, ["run", str(package), "-i", str(inputs), "-o", str(remote), "--target", world.url(world.servers[0])]
+        app, ["run", str(package), "--data", str(inputs), "-o", str(remote), "--target", world.url(world.servers[0])]
     )
     assert result.exit_code == 0, result.output
-    assert runner.invoke(app, ["run", str(package), "-i", str(inputs), "-o", str(local)]).exit_code == 0
+    assert runner.invoke(app, ["run", str(package), "--data", str(inputs), "-o", str(local)]).exit_code == 0
     with np.load(remote) as a, np.load(local) as b:
         np.testing.assert_allclose(a["y"], b["y"], rtol=1e-5, atol=1e-6)
 
@@ -363,7 +364,7 @@ def test_bad_input_on_the_device_is_one_line_and_nothing_is_written(
     np.savez(inputs, wrong=np.zeros((2, 3), dtype=np.float32))
     out = tmp_path / "out.npz"
     result = runner.invoke(
-        app, ["run", str(package), "-i", str(inputs), "-o", str(out), "--target", world.url(world.servers[0])]
+        app, ["run", str(package), "--data", str(inputs), "-o", str(out), "--target", world.url(world.servers[0])]
     )
     assert result.exit_code == 2
     assert "on 127.0.0.1" in _one_error_line(result.output)

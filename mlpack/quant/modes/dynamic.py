@@ -68,8 +68,7 @@ class DynamicInt8(ModelPass):
     reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.99, min_agreement=0.99)
     description = (
-        "INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM); "
-        "embedding tables INT8 at rest"
+        "INT8 weights, activations quantised at run time (MatMul/Gemm/Attention/LSTM); embedding tables INT8 at rest"
     )
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:

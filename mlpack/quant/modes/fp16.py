@@ -17,9 +17,7 @@ FP16_KEPT_FLOAT = ("LayerNormalization", "BatchNormalization", "InstanceNormaliz
 class Float16(ModelPass):
     name = "FP16"
     tolerance = Tolerance(atol=None, min_cosine=0.999, min_agreement=0.99)
-    description = (
-        "FP16 weights and compute; float32 inputs and outputs"
-    )
+    description = "FP16 weights and compute; float32 inputs and outputs"
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         import onnx

@@ -59,9 +59,7 @@ class Int4Weights(ModelPass):
     name = "INT4 weights"
     reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99)
-    description = (
-        "4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest"
-    )
+    description = "4-bit block-wise MatMul weights (MatMulNBits, smaller in RAM too); other weights INT8 at rest"
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         count = quantize_int4(model, output, context.settings, context.log)

@@ -92,9 +92,7 @@ class StaticInt8(ModelPass):
     name = "static INT8"
     reports_layers = True
     tolerance = Tolerance(atol=None, min_cosine=0.98, min_agreement=0.99)
-    description = (
-        "INT8 weights and activations, activation ranges calibrated on data"
-    )
+    description = "INT8 weights and activations, activation ranges calibrated on data"
 
     def call(self, model: Path, output: Path, context: PassContext) -> bool:
         quantize_static(model, output, context.settings, context.log)
