@@ -9,14 +9,17 @@ import typer
 
 from mlpack.cli.common import (
     AsJson,
+    DevicesFile,
     Range,
     SetOption,
     StateOption,
     ThresholdOption,
+    Timeout,
     console,
     emit,
     feeding,
     handle_errors,
+    positive_ints,
     print_json,
     thresholds,
 )
@@ -83,6 +86,24 @@ MinAgreement = Annotated[
     Range(0, 1),
 ]
 
+DecideOn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help="auto: measure its speed decisions on this device, ssh://[user@]host[:port] or an SSH alias; "
+        "repeat for a fleet (INT8 compute only where no device is slower).",
+    ),
+]
+DecideDevice = Annotated[
+    str | None, typer.Option("--device", help="auto: a device profile whose target measures the speed decisions.")
+]
+DecideBatches = Annotated[
+    str,
+    typer.Option(
+        help="auto: the batch sizes the model will run at, e.g. 1,8: INT8 compute only where not slower at any."
+    ),
+]
+
 
 @handle_errors
 def export(
@@ -145,9 +166,15 @@ def optimize(
     state: StateOption = None,
     set_values: SetOption = None,
     threshold: ThresholdOption = None,
+    targets: DecideOn = None,
+    device: DecideDevice = None,
+    devices_file: DevicesFile = None,
+    batch_sizes: DecideBatches = "1",
+    timeout: Timeout = 600.0,
     as_json: AsJson = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
+    from mlpack.pipeline.decide_on import decision_targets, device_timer
     from mlpack.quant.optimize import optimize as run_optimize
 
     settings = _quantize_settings(
@@ -163,6 +190,10 @@ def optimize(
         activation_type=activation_type,
         weight_type=weight_type,
     )
+    on = decision_targets(targets or (), device=device, devices_file=devices_file)
+    if not targets and quantize is not QuantMode.AUTO:
+        on = ()  # a profile's target measures auto's decisions; the other modes make none (--target is refused)
+    timer = device_timer(on, timeout_s=timeout)
     result = run_optimize(
         model,
         output,
@@ -175,6 +206,8 @@ def optimize(
         eval_data=eval_data,
         feeding=feeding(state, set_values),
         thresholds=thresholds(threshold),
+        timer=timer,
+        batch_sizes=positive_ints(batch_sizes, "--batch-sizes"),
     )
     emit(result, "-" if as_json else None)
 

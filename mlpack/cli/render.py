@@ -34,6 +34,7 @@ from mlpack.cli.render_model import (
 )
 from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
+from mlpack.core.sysinfo import MeasuredOn
 from mlpack.exporter.export import ExportResult
 from mlpack.pipeline.summary import BuildResult
 from mlpack.pipeline.tune import TuneResult
@@ -243,7 +244,7 @@ def render_tune(console: Console, result: TuneResult) -> None:
         gap = c.slice_gap.get("accuracy")
         verdict = "[green]all met[/]" if c.meets_budgets else "[red]broken: " + escape(", ".join(c.broken())) + "[/]"
         if c.slower_than_fp32:
-            verdict += " [yellow](slower than FP32 here)[/]"
+            verdict += " [yellow](slower than FP32)[/]"
         table.add_row(
             escape(name),
             human_size(c.size_bytes or 0),
@@ -256,6 +257,10 @@ def render_tune(console: Console, result: TuneResult) -> None:
             verdict,
         )
     console.print(table)
+    if result.measured_on:
+        where = "; ".join(MeasuredOn.from_dict(d).describe() for d in result.measured_on)
+        fleet = ", ranked by the slowest" if len(result.measured_on) > 1 else ""
+        console.print(f"candidates timed on {escape(where)}{fleet}")
     if result.timed_out:
         console.print("[yellow]the time box ran out: the best of the candidates built so far was taken[/]")
     if result.chosen:

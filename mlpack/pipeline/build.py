@@ -33,6 +33,7 @@ from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, 
 from mlpack.exporter.export import export
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
+from mlpack.pipeline.decide_on import decision_targets, device_timer
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 from mlpack.pipeline.tune import tune
 from mlpack.pipeline.tune_settings import TuneSettings
@@ -201,7 +202,10 @@ def _optimize(run: _Run) -> StageReport:
         check = _tune_check(run)
         files += _present(check.budgets, check.data, check.drift_reference)
         key["check"] = asdict(check)
-    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run))
+    targets = _decision_targets(run)
+    if targets:  # auto's choices depend on the device that times them
+        key["decided_on"] = list(targets)
+    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run, targets))
     report = _stage(run, "optimize", key, files, [run.model], produce)
     run.optimization = report.summary
     return report
@@ -213,7 +217,15 @@ def _feeding_key(run: _Run) -> dict[str, Any]:
     return {"feeding": feeding.to_dict()} if feeding.state or feeding.values else {}
 
 
-def _quantize(run: _Run) -> dict[str, Any]:
+def _decision_targets(run: _Run) -> tuple[str, ...]:
+    """Where auto's speed decisions are measured: the [check] device profile's target, if it names one."""
+    check = run.config.check
+    if run.config.optimize.quantize is not QuantMode.AUTO or check is None:
+        return ()
+    return decision_targets(device=check.device, budget=check.budgets)
+
+
+def _quantize(run: _Run, targets: tuple[str, ...] = ()) -> dict[str, Any]:
     settings = run.config.optimize
     result = optimize(
         run.fp32,
@@ -233,6 +245,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
         feeding=run.config.model.feeding,
         tolerance=_tolerance(settings.quantize, settings.min_agreement),
         thresholds=settings.threshold,
+        timer=device_timer(targets),
     )
     return {
         "quantize": settings.quantize.value,
@@ -243,6 +256,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
         "decisions": [o.decisions.to_dict() | {"output": o.name} for o in result.comparison.outputs if o.decisions],
         "steps": list(result.steps),
         "layers": list(result.layers),  # each quantised tensor's own cost: inspect shows the costliest
+        "speed_decisions": result.speed_decisions,  # where auto's timings ran, and what they measured
     }
 
 
