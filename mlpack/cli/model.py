@@ -98,9 +98,10 @@ DecideDevice = Annotated[
     str | None, typer.Option("--device", help="auto: a device profile whose target measures the speed decisions.")
 ]
 DecideBatches = Annotated[
-    str,
+    str | None,
     typer.Option(
-        help="auto: the batch sizes the model will run at, e.g. 1,8: INT8 compute only where not slower at any."
+        help="auto: the batch sizes the model will run at, e.g. 1,8: INT8 compute only where not slower at any "
+        "(default: the --device profile's batch_sizes, else 1)."
     ),
 ]
 
@@ -169,12 +170,12 @@ def optimize(
     targets: DecideOn = None,
     device: DecideDevice = None,
     devices_file: DevicesFile = None,
-    batch_sizes: DecideBatches = "1",
+    batch_sizes: DecideBatches = None,
     timeout: Timeout = 600.0,
     as_json: AsJson = False,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
-    from mlpack.pipeline.decide_on import decision_targets, device_timer
+    from mlpack.pipeline.decide_on import decide_on
     from mlpack.quant.optimize import optimize as run_optimize
 
     settings = _quantize_settings(
@@ -190,10 +191,10 @@ def optimize(
         activation_type=activation_type,
         weight_type=weight_type,
     )
-    on = decision_targets(targets or (), device=device, devices_file=devices_file)
-    if not targets and quantize is not QuantMode.AUTO:
-        on = ()  # a profile's target measures auto's decisions; the other modes make none (--target is refused)
-    timer = device_timer(on, timeout_s=timeout)
+    sizes = positive_ints(batch_sizes, "--batch-sizes") if batch_sizes is not None else None
+    where = decide_on(
+        quantize, targets=targets or (), batch_sizes=sizes, device=device, devices_file=devices_file, timeout_s=timeout
+    )
     result = run_optimize(
         model,
         output,
@@ -206,8 +207,8 @@ def optimize(
         eval_data=eval_data,
         feeding=feeding(state, set_values),
         thresholds=thresholds(threshold),
-        timer=timer,
-        batch_sizes=positive_ints(batch_sizes, "--batch-sizes"),
+        timer=where.timer,
+        batch_sizes=where.batch_sizes,
     )
     emit(result, "-" if as_json else None)
 

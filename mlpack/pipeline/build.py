@@ -33,7 +33,7 @@ from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, 
 from mlpack.exporter.export import export
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
-from mlpack.pipeline.decide_on import decision_targets, device_timer
+from mlpack.pipeline.decide_on import DecideOn, decide_on
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 from mlpack.pipeline.tune import tune
 from mlpack.pipeline.tune_settings import TuneSettings
@@ -202,10 +202,12 @@ def _optimize(run: _Run) -> StageReport:
         check = _tune_check(run)
         files += _present(check.budgets, check.data, check.drift_reference)
         key["check"] = asdict(check)
-    targets = _decision_targets(run)
-    if targets:  # auto's choices depend on the device that times them
-        key["decided_on"] = list(targets)
-    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run, targets))
+    checked = run.config.check
+    device, budget = (checked.device, checked.budgets) if checked else (None, None)
+    where = decide_on(settings.quantize, device=device, budget=budget)
+    if where.timer is not None or where.batch_sizes != (1,):  # auto's choices depend on where and how it timed
+        key["decided_on"] = {"targets": _targets_of(where.timer), "batch_sizes": list(where.batch_sizes)}
+    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run, where))
     report = _stage(run, "optimize", key, files, [run.model], produce)
     run.optimization = report.summary
     return report
@@ -217,15 +219,12 @@ def _feeding_key(run: _Run) -> dict[str, Any]:
     return {"feeding": feeding.to_dict()} if feeding.state or feeding.values else {}
 
 
-def _decision_targets(run: _Run) -> tuple[str, ...]:
-    """Where auto's speed decisions are measured: the [check] device profile's target, if it names one."""
-    check = run.config.check
-    if run.config.optimize.quantize is not QuantMode.AUTO or check is None:
-        return ()
-    return decision_targets(device=check.device, budget=check.budgets)
+def _targets_of(timer: Any) -> list[str]:
+    """The devices a timer measures on, for the stage's key."""
+    return [t.target.url() for t in getattr(timer, "timers", None) or ([timer] if timer is not None else [])]
 
 
-def _quantize(run: _Run, targets: tuple[str, ...] = ()) -> dict[str, Any]:
+def _quantize(run: _Run, where: DecideOn) -> dict[str, Any]:
     settings = run.config.optimize
     result = optimize(
         run.fp32,
@@ -245,7 +244,8 @@ def _quantize(run: _Run, targets: tuple[str, ...] = ()) -> dict[str, Any]:
         feeding=run.config.model.feeding,
         tolerance=_tolerance(settings.quantize, settings.min_agreement),
         thresholds=settings.threshold,
-        timer=device_timer(targets),
+        timer=where.timer,
+        batch_sizes=where.batch_sizes,
     )
     return {
         "quantize": settings.quantize.value,

@@ -39,19 +39,17 @@ from mlpack.core.metrics import evaluate
 from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.progress import Progress
 from mlpack.core.signature import signature_of
-from mlpack.core.sysinfo import MeasuredOn, int8_acceleration, measured_here
+from mlpack.core.sysinfo import int8_acceleration
 from mlpack.core.validate import check_output
 from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, ExitCode, MlpackError
-from mlpack.pipeline.decide_on import decision_targets, device_timer
 from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
-from mlpack.pipeline.tune_measure import Timed, time_models
+from mlpack.pipeline.tune_measure import Timed, TimedOn, time_models
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.calibration import inspect_calibration
 from mlpack.quant.optimize import optimize
 from mlpack.quant.settings import QuantMode
-from mlpack.quant.timers import devices_of
 from mlpack.quant.timing import Timer
 from mlpack.remote.jobs import DEFAULT_TIMEOUT_S
 
@@ -199,7 +197,7 @@ def tune(
     check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file, drift_reference))
     # Measured on the named devices or the profile's target, reached before the time box starts
     # (an unusable one is exit 2, never the host instead).
-    on = _On(decision_targets(targets, device=device, budget=Path(budgets), devices_file=devices_file), timeout_s)
+    on = TimedOn.resolve(targets, device=device, budget=Path(budgets), devices_file=devices_file, timeout_s=timeout_s)
     measured_on = [d.as_dict() for d in on.devices()]
     started = time.perf_counter()
     budget_file = load_budget_file(budgets)
@@ -217,7 +215,7 @@ def tune(
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
         build_until = started + max_time_s * BUILD_SHARE
         timed_out = _build_in_time(
-            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, settings, on.timer
+            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, settings, on
         )
         built = [c for c in candidates if c.status == "built"]
         inputs: dict[str, Any] = {}
@@ -251,18 +249,6 @@ def tune(
         inputs=inputs,
         measured_on=measured_on,
     )
-
-
-class _On:
-    """Where candidates and auto's decisions are timed: the target devices, or this host."""
-
-    def __init__(self, targets: Sequence[str], timeout_s: float) -> None:
-        self.targets, self.timeout_s = tuple(targets), timeout_s
-        self.timer = device_timer(self.targets, timeout_s=timeout_s)
-
-    def devices(self) -> tuple[MeasuredOn, ...]:
-        """Each device's identity (asking it: an unusable device fails here), or this host's."""
-        return devices_of(self.timer) if self.timer is not None else (measured_here(),)
 
 
 def _calibrated(spec: CandidateSpec, batch: int, memory: int) -> CandidateSpec:
@@ -301,7 +287,7 @@ def _build_in_time(
     max_time_s: float,
     report: Progress,
     settings: TuneSettings,
-    timer: Timer | None = None,
+    on: TimedOn | None = None,
 ) -> bool:
     """Build candidates in order until the build share of the time box is spent; True if it was.
 
@@ -319,7 +305,7 @@ def _build_in_time(
             candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
             continue
         report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
-        _build(candidate, source, workdir, data, budgets, settings, simplify=simplify, timer=timer)
+        _build(candidate, source, workdir, data, budgets, settings, simplify=simplify, on=on)
         spent.append(candidate.build_seconds)
         if candidate.spec.quantize is QuantMode.NONE and candidate.status == "built" and candidate.path:
             source, simplify = candidate.path, False
@@ -341,7 +327,7 @@ def _build(
     settings: TuneSettings,
     *,
     simplify: bool = True,
-    timer: Timer | None = None,
+    on: TimedOn | None = None,
 ) -> None:
     """Build one candidate in a fresh child process.
 
@@ -355,8 +341,11 @@ def _build(
     began = time.perf_counter()
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            timing = timer if spec.quantize is QuantMode.AUTO else None  # auto decides where the candidates are timed
-            args = (model, target, spec, data, drop, settings, simplify, timing)
+            # auto's speed decisions are measured where, and at the batch sizes, the candidates are judged
+            timer, sizes = (
+                (on.timer, on.batch_sizes) if on is not None and spec.quantize is QuantMode.AUTO else (None, (1,))
+            )
+            args = (model, target, spec, data, drop, settings, simplify, timer, sizes)
             kept = pool.submit(_optimize_candidate, *args).result()
     except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
         candidate.status, candidate.reason = "failed", str(exc)
@@ -379,6 +368,7 @@ def _optimize_candidate(
     settings: TuneSettings,
     simplify: bool,
     timer: Timer | None = None,
+    batch_sizes: tuple[int, ...] = (1,),
 ) -> int:
     """Runs in the child: optimise, and return how many nodes accuracy-aware quantisation kept in float."""
     result = optimize(
@@ -393,6 +383,7 @@ def _optimize_candidate(
         feeding=settings.feeding,
         thresholds=settings.thresholds,
         timer=timer,
+        batch_sizes=batch_sizes,
     )
     return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
@@ -423,7 +414,7 @@ def _score(
 
 
 def _measure(
-    built: list[Candidate], settings: BenchSettings, budgets: Budgets, on: _On, profile: DeviceProfile | None
+    built: list[Candidate], settings: BenchSettings, budgets: Budgets, on: TimedOn, profile: DeviceProfile | None
 ) -> Timed:
     """All candidates in one interleaved run, so their ratios to FP32 share the machine's state,
     on the evaluation data's samples (never on invented shapes): here, or on every target device,

@@ -20,8 +20,37 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.sysinfo import MeasuredOn, measured_here
 from mlpack.errors import RemoteError
+from mlpack.pipeline.decide_on import decision_batch_sizes, decision_targets, device_timer
+from mlpack.quant.timers import devices_of
 from mlpack.remote.jobs import DEFAULT_TIMEOUT_S
 from mlpack.remote.ssh import parse_target
+
+
+class TimedOn:
+    """Where candidates and auto's decisions are timed: the target devices, or this host; and at
+    what batch sizes auto decides."""
+
+    def __init__(self, targets: Sequence[str], timeout_s: float, batch_sizes: tuple[int, ...] = (1,)) -> None:
+        self.targets, self.timeout_s, self.batch_sizes = tuple(targets), timeout_s, batch_sizes
+        self.timer = device_timer(self.targets, timeout_s=timeout_s)
+
+    @classmethod
+    def resolve(
+        cls,
+        targets: Sequence[str],
+        *,
+        device: str | None,
+        budget: Path,
+        devices_file: Path | None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> TimedOn:
+        """``targets`` as given, else the device profile's target; the profile's batch sizes."""
+        on = decision_targets(targets, device=device, budget=budget, devices_file=devices_file)
+        return cls(on, timeout_s, decision_batch_sizes(device=device, budget=budget, devices_file=devices_file))
+
+    def devices(self) -> tuple[MeasuredOn, ...]:
+        """Each device's identity (asking it: an unusable device fails here), or this host's."""
+        return devices_of(self.timer) if self.timer is not None else (measured_here(),)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +41,31 @@ def test_a_fleet_times_each_batch_size_on_every_device_in_one_job_each(world: Wo
     assert timing["ratios"][1] == slowest  # the fleet's answer is its slowest device at its slowest batch
 
 
-def test_optimize_auto_decides_on_the_target_and_says_where(
+def test_optimize_auto_decides_on_the_profiles_target_at_its_batch_sizes(
     world: World, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
-    out = tmp_path / "auto.onnx"
-    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--no-simplify", "--batch-sizes", "1,2"]
-    result = runner.invoke(app, [*args, "--target", world.url(world.servers[0]), "--json"])
+    profiles, out = tmp_path / "devices.toml", tmp_path / "auto.onnx"
+    url = world.url(world.servers[0])
+    profiles.write_text(f'[device.board]\nthreads = 1\ntarget = "{url}"\nbatch_sizes = [1, 2]\n')
+    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--no-simplify"]
+    result = runner.invoke(app, [*args, "--device", "board", "--devices", str(profiles), "--json"])
     assert result.exit_code == 0, result.output
     decisions = json.loads(result.output)["speed_decisions"]
     (device,) = decisions["measured_on"]
     assert device["device"].startswith(_port(world, 0)) and device["onnxruntime"] and device["cpu"]
     assert decisions["batch_sizes"] == [1, 2] and decisions["timings"]
     assert all(set(t["batch_sizes"]) == {"1", "2"} for t in decisions["timings"]) and out.is_file()
-    here = runner.invoke(app, [*args, "-o", str(tmp_path / "here.onnx")])
-    assert here.exit_code == 0, here.output
-    assert "speed decisions measured on this host (" in " ".join(here.output.split())
+
+
+def test_without_a_target_the_report_names_this_host(model: Path) -> None:
+    from mlpack.cli.render_decisions import measured_on_line
+    from mlpack.quant.timing import LocalTimer
+
+    timer = DecisionTimer(LocalTimer())
+    timer.p50_ratios([model, model], {"x": np.ones((1, 16), np.float32)})
+    record = timer.record()
+    assert record is not None
+    assert measured_on_line(record).startswith(f"speed decisions measured on this host ({platform.node()})")
 
 
 def test_tune_times_its_candidates_on_the_target(world: World, model: Path, runner: CliRunner, tmp_path: Path) -> None:
