@@ -92,3 +92,13 @@ def test_other_modes_refuse_a_target(model: Path, runner: CliRunner, tmp_path: P
 def test_bad_batch_sizes_are_bad_input(sizes: str, model: Path, runner: CliRunner, tmp_path: Path) -> None:
     args = ["optimize", str(model), "-o", str(tmp_path / "o.onnx"), "--quantize", "auto", "--batch-sizes", sizes]
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_a_profiles_batch_sizes_are_checked_where_the_file_is_read(
+    model: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "devices.toml"
+    profiles.write_text("[device.board]\nthreads = 1\nbatch_sizes = [0, 8]\n")
+    args = ["optimize", str(model), "-o", str(tmp_path / "o.onnx"), "--quantize", "auto"]
+    result = runner.invoke(app, [*args, "--device", "board", "--devices", str(profiles)])
+    assert result.exit_code == 2 and "batch_sizes" in result.output and "devices.toml" in result.output
