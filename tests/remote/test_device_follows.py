@@ -108,7 +108,7 @@ def _build_config(tmp_path: Path, model: Path, budget: Path, quantize: str) -> P
     return config
 
 
-@pytest.mark.parametrize("command", ["check", "diff", "bench", "build", "tune", "optimize"])
+@pytest.mark.parametrize("command", ["check", "diff", "bench", "build", "build-auto", "tune", "optimize"])
 def test_an_unreachable_profile_target_is_exit_2_never_the_host(
     command: str, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -121,6 +121,7 @@ def test_an_unreachable_profile_target_is_exit_2_never_the_host(
         "diff": ["diff", str(model), str(model), "-b", str(budget), *device],
         "bench": ["bench", str(model), *FAST, *device, "--devices", str(budget)],
         "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "--out", str(tmp_path / "dist")],
+        "build-auto": ["build", str(_build_config(tmp_path, model, budget, "auto")), "--out", str(tmp_path / "dist")],
         "tune": ["tune", str(model), "-o", str(tmp_path / "t.onnx"), "-b", str(budget), "--data", str(data), *device],
         "optimize": ["optimize", str(model), "-o", str(tmp_path / "t.onnx"), "--quantize", "auto", *device]
         + ["--devices", str(budget)],
