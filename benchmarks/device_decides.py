@@ -163,7 +163,8 @@ def main() -> None:
                     os.environ["HOME"] = home
                     timer = RemoteTimer(where, timeout_s=args.timeout) if isinstance(where, str) else where
                     watches[label] = Stopwatch(timer)
-                    runs[label] = decide(model, tmp / f"{model.stem}-{label[-4:]}.onnx", watches[label], sizes)
+                    out = tmp / f"{model.stem}-{label.replace('/', '-')}.onnx"
+                    runs[label] = decide(model, out, watches[label], sizes)
                 show(name, runs, sizes)
                 spent = [
                     f"{label}: {w.questions} questions, {w.seconds:.1f} s answering" for label, w in watches.items()

@@ -5,6 +5,7 @@ the device's identity in the result; a fleet decides by its slowest device."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import platform
 from pathlib import Path
@@ -102,3 +103,18 @@ def test_a_profiles_batch_sizes_are_checked_where_the_file_is_read(
     args = ["optimize", str(model), "-o", str(tmp_path / "o.onnx"), "--quantize", "auto"]
     result = runner.invoke(app, [*args, "--device", "board", "--devices", str(profiles)])
     assert result.exit_code == 2 and "batch_sizes" in result.output and "devices.toml" in result.output
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MLPACK_ARM_TARGET"),
+    reason='opt-in: the emulated ARM device of tools/arm-device/ (eval "$(tools/arm-device/serve.sh env)")',
+)
+def test_auto_decides_on_the_emulated_arm_device(
+    model: Path, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", os.environ["MLPACK_ARM_HOME"])
+    args = ["optimize", str(model), "-o", str(tmp_path / "arm.onnx"), "--quantize", "auto", "--no-simplify"]
+    result = runner.invoke(app, [*args, "--target", os.environ["MLPACK_ARM_TARGET"], "--timeout", "1800", "--json"])
+    assert result.exit_code == 0, result.output
+    (device,) = json.loads(result.output)["speed_decisions"]["measured_on"]
+    assert "asimd" in device["isa"]  # timed by the ARM build of onnxruntime, on (emulated) ARM
