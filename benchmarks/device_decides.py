@@ -99,7 +99,7 @@ def decide(model: Path, out: Path, timer: Any, sizes: tuple[int, ...]) -> tuple[
 
 
 def show(name: str, runs: dict[str, tuple[Any, float]], sizes: tuple[int, ...]) -> None:
-    where, width = list(runs), 18
+    where, width = list(runs), 24
     print(f"\n== {name}")
     for label, (result, seconds) in runs.items():
         for device in (result.speed_decisions or {}).get("measured_on", []):
