@@ -51,6 +51,14 @@ CalibrationMemory = Annotated[
 ]
 ObjectiveOption = Annotated[Objective, typer.Option(help="What 'best' means among candidates that fit.")]
 TuneJson = Annotated[str | None, json_option("every candidate's figures")]
+TuneTargets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help="Time the candidates (and auto's decisions) on this device: ssh://[user@]host[:port] or an SSH "
+        "alias; repeat for a fleet, ranked by its slowest device (default: the --device profile's target).",
+    ),
+]
 Alpha = Annotated[float, typer.Option(help="False-alarm rate over all features together (Holm-adjusted tests).")]
 PsiFloor = Annotated[
     float | None, typer.Option(help="Also require PSI >= this for a numeric feature to count as drifted.")
@@ -220,6 +228,8 @@ def tune(
     drift_reference: DriftReference = None,
     threshold: ThresholdOption = None,
     wide: Wide = False,
+    target: TuneTargets = None,
+    timeout: Timeout = 600.0,
 ) -> None:
     """Build candidates, measure them, and keep the best that meets every budget. Exit 1 if none does."""
     from mlpack.core.validate import check_reports
@@ -252,6 +262,8 @@ def tune(
             settings=settings,
             progress=update,
             drift_reference=drift_reference,
+            targets=target or (),
+            timeout_s=timeout,
         )
     emit(result, json_out)
     exit_with(result)

@@ -6,15 +6,18 @@ from typing import Annotated, Any
 import typer
 
 from mlpack.cli.common import (
+    DevicesFile,
     JsonOut,
     Range,
     SetOption,
     StateOption,
     ThresholdOption,
+    Timeout,
     console,
     emit,
     feeding,
     handle_errors,
+    positive_ints,
     spinner,
     thresholds,
     write_json,
@@ -82,6 +85,25 @@ MinAgreement = Annotated[
     Range(0, 1),
 ]
 
+DecideOn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        help="auto: measure its speed decisions on this device, ssh://[user@]host[:port] or an SSH alias; "
+        "repeat for a fleet (INT8 compute only where no device is slower).",
+    ),
+]
+DecideDevice = Annotated[
+    str | None, typer.Option("--device", help="auto: a device profile whose target measures the speed decisions.")
+]
+DecideBatches = Annotated[
+    str | None,
+    typer.Option(
+        help="auto: the batch sizes the model will run at, e.g. 1,8: INT8 compute only where not slower at any "
+        "(default: the --device profile's batch_sizes, else 1)."
+    ),
+]
+
 
 @handle_errors
 def export(
@@ -145,9 +167,15 @@ def optimize(
     state: StateOption = None,
     set_values: SetOption = None,
     threshold: ThresholdOption = None,
+    target: DecideOn = None,
+    device: DecideDevice = None,
+    devices_file: DevicesFile = None,
+    batch_sizes: DecideBatches = None,
+    timeout: Timeout = 600.0,
     json_out: JsonOut = None,
 ) -> None:
     """Simplify and quantise an ONNX model; fail (and write nothing) if its outputs drift."""
+    from mlpack.pipeline.decide_on import decide_on
     from mlpack.quant.optimize import optimize as run_optimize
 
     settings = _quantize_settings(
@@ -163,6 +191,10 @@ def optimize(
         activation_type=activation_type,
         weight_type=weight_type,
     )
+    sizes = positive_ints(batch_sizes, "--batch-sizes") if batch_sizes is not None else None
+    where = decide_on(
+        quantize, targets=target or (), batch_sizes=sizes, device=device, devices_file=devices_file, timeout_s=timeout
+    )
     with spinner(f"optimising {model.name} ({quantize.value})"):
         result = run_optimize(
             model,
@@ -176,6 +208,8 @@ def optimize(
             eval_data=eval_data,
             feeding=feeding(state, set_values),
             thresholds=thresholds(threshold),
+            timer=where.timer,
+            batch_sizes=where.batch_sizes,
         )
     emit(result, json_out)
 

@@ -39,6 +39,7 @@ from mlpack.cli.render_size import render_size
 from mlpack.cli.tables import Column, duration, fitted, show, size
 from mlpack.core.fidelity import Comparison, OutputDiff, Tolerance
 from mlpack.core.modelinfo import ModelInfo
+from mlpack.core.sysinfo import MeasuredOn
 from mlpack.exporter.export import ExportResult
 from mlpack.pipeline.summary import BuildResult
 from mlpack.pipeline.tune import TuneResult
@@ -269,7 +270,7 @@ def render_tune(console: Console, result: TuneResult) -> None:
         gap = c.slice_gap.get("accuracy")
         verdict = "[green]all met[/]" if c.meets_budgets else "[red]broken: " + escape(", ".join(c.broken())) + "[/]"
         if c.slower_than_fp32:
-            verdict += " [yellow](slower than FP32 here)[/]"
+            verdict += " [yellow](slower than FP32)[/]"
         rows.append(
             [
                 escape(name),
@@ -286,6 +287,10 @@ def render_tune(console: Console, result: TuneResult) -> None:
     title = "Candidates (* front within budgets: size, p50, accuracy)"
     table, dropped = fitted(title, TUNE_COLUMNS, rows, width=console.width, wide=flags.wide)
     show(console, table, dropped, wide=flags.wide)
+    if result.measured_on:
+        where = "; ".join(MeasuredOn.from_dict(d).describe() for d in result.measured_on)
+        fleet = ", ranked by the slowest" if len(result.measured_on) > 1 else ""
+        console.print(f"candidates timed on {escape(where)}{fleet}")
     if result.timed_out:
         console.print("[yellow]the time box ran out: the best of the candidates built so far was taken[/]")
     if result.chosen:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlpack.cli.markup import escape
+from mlpack.cli.render_decisions import measured_on_line, timings_table
 from mlpack.cli.render_fidelity import decision_lines, layer_table
 from mlpack.cli.tables import size as human_size
 from mlpack.core.signature import Signature
@@ -89,8 +90,11 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
         console.print(tensor_table(result.tensors))
     if result.layers:
         console.print(layer_table(result.layers))
+    if result.speed_decisions:
+        console.print(timings_table(result.speed_decisions))
+        console.print(measured_on_line(result.speed_decisions))
     if result.latency_ratio is not None:
-        console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved here, batch 1)")
+        console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved where the decisions were)")
     if result.accuracy is not None:
         report = result.accuracy
         console.print(

@@ -23,6 +23,7 @@ class DeviceProfile:
     description: str = ""
     builtin: bool = False
     target: str | None = None  # ssh://[user@]host[:port]: measure on the real device, not approximate it
+    batch_sizes: tuple[int, ...] | None = None  # the batch sizes models run at there: speed decisions hold at each
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class DeviceProfile:
             "description": self.description,
             "builtin": self.builtin,
             "target": self.target,
+            "batch_sizes": list(self.batch_sizes) if self.batch_sizes else None,
         }
 
 
@@ -49,7 +51,8 @@ BUILTIN_DEVICES: dict[str, DeviceProfile] = {
 }
 
 MAX_CPU_ID = 4095  # Linux's largest NR_CPUS default; a CPU set beyond it is a typo or hostile
-_DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description", "target")
+_DEVICE_KEYS = ("threads", "cpus", "memory_mb", "description", "target", "batch_sizes")
+MAX_BATCH = 1 << 16
 # The shape of a target; mlpack.remote.ssh parses it when it is used.
 _TARGET = re.compile(r"ssh://([^@/\s]+@)?[A-Za-z0-9_.\-]+(:\d+)?(\?\S*)?|[A-Za-z0-9_.\-]+")
 
@@ -81,8 +84,24 @@ def parse_devices(doc: TomlDocument) -> dict[str, DeviceProfile]:
             else positive_number(doc, table, "memory_mb", memory, maximum=MAX_MEMORY_MB),
             description=description,
             target=_parse_target(doc, table, values.get("target")),
+            batch_sizes=_parse_batch_sizes(doc, table, values.get("batch_sizes")),
         )
     return devices
+
+
+def _parse_batch_sizes(doc: TomlDocument, table: str, value: Any) -> tuple[int, ...] | None:
+    """``[1, 8]``: the batch sizes the device runs models at."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_BATCH for v in value)
+    ):
+        raise doc.error(
+            f"must be a list of batch sizes from 1 to {MAX_BATCH}, like [1, 8]; got {value!r}", table, "batch_sizes"
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def _parse_target(doc: TomlDocument, table: str, value: Any) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -82,3 +83,32 @@ def total_memory_mb() -> float | None:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (ValueError, OSError, AttributeError):
         return None
+
+
+@dataclass(frozen=True)
+class MeasuredOn:
+    """Where a speed decision was measured, for the report: every decision names its machine."""
+
+    device: str  # "this host (hostname)" or the target device's name
+    cpu: str
+    isa: tuple[str, ...]  # the instruction sets that decide INT8 speed, as the machine reports them
+    onnxruntime: str
+
+    def describe(self) -> str:
+        isa = ", ".join(self.isa) or "no INT8 instruction sets reported"
+        return f"{self.device}: {self.cpu} ({isa}), onnxruntime {self.onnxruntime}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "cpu": self.cpu, "isa": list(self.isa), "onnxruntime": self.onnxruntime}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MeasuredOn:
+        return cls(str(data["device"]), str(data["cpu"]), tuple(str(f) for f in data["isa"]), str(data["onnxruntime"]))
+
+
+def measured_here() -> MeasuredOn:
+    """This machine, as the decisions measured on it are reported."""
+    import onnxruntime
+
+    isa = tuple(flag for flag, on in cpu_features().items() if on)
+    return MeasuredOn(f"this host ({platform.node() or 'unnamed'})", cpu_model(), isa, onnxruntime.__version__)

@@ -33,6 +33,7 @@ from mlpack.errors import BudgetError, ExitCode, InputSpecError, InternalError, 
 from mlpack.exporter.export import export
 from mlpack.pipeline.cache import StageCache
 from mlpack.pipeline.config import TUNE, BuildConfig, CheckConfig, load_build_config
+from mlpack.pipeline.decide_on import DecideOn, decide_on
 from mlpack.pipeline.summary import BuildResult, StageReport, build_markdown
 from mlpack.pipeline.tune import tune
 from mlpack.pipeline.tune_settings import TuneSettings
@@ -201,7 +202,12 @@ def _optimize(run: _Run) -> StageReport:
         check = _tune_check(run)
         files += _present(check.budgets, check.data, check.drift_reference)
         key["check"] = asdict(check)
-    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run))
+    checked = run.config.check
+    device, budget = (checked.device, checked.budgets) if checked else (None, None)
+    where = decide_on(settings.quantize, device=device, budget=budget)
+    if where.timer is not None or where.batch_sizes != (1,):  # auto's choices depend on where and how it timed
+        key["decided_on"] = {"targets": _targets_of(where.timer), "batch_sizes": list(where.batch_sizes)}
+    produce = (lambda: _tune(run)) if settings.tune else (lambda: _quantize(run, where))
     report = _stage(run, "optimize", key, files, [run.model], produce)
     run.optimization = report.summary
     return report
@@ -213,7 +219,12 @@ def _feeding_key(run: _Run) -> dict[str, Any]:
     return {"feeding": feeding.to_dict()} if feeding.state or feeding.values else {}
 
 
-def _quantize(run: _Run) -> dict[str, Any]:
+def _targets_of(timer: Any) -> list[str]:
+    """The devices a timer measures on, for the stage's key."""
+    return [t.target.url() for t in getattr(timer, "timers", None) or ([timer] if timer is not None else [])]
+
+
+def _quantize(run: _Run, where: DecideOn) -> dict[str, Any]:
     settings = run.config.optimize
     result = optimize(
         run.fp32,
@@ -233,6 +244,8 @@ def _quantize(run: _Run) -> dict[str, Any]:
         feeding=run.config.model.feeding,
         tolerance=_tolerance(settings.quantize, settings.min_agreement),
         thresholds=settings.threshold,
+        timer=where.timer,
+        batch_sizes=where.batch_sizes,
     )
     return {
         "quantize": settings.quantize.value,
@@ -243,6 +256,7 @@ def _quantize(run: _Run) -> dict[str, Any]:
         "decisions": [o.decisions.to_dict() | {"output": o.name} for o in result.comparison.outputs if o.decisions],
         "steps": list(result.steps),
         "layers": list(result.layers),  # each quantised tensor's own cost: inspect shows the costliest
+        "speed_decisions": result.speed_decisions,  # where auto's timings ran, and what they measured
     }
 
 

@@ -13,6 +13,7 @@ import multiprocessing
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlpack.bench import measure  # called as measure.benchmark, which tests replace
 from mlpack.bench.settings import BenchSettings
 from mlpack.budget.drift import DriftJudge
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
@@ -45,11 +45,13 @@ from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, ExitCode, MlpackError
 from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
+from mlpack.pipeline.tune_measure import Timed, TimedOn, time_models
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.calibration import inspect_calibration
 from mlpack.quant.optimize import optimize
 from mlpack.quant.settings import QuantMode
-from mlpack.remote.targets import refuse_target
+from mlpack.quant.timing import Timer
+from mlpack.remote.jobs import DEFAULT_TIMEOUT_S
 
 SCHEMA = "mlpack.tune/1"
 BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was built
@@ -119,6 +121,7 @@ class TuneResult:
     timed_out: bool
     schema: str = SCHEMA
     inputs: dict[str, Any] = field(default_factory=dict)  # what latency was measured on, per candidate file
+    measured_on: list[dict[str, Any]] = field(default_factory=list)  # the machines the candidates were timed on
 
     @property
     def ok(self) -> bool:
@@ -147,6 +150,7 @@ class TuneResult:
             "exit_code": int(self.exit_code),
             "candidates": [c.to_dict(fp32) for c in self.candidates],
             "inputs": self.inputs,
+            "measured_on": self.measured_on,
         }
 
 
@@ -162,6 +166,8 @@ def tune(
     settings: TuneSettings = TuneSettings(),
     progress: Progress | None = None,
     drift_reference: Path | None = None,
+    targets: Sequence[str] = (),
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> TuneResult:
     """Build candidates, measure and score them, and write the best one that meets every budget.
 
@@ -182,12 +188,18 @@ def tune(
         progress: called with (what, fraction done); None is silent.
         drift_reference: a package packed with ``--data`` (or its statistics file) that ``data``
             and each candidate's outputs on it are tested against, for the drift budgets.
+        targets: devices to time the candidates on (and auto's decisions), ranked by the slowest;
+            none: the profile's ``target``, else this host.
+        timeout_s: per device job: give up after this many seconds.
     """
-    started = time.perf_counter()
     report = progress or _silent
     feeding, max_time_s = settings.feeding, settings.max_time_s
     check_output(Path(output), option="-o", inputs=(model, budgets, data, calibration, devices_file, drift_reference))
-    refuse_target("tune", device, budget=Path(budgets), devices_file=devices_file)  # never times on the host instead
+    # Measured on the named devices or the profile's target, reached before the time box starts
+    # (an unusable one is exit 2, never the host instead).
+    on = TimedOn.resolve(targets, device=device, budget=Path(budgets), devices_file=devices_file, timeout_s=timeout_s)
+    measured_on = [d.as_dict() for d in on.devices()]
+    started = time.perf_counter()
     budget_file = load_budget_file(budgets)
     profile = resolve_device(device, budget_file.devices, devices_file)
     resolved = resolve(budget_file, device)
@@ -203,15 +215,20 @@ def tune(
     with tempfile.TemporaryDirectory(prefix="mlpack-tune-") as workdir:
         build_until = started + max_time_s * BUILD_SHARE
         timed_out = _build_in_time(
-            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, settings
+            candidates, model, Path(workdir), data, resolved, build_until, max_time_s, report, settings, on
         )
         built = [c for c in candidates if c.status == "built"]
         inputs: dict[str, Any] = {}
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
             _score(built, Path(model), dataset, resolved, settings, drift_judge)
-            report("measuring latency, interleaved", BUILD_SHARE + 0.1)
-            inputs = _measure(built, profile, settings.runs, settings.duration_s, resolved, feeding, data)
+            where = f" on {', '.join(on.targets)}" if on.targets else ""
+            report(f"measuring latency, interleaved{where}", BUILD_SHARE + 0.1)
+            bench = BenchSettings(
+                runs=settings.runs, duration_s=settings.duration_s, warmup=5, feeding=feeding, data=data
+            )
+            timed = _measure(built, bench, resolved, on, profile)
+            inputs, measured_on = timed.inputs, [d.as_dict() for d in timed.measured_on]
             _mark_pareto(built)
         chosen = _choose(built, settings.objective)
         if chosen is not None:
@@ -230,6 +247,7 @@ def tune(
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
         inputs=inputs,
+        measured_on=measured_on,
     )
 
 
@@ -269,6 +287,7 @@ def _build_in_time(
     max_time_s: float,
     report: Progress,
     settings: TuneSettings,
+    on: TimedOn | None = None,
 ) -> bool:
     """Build candidates in order until the build share of the time box is spent; True if it was.
 
@@ -286,7 +305,7 @@ def _build_in_time(
             candidate.status, candidate.reason = "skipped", f"time box (--max-time {max_time_s:g} s) ran out"
             continue
         report(f"building {candidate.spec.name}", index / len(candidates) * BUILD_SHARE)
-        _build(candidate, source, workdir, data, budgets, settings, simplify=simplify)
+        _build(candidate, source, workdir, data, budgets, settings, simplify=simplify, on=on)
         spent.append(candidate.build_seconds)
         if candidate.spec.quantize is QuantMode.NONE and candidate.status == "built" and candidate.path:
             source, simplify = candidate.path, False
@@ -308,6 +327,7 @@ def _build(
     settings: TuneSettings,
     *,
     simplify: bool = True,
+    on: TimedOn | None = None,
 ) -> None:
     """Build one candidate in a fresh child process.
 
@@ -321,7 +341,12 @@ def _build(
     began = time.perf_counter()
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            kept = pool.submit(_optimize_candidate, model, target, spec, data, drop, settings, simplify).result()
+            # auto's speed decisions are measured where, and at the batch sizes, the candidates are judged
+            timer, sizes = (
+                (on.timer, on.batch_sizes) if on is not None and spec.quantize is QuantMode.AUTO else (None, (1,))
+            )
+            args = (model, target, spec, data, drop, settings, simplify, timer, sizes)
+            kept = pool.submit(_optimize_candidate, *args).result()
     except MlpackError as exc:  # a candidate that cannot be built is reported, not fatal
         candidate.status, candidate.reason = "failed", str(exc)
         return
@@ -342,6 +367,8 @@ def _optimize_candidate(
     max_drop: float | None,
     settings: TuneSettings,
     simplify: bool,
+    timer: Timer | None = None,
+    batch_sizes: tuple[int, ...] = (1,),
 ) -> int:
     """Runs in the child: optimise, and return how many nodes accuracy-aware quantisation kept in float."""
     result = optimize(
@@ -355,6 +382,8 @@ def _optimize_candidate(
         eval_data=data if max_drop is not None else None,
         feeding=settings.feeding,
         thresholds=settings.thresholds,
+        timer=timer,
+        batch_sizes=batch_sizes,
     )
     return len(result.accuracy.kept_in_float) if result.accuracy is not None else 0
 
@@ -385,37 +414,30 @@ def _score(
 
 
 def _measure(
-    built: list[Candidate],
-    profile: DeviceProfile | None,
-    runs: int,
-    duration_s: float,
-    budgets: Budgets,
-    feeding: FeedOptions,
-    data: Path,
-) -> dict[str, Any]:
+    built: list[Candidate], settings: BenchSettings, budgets: Budgets, on: TimedOn, profile: DeviceProfile | None
+) -> Timed:
     """All candidates in one interleaved run, so their ratios to FP32 share the machine's state,
-    on the evaluation data's samples (never on invented shapes); returns what each was fed.
+    on the evaluation data's samples (never on invented shapes): here, or on every target device,
+    where the slowest device's figures count.
 
     Verdicts here are point estimates for ranking; run ``mlpack check`` on the chosen artifact
     for the confidence-interval verdict.
     """
-    result = measure.benchmark(
-        [c.path for c in built if c.path],
-        settings=BenchSettings(runs=runs, duration_s=duration_s, warmup=5, feeding=feeding, data=data),
-        device=profile,
+    fp32 = next((i for i, c in enumerate(built) if c.spec.name == "fp32"), None)
+    paths = [c.path for c in built if c.path]
+    timed = time_models(
+        paths, reference=fp32, settings=settings, profile=profile, targets=on.targets, timeout_s=on.timeout_s
     )
-    # Ratios are to the FP32 candidate (the simplified source), measured in the same run.
-    fp32 = next((m for c, m in zip(built, result.measurements, strict=True) if c.spec.name == "fp32"), None)
-    for candidate, measured in zip(built, result.measurements, strict=True):
-        lat = measured.latency_ms
+    for candidate, measured, ratio in zip(built, timed.measurements, timed.ratios, strict=True):
+        lat = measured[0].latency_ms  # the slowest device's
         candidate.latency_ms = {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99}
-        if fp32 is not None:
-            candidate.latency_ratio = lat.p50 / fp32.latency_ms.p50
+        if ratio is not None:
+            candidate.latency_ratio = ratio
             not_fp32 = candidate.spec.quantize is not QuantMode.NONE
-            candidate.slower_than_fp32 = not_fp32 and candidate.latency_ratio > SLOWER_THAN_FP32
+            candidate.slower_than_fp32 = not_fp32 and ratio > SLOWER_THAN_FP32
         candidate.verdicts += point_latency_verdicts(lat, budgets, "the interleaved run")
-        candidate.verdicts += resource_verdicts(resource_figures([measured]), budgets)
-    return dict(result.settings.get("inputs", {}))
+        candidate.verdicts += resource_verdicts(resource_figures(list(measured)), budgets)
+    return timed
 
 
 def _score_key(c: Candidate) -> float:

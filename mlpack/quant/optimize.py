@@ -22,6 +22,8 @@ from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
 from mlpack.quant.settings import QuantizeSettings, QuantMode
 from mlpack.quant.simplify import Simplify
+from mlpack.quant.timers import DecisionTimer
+from mlpack.quant.timing import LocalTimer, Timer
 
 VERIFY_BATCH = 8
 # At most, from calibration data (in blocks): enough for a 95% lower bound to show 99% of the
@@ -46,6 +48,8 @@ class OptimizeResult:
     tensors: tuple[dict[str, Any], ...] = ()  # per-tensor representation and why (auto)
     latency_ratio: float | None = None  # auto: p50 against FP32, measured interleaved at batch 1
     layers: tuple[dict[str, Any], ...] = ()  # per quantised tensor: its own cost, costliest first
+    # Where the speed decisions were measured (machines, batch sizes, each timing); None if none was made.
+    speed_decisions: dict[str, Any] | None = None
 
     @property
     def size_ratio(self) -> float:
@@ -69,6 +73,7 @@ class OptimizeResult:
             "tensors": list(self.tensors),
             "latency_ratio": self.latency_ratio,
             "layers": list(self.layers),
+            "speed_decisions": self.speed_decisions,
         }
 
 
@@ -86,6 +91,8 @@ def optimize(
     eval_data: Path | None = None,
     feeding: FeedOptions = FeedOptions(),
     thresholds: tuple[OutputRule, ...] = (),
+    timer: Timer | None = None,
+    batch_sizes: tuple[int, ...] = (1,),
 ) -> OptimizeResult:
     """Write a smaller/faster version of ``source`` to ``output``, or raise and write nothing.
 
@@ -105,11 +112,23 @@ def optimize(
         feeding: state pairs (``data`` runs as a stream carrying them) and inputs given by value.
         thresholds: what outputs mean, per output (``--threshold NAME=VALUE``), over what is
             inferred from their values; decisions are judged accordingly.
+        timer: where speed decisions (``auto``'s) are measured: this host by default, a device
+            (``mlpack.remote.timer.RemoteTimer``) or several (``mlpack.quant.timers.FleetTimer``).
+        batch_sizes: the batch sizes the model will run at: a speed decision holds only where it
+            holds at every one of them.
     """
     started = time.perf_counter()
     source, output = Path(source), Path(output)
     _check_arguments(source, output, quantize, max_accuracy_drop, eval_data)
+    if (timer is not None or tuple(batch_sizes) != (1,)) and quantize is not QuantMode.AUTO:
+        raise BadInputError(
+            f"--target and --batch-sizes say where and at what batch sizes --quantize auto measures its speed "
+            f"decisions; --quantize {quantize.value} makes none. Use --quantize auto, or drop them."
+        )
     check_output(output, option="-o", inputs=(source, data, settings.calibration, eval_data))
+    decisions = DecisionTimer(timer or LocalTimer(), batch_sizes)
+    if timer is not None and quantize is QuantMode.AUTO:
+        decisions.measured_on  # noqa: B018  (a device that cannot be used fails now, before any work for it)
     accuracy_aware = max_accuracy_drop is not None
     # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
     tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
@@ -121,7 +140,7 @@ def optimize(
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
     log = PassLog()
     with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
-        context = PassContext(Path(workdir), settings, reference, tolerance, log, source)
+        context = PassContext(Path(workdir), settings, reference, tolerance, log, source, timer=decisions)
         try:
             final, comparison = run_passes(source, passes, context)
         except VerificationError as exc:
@@ -154,6 +173,7 @@ def optimize(
         tensors=tuple(log.tensors),
         latency_ratio=log.latency_ratio,
         layers=tuple(log.layers),
+        speed_decisions=decisions.record(),
     )
 
 

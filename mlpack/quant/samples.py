@@ -44,3 +44,22 @@ def first_samples(model: Path, feeds: dict[str, Any], count: int) -> dict[str, A
         for name, value in feeds.items()
         for axis in [axes.get(name) or 0]
     }
+
+
+def batch_of(model: Path, feeds: dict[str, Any], size: int) -> dict[str, Any] | None:
+    """The inputs at batch ``size``: the samples of ``feeds`` taken in turn along each input's own
+    batch axis (repeated where there are fewer); None where the model takes no batch to resize."""
+    import numpy as np
+
+    try:
+        specs = _input_specs(model, model.stat().st_mtime_ns)
+        found = data_batch_axes(specs, feeds, source="the verification inputs")
+    except MlpackError:
+        return None
+    if not found.batched:
+        return None
+    axes = found.axes
+    return {
+        name: value if axes.get(name) is None else np.take(value, range(size), axis=axes[name], mode="wrap")
+        for name, value in feeds.items()
+    }

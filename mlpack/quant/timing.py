@@ -10,35 +10,16 @@ of a shared machine hits both sides of every ratio alike.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlpack.core.onnxio import create_session
-from mlpack.core.sysinfo import cpu_features, cpu_model
+from mlpack.core.sysinfo import MeasuredOn, measured_here
 
 ROUND_RUNS = 7
-
-
-@dataclass(frozen=True)
-class MeasuredOn:
-    """Where a speed decision was measured, for the report: every decision names its machine."""
-
-    device: str  # "this host (hostname)" or the target's name
-    cpu: str
-    isa: tuple[str, ...]  # the instruction sets that decide INT8 speed, as the machine reports them
-    onnxruntime: str
-
-    def describe(self) -> str:
-        isa = ", ".join(self.isa) or "no INT8 instruction sets reported"
-        return f"{self.device}: {self.cpu} ({isa}), onnxruntime {self.onnxruntime}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"device": self.device, "cpu": self.cpu, "isa": list(self.isa), "onnxruntime": self.onnxruntime}
 
 
 class Timer(Protocol):
@@ -59,10 +40,7 @@ class LocalTimer:
 
     @property
     def measured_on(self) -> MeasuredOn:
-        import onnxruntime
-
-        isa = tuple(flag for flag, on in cpu_features().items() if on)
-        return MeasuredOn(f"this host ({platform.node() or 'unnamed'})", cpu_model(), isa, onnxruntime.__version__)
+        return measured_here()
 
     def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
         return p50_ratios(models, feeds)

@@ -2,8 +2,9 @@
 
 Run on the device as ``python3 -m mlpack.bench.agent``. It makes a private temporary folder and
 says where (``{"workdir": ..., "system": ...}``), waits while the host copies files into it,
-reads one job (``{"args": [...], "fetch": [...]}``), runs ``mlpack ARGS`` there, answers with the
-exit code, the output and the fetched files, and removes the folder. The folder goes also when the
+reads one job (``{"args": [...], "fetch": [...]}``), runs ``mlpack ARGS`` there (or, with
+``"entry"``, one of :data:`ENTRIES`), answers with the exit code, the output and the fetched files,
+and removes the folder. The folder goes also when the
 host goes away: the end of stdin (Ctrl-C on the host, a lost connection, a timeout) stops the
 job at once, and SIGTERM/SIGHUP are turned into a normal exit so that ``finally`` runs.
 """
@@ -25,6 +26,8 @@ from typing import Any
 OUT_OF_MEMORY = 137  # what the host reads as "the device ran out of memory"
 # Set for the job's mlpack: it runs on the device, so a profile's target must not be followed again.
 ON_DEVICE_ENV = "MLPACK_ON_TARGET_DEVICE"
+# Jobs that are not an mlpack command, by name -> the module the device's Python runs with -m.
+ENTRIES = {"ratios": "mlpack.quant.timing_job"}  # interleaved p50 ratios, for decisions measured here
 
 
 def device_system() -> dict[str, Any]:
@@ -37,6 +40,15 @@ def device_system() -> dict[str, Any]:
 def mlpack_command(args: list[str]) -> list[str]:
     """How the agent starts the job's mlpack (a test replaces it with a process that has workers)."""
     return [sys.executable, "-m", "mlpack.cli", *args]
+
+
+def job_command(args: list[str], entry: str | None) -> list[str]:
+    """The job's process: mlpack ARGS, or the named entry's module with ARGS."""
+    if entry is None:
+        return mlpack_command(args)
+    if entry not in ENTRIES:
+        raise SystemExit(f"error: this mlpack has no job '{entry}'; set the device up again from the host")
+    return [sys.executable, "-m", ENTRIES[entry], *args]
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -67,12 +79,12 @@ class _Job:
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def run(self, args: list[str], workdir: Path) -> subprocess.CompletedProcess[bytes]:
+    def run(self, args: list[str], workdir: Path, entry: str | None = None) -> subprocess.CompletedProcess[bytes]:
         with self.lock:
             if self.abandoned.is_set():
                 raise SystemExit(1)
             self.child = subprocess.Popen(
-                mlpack_command(args),
+                job_command(args, entry),
                 cwd=workdir,
                 env={**os.environ, ON_DEVICE_ENV: "1"},
                 stdin=subprocess.DEVNULL,
@@ -101,7 +113,8 @@ def main() -> int:
             return 1
         request = json.loads(line)
         threading.Thread(target=job.watch_stdin, daemon=True).start()
-        done = job.run([str(a) for a in request["args"]], workdir)
+        entry = request.get("entry")
+        done = job.run([str(a) for a in request["args"]], workdir, str(entry) if entry is not None else None)
         if job.abandoned.is_set():
             return 1
         code = OUT_OF_MEMORY if done.returncode == -signal.SIGKILL else done.returncode

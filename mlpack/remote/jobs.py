@@ -44,6 +44,7 @@ class RemoteJob:
     args: tuple[str, ...]  # mlpack's arguments, naming files by their names in the device's folder
     uploads: dict[str, Path] = field(default_factory=dict)  # name on the device -> local file
     fetch: tuple[str, ...] = ()  # files the command writes there, brought back
+    entry: str | None = None  # a job of the agent's ENTRIES instead of an mlpack command
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
         try:
             hello = await _read_message(process, target, "starting")
             await _upload(connection, target, Path(hello["workdir"]), job.uploads)
-            process.stdin.write(json.dumps({"args": list(job.args), "fetch": list(job.fetch)}) + "\n")
+            request = {"args": list(job.args), "fetch": list(job.fetch)} | ({"entry": job.entry} if job.entry else {})
+            process.stdin.write(json.dumps(request) + "\n")
             answer = await _read_message(process, target, "running mlpack")
         finally:
             process.stdin.write_eof() if not process.stdin.is_closing() else None

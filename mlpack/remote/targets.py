@@ -7,7 +7,6 @@ from pathlib import Path
 
 from mlpack.core.devices import parse_devices, resolve_device
 from mlpack.core.tomlfile import read_toml
-from mlpack.errors import RemoteError
 from mlpack.remote.agent import ON_DEVICE_ENV
 
 
@@ -25,21 +24,3 @@ def profile_target(device: str | None, *, budget: Path | None = None, devices_fi
     from_budget = parse_devices(read_toml(budget)) if budget is not None and budget.is_file() else {}
     profile = resolve_device(device, from_budget, devices_file)
     return profile.target if profile else None
-
-
-def refuse_target(
-    command: str, device: str | None, *, budget: Path | None = None, devices_file: Path | None = None
-) -> None:
-    """Refuse (exit 2) a command that cannot measure on a device yet when the profile names one:
-    measuring on the host instead would decide for the wrong CPU.
-
-    Raises:
-        RemoteError: the device profile ``device`` names a ``target``.
-    """
-    target = profile_target(device, budget=budget, devices_file=devices_file)
-    if target:
-        raise RemoteError(
-            f"device profile '{device}' measures on {target}, but {command} cannot measure on a device yet "
-            f"(it would time on this machine instead): run it without --device {device}, then check the "
-            f"result there with: mlpack check MODEL --device {device}"
-        )

@@ -111,7 +111,7 @@ def _build_config(tmp_path: Path, model: Path, budget: Path, quantize: str) -> P
     return config
 
 
-@pytest.mark.parametrize("command", ["check", "diff", "bench", "build", "tune"])
+@pytest.mark.parametrize("command", ["check", "diff", "bench", "build", "build-auto", "tune", "optimize"])
 def test_an_unreachable_profile_target_is_exit_2_never_the_host(
     command: str, model: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -124,12 +124,14 @@ def test_an_unreachable_profile_target_is_exit_2_never_the_host(
         "diff": ["diff", str(model), str(model), "-b", str(budget), *device],
         "bench": ["bench", str(model), *FAST, *device, "--devices", str(budget)],
         "build": ["build", str(_build_config(tmp_path, model, budget, "none")), "-o", str(tmp_path / "dist")],
+        "build-auto": ["build", str(_build_config(tmp_path, model, budget, "auto")), "-o", str(tmp_path / "dist")],
         "tune": ["tune", str(model), "-o", str(tmp_path / "t.onnx"), "-b", str(budget), "--data", str(data), *device],
+        "optimize": ["optimize", str(model), "-o", str(tmp_path / "t.onnx"), "--quantize", "auto", *device]
+        + ["--devices", str(budget)],
     }[command]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
-    wanted = "cannot measure on a device yet" if command == "tune" else "cannot reach 127.0.0.1"
-    assert wanted in result.output
+    assert "cannot reach 127.0.0.1" in result.output
     assert "all 1 budgets hold" not in result.output and not (tmp_path / "t.onnx").exists()
 
 
