@@ -42,10 +42,33 @@ def gemm_mlp(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The digits example as a new user runs it: train, export, quantise to INT8."""
-    out = tmp_path_factory.mktemp("digits")
+def digits(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Path]:
+    """The digits example as a new user runs it: train, export, quantise to INT8.
+
+    Built once for the whole run: under pytest-xdist the workers share one copy (the first to
+    take the lock builds it), since training is the slowest set-up in the suite.
+    """
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out = shared / "digits"
     examples = TESTS.parent / "examples" / "digits"
+    paths = {
+        "fp32": out / "model.onnx",
+        "int8": out / "model.int8.onnx",
+        "heldout": out / "heldout.npz",
+        "folder": out,
+        "examples": examples,
+    }
+    with FileLock(str(shared / "digits.lock")):
+        if not (out / "built").exists():
+            _build_digits(out, examples)
+            (out / "built").touch()
+    return paths
+
+
+def _build_digits(out: Path, examples: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(examples))
     try:
         import train
@@ -59,13 +82,4 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         weights=weights,
         inputs=(mlpack.parse_input_spec("x:1x1x8x8"),),
     )
-    int8 = mlpack.optimize(
-        fp32.output, out / "model.int8.onnx", quantize=mlpack.QuantMode.DYNAMIC, data=out / "heldout.npz"
-    )
-    return {
-        "fp32": fp32.output,
-        "int8": int8.output,
-        "heldout": out / "heldout.npz",
-        "folder": out,
-        "examples": examples,
-    }
+    mlpack.optimize(fp32.output, out / "model.int8.onnx", quantize=mlpack.QuantMode.DYNAMIC, data=out / "heldout.npz")
