@@ -17,6 +17,7 @@ from typing import Any
 
 from mlpack.core.fidelity import Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, run_session, save_model
+from mlpack.quant.applied import Applied, applied_weights
 from mlpack.quant.atrest import Choice, Representation, find_weights, restored_values
 from mlpack.quant.samples import first_samples
 
@@ -52,15 +53,16 @@ def costliest(costs: Sequence[LayerCost]) -> list[LayerCost]:
 
 
 def layer_costs(
-    model: Path, choices: Sequence[Choice], feeds: dict[str, Any], tolerance: Tolerance, workdir: Path
+    model: Path, choices: Sequence[Choice | Applied], feeds: dict[str, Any], tolerance: Tolerance, workdir: Path
 ) -> list[LayerCost]:
-    """Each chosen weight of ``model`` quantised alone, on ``feeds`` (a few samples), costliest first."""
+    """Each chosen weight of ``model`` quantised alone (as a choice at rest restores it, or as the
+    quantised model stores it), on ``feeds`` (a few samples), costliest first."""
     import numpy as np
     from onnx import helper, numpy_helper
 
     loaded = load_model(model, check=False)
     by_name = {i.name: i for i in loaded.graph.initializer}
-    chosen = [c for c in choices if c.weight.name in by_name and c.representation is not Representation.FP32]
+    chosen = [c for c in choices if c.weight.name in by_name and _quantised(c)]
     if not chosen:
         return []
     inputs = {i.name for i in loaded.graph.input}
@@ -80,7 +82,7 @@ def layer_costs(
     costs = []
     for choice in chosen:
         name = choice.weight.name
-        restored = restored_values(values[name], choice).astype(values[name].dtype)
+        restored = _restored(values[name], choice).astype(values[name].dtype)
         produced = run_session(session, {**feeds, name: restored})
         judged = compare_outputs(reference, produced, names=names, tolerance=plain, label="layer")
         decided = [o.decisions for o in judged.outputs if o.decisions is not None]
@@ -97,17 +99,28 @@ def layer_costs(
     return costliest(costs)
 
 
-def _label(choice: Choice) -> str:
+def _quantised(choice: Choice | Applied) -> bool:
+    return isinstance(choice, Applied) or choice.representation is not Representation.FP32
+
+
+def _restored(values: Any, choice: Choice | Applied) -> Any:
+    return choice.values if isinstance(choice, Applied) else restored_values(values, choice)
+
+
+def _label(choice: Choice | Applied) -> str:
+    if isinstance(choice, Applied):
+        return choice.label
     if choice.representation is Representation.INT8_BLOCK:
         return f"int8-block{choice.block}"
     return choice.representation.value
 
 
-def shrunk_weights(source: Path, shrunk: Path, choices: Sequence[Choice], min_elements: int) -> list[Choice]:
+def shrunk_weights(source: Path, shrunk: Path, choices: Sequence[Choice], min_elements: int) -> list[Choice | Applied]:
     """The weights of ``source`` that ``shrunk`` no longer holds in float, each with its representation.
 
-    ``choices`` name a representation where the pass chose one; any other weight that left float
-    is measured as INT8 per channel (what dynamic and static INT8 store).
+    ``choices`` name a representation where the pass chose one (at rest); a weight that MatMulNBits
+    or an INT8 quantiser took is measured as the file stores it (4-bit blocks, INT8 per tensor or
+    per channel); any other weight that left float is measured as INT8 per channel.
     """
     import onnx
 
@@ -118,8 +131,10 @@ def shrunk_weights(source: Path, shrunk: Path, choices: Sequence[Choice], min_el
     }
     stated = {c.weight.name: c for c in choices}
     weights = find_weights(load_model(source, check=False), min_elements=min_elements)
+    gone = [w for w in weights if w.name not in kept and w.name not in stated]
+    applied = applied_weights(gone, shrunk)
     return [
-        stated.get(w.name, Choice(w, Representation.INT8_CHANNEL))
+        stated.get(w.name) or applied.get(w.name) or Choice(w, Representation.INT8_CHANNEL)
         for w in weights
         if w.name not in kept or (w.name in stated and stated[w.name].representation is not Representation.FP32)
     ]
