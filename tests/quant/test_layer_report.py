@@ -23,17 +23,24 @@ def mlp(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return _mlp(tmp_path_factory.mktemp("mlp-layers"))
 
 
-# mode, its settings, what w1 [16, 64] is stored as, and the most one value may move by it
+# mode, its settings, what w1 [16, 64] is stored as, the most one value may move by it, and how
+# the input x is quantised where its MatMul computes in INT8
 CASES = [
-    (QuantMode.INT4, {}, "int4-block32", 1 / 8),  # a 4-bit step: the block's largest magnitude / 8
-    (QuantMode.DYNAMIC, {"per_channel": False}, "int8-tensor", 1 / 127),
-    (QuantMode.STATIC, {"calibration": True}, "int8-channel", 1 / 127),
+    (QuantMode.INT4, {}, "int4-block32", 1 / 8, None),  # a 4-bit step: the block's largest magnitude / 8
+    (QuantMode.DYNAMIC, {"per_channel": False}, "int8-tensor", 1 / 127, "int8-activation (per call)"),
+    (QuantMode.STATIC, {"calibration": True}, "int8-channel", 1 / 127, "int8-activation (calibrated)"),
 ]
 
 
-@pytest.mark.parametrize(("mode", "settings", "label", "step"), CASES, ids=[c[2] for c in CASES])
+@pytest.mark.parametrize(("mode", "settings", "label", "step", "activation"), CASES, ids=[c[2] for c in CASES])
 def test_each_tensor_is_measured_as_the_file_stores_it(
-    mlp: dict[str, Path], tmp_path: Path, mode: QuantMode, settings: dict[str, object], label: str, step: float
+    mlp: dict[str, Path],
+    tmp_path: Path,
+    mode: QuantMode,
+    settings: dict[str, object],
+    label: str,
+    step: float,
+    activation: str | None,
 ) -> None:
     out = tmp_path / "q.onnx"
     chosen = QuantizeSettings(**{k: (mlp["calibration"] if k == "calibration" else v) for k, v in settings.items()})  # type: ignore[arg-type]
@@ -48,6 +55,10 @@ def test_each_tensor_is_measured_as_the_file_stores_it(
     )
     measured = {entry["tensor"]: entry["representation"] for entry in result.layers}
     assert measured["w1"] == label, result.layers
+    # The activations INT8 nodes compute on are measured too, each alone: a small cost, not none.
+    assert measured.get("x") == activation, result.layers
+    for entry in result.layers:
+        assert 0.99 < entry["cosine"] < 1.0 and entry["decisions"] > 0, entry
     # Read back from the file: within one step of the source everywhere, and not the source itself.
     source = numpy_helper.to_array(next(i for i in onnx.load(str(mlp["model"])).graph.initializer if i.name == "w1"))
     weights = find_weights(onnx.load(str(mlp["model"])), min_elements=0)
