@@ -145,7 +145,7 @@ def reference_fidelity(
             raise DataError(
                 f"the reference model's output '{name}' has shape {np.shape(ref)}, the model's {np.shape(out)}."
             )
-    judged = [i for i, ref in enumerate(theirs) if i == 0 or _numeric(ref)]  # sequences and maps: not judged
+    judged = [i for i, ref in enumerate(theirs) if _numeric(ref)]  # sequences and maps: not judged
     bare = Tolerance(atol=None, outputs=tolerance.outputs, confidence=tolerance.confidence)
     compared = compare_outputs(
         [theirs[i] for i in judged],
@@ -239,9 +239,9 @@ def _quality_metrics(
         return metrics, ()
     diffs = reference_fidelity(outputs, reference, names=names, tolerance=tolerance)
     metrics.update(decision_metrics(diffs))
-    # Over every output judged: the largest error, the lowest cosine (as optimize's check reads them).
-    metrics["max_abs_error"] = max(d.max_abs_error for d in diffs)
-    metrics["mean_cosine"] = min(d.cosine_similarity for d in diffs)
+    if diffs:  # over every output judged: the largest error, the lowest cosine (as optimize reads them)
+        metrics["max_abs_error"] = max(d.max_abs_error for d in diffs)
+        metrics["mean_cosine"] = min(d.cosine_similarity for d in diffs)
     if labels is not None and classification:
         metrics["reference_accuracy"] = top1_accuracy(_as_outputs(reference)[0], labels)
         metrics["accuracy_drop"] = metrics["reference_accuracy"] - metrics["accuracy"]
