@@ -60,7 +60,7 @@ def test_optimize_refuses_a_loss_on_the_second_output(two_heads: dict[str, Any],
 def test_check_judges_every_output_as_optimize_does(two_heads: dict[str, Any], runner) -> None:
     result = _check(runner, two_heads, two_heads["lossy"])
     assert result.exit_code == ExitCode.FAILED, result.output
-    checked = json.loads(result.output)
+    checked = json.loads(result.stdout)
     verdict = next(v for v in checked["verdicts"] if v["budget"] == "min.agreement")
     assert verdict["status"] == "fail" and "output 'deep'" in verdict["detail"]
     deep = two_heads["written"].comparison.outputs[1].decisions
@@ -73,7 +73,7 @@ def test_check_judges_every_output_as_optimize_does(two_heads: dict[str, Any], r
 
     kept = _check(runner, two_heads, two_heads["kept"])
     assert kept.exit_code == ExitCode.OK, kept.output
-    assert [o["name"] for o in json.loads(kept.output)["quality"]["outputs"]] == ["plain", "deep"]
+    assert [o["name"] for o in json.loads(kept.stdout)["quality"]["outputs"]] == ["plain", "deep"]
 
 
 def test_tune_scores_every_output_and_does_not_choose_the_loss(two_heads: dict[str, Any]) -> None:
