@@ -89,7 +89,9 @@ def pack(
         version: the model's version in the manifest.
         include: extra files a device needs (labels, tokenizer files), stored under ``files/``.
         preprocessing: metadata on how to prepare inputs (mean, layout...), stored as given.
-        optimization: what was done to the model (quantisation settings...), stored as given.
+        optimization: what was done to the model (quantisation settings...), stored as given; of
+            an optimize report, :func:`mlpack.artifact.optreport.read_optimization` gives the
+            record ``build`` stores (with the per-layer report that ``inspect`` shows).
         report: a check report (``mlpack check --json FILE``) whose verdicts and metrics are kept.
         golden: how many golden samples to store with the outputs the model gives for them
             (0 for none; ``verify --run`` compares against them on the device).

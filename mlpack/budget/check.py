@@ -294,14 +294,15 @@ def _evaluate(
     how: tuple[FeedOptions, Tolerance],
 ) -> tuple[QualityReport, QualityReport | None]:
     feeding, fidelity = how
-    name = signature.outputs[0].name if signature.outputs else "output"
+    names = [o.name for o in signature.outputs]
     dataset = model_dataset(data, signature.inputs, options=feeding, need_labels=budgets.needs_labels)
     if budgets.max_slice_gap is not None and dataset.slices is None:
         raise DataError(f"max_slice_gap needs a 'slices' array in {data}: one group id per sample.")
-    outputs = predict(model, dataset, options=feeding)[0]
-    reference_outputs = predict(reference, dataset, options=feeding)[0] if reference is not None else None
+    # Every output, as optimize judges them: a file that loses decisions on any output fails here too.
+    outputs = predict(model, dataset, options=feeding)
+    reference_outputs = predict(reference, dataset, options=feeding) if reference is not None else None
     quality = evaluate(
-        outputs, dataset.labels, reference=reference_outputs, slices=dataset.slices, name=name, tolerance=fidelity
+        outputs, dataset.labels, reference=reference_outputs, slices=dataset.slices, names=names, tolerance=fidelity
     )
     reference_quality = None
     if reference_outputs is not None:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlpack.bench.stats import process_interval, statistic
 from mlpack.budget.spec import Budgets
+from mlpack.core.metrics import weakest
 from mlpack.errors import DataError
 
 if TYPE_CHECKING:
     from mlpack.bench.results import Measurement
     from mlpack.bench.stats import LatencyStats
+    from mlpack.core.fidelity import OutputDiff
     from mlpack.core.metrics import QualityReport
 
 
@@ -119,7 +121,7 @@ def quality_verdicts(quality: QualityReport, budgets: Budgets) -> list[Verdict]:
         )
     for name, limit in budgets.min_metrics.items():
         measured = _metric(quality, name, f"min.{name}")
-        if name in DECISION_METRICS and quality.decisions is not None:
+        if name in DECISION_METRICS and quality.decided:
             verdicts.append(decision_verdict(name, quality, limit, budgets))
             continue
         verdicts.append(lower_verdict(f"min.{name}", measured, limit, "", budgets, warn_key="min"))
@@ -148,23 +150,45 @@ DECISION_METRICS = ("agreement", "f1")
 
 
 def decision_verdict(name: str, quality: QualityReport, limit: float, budgets: Budgets) -> Verdict:
-    """``min.agreement`` or ``min.f1`` against a reference: it holds only when the lower bound of the
-    share clears the limit; where the data cannot show it, the verdict fails and says how many
-    more samples would (the same judgement, and text, as optimize's)."""
-    decisions = quality.decisions
-    assert decisions is not None
+    """``min.agreement`` or ``min.f1`` against a reference: it holds only when, on every output that
+    decides, the lower bound of the share clears the limit; where the data cannot show it, the
+    verdict fails and says how many more samples would (the same judgement, and text, as optimize's).
+    The figure and detail are those of the output that fails (or holds least)."""
     measured = quality.metrics[name]
     low = quality.metrics[f"{name}_low"]
-    held, said = decisions.judge(limit)
-    if name == "f1":  # judge() fails on the first figure short of the bar: F1 alone here
-        held, said = low >= limit, (None if low >= limit else f"F1 {measured:.4f}, lower bound {low:.4f} < {limit:g}")
+    judged = [(o, _judge_output(o, name, limit)) for o in quality.decided]
+    failed = [(o, said) for o, (held, said) in judged if not held]
+    shown = failed[0][0] if failed else weakest(quality.outputs, name)
+    said = failed[0][1] if failed else next((s for o, (_, s) in judged if o is shown), None)
+    assert shown is not None and shown.decisions is not None
+    decisions = shown.decisions
+    figure = decisions.agreement if name == "agreement" else decisions.f1
+    own_low = decisions.agreement_low if name == "agreement" else decisions.f1_low
+    if figure is not None and own_low is not None:
+        measured, low = figure, own_low
+    named = f"output '{shown.name}', " if len(quality.decided) > 1 else ""
     detail = (
-        f"{decisions.what}: {decisions.kept} of {decisions.judged} sure decisions kept, "
+        f"{named}{decisions.what}: {decisions.kept} of {decisions.judged} sure decisions kept, "
         f"{decisions.confidence:.0%} lower bound {low:.4f}; {decisions.unsure} unsure set apart "
         f"({decisions.unsure_because}, {decisions.unsure_changed} of them changed)"
     ) + (f"; {said}" if said else "")
-    status = Status.PASS if held else Status.FAIL
+    if len(failed) > 1:
+        detail += f"; also short: {', '.join(repr(o.name) for o, _ in failed[1:])}"
+    status = Status.FAIL if failed else Status.PASS
     return Verdict(f"min.{name}", measured, limit, "", status, low - limit, "min" in budgets.warn_only, detail)
+
+
+def _judge_output(output: OutputDiff, name: str, limit: float) -> tuple[bool, str | None]:
+    """Whether one output's decisions hold ``limit`` on ``name`` (``agreement`` or ``f1``)."""
+    decisions = output.decisions
+    assert decisions is not None
+    if name == "agreement":
+        return decisions.judge(limit)
+    # judge() fails on the first figure short of the bar: F1 alone here, where the output has one
+    if decisions.f1 is None or decisions.f1_low is None:
+        return True, None
+    held = decisions.f1_low >= limit
+    return held, None if held else f"F1 {decisions.f1:.4f}, lower bound {decisions.f1_low:.4f} < {limit:g}"
 
 
 def _metric(quality: QualityReport, name: str, budget: str) -> float:

@@ -52,7 +52,11 @@ Calibration = Annotated[
 CalibrationMethodOption = Annotated[CalibrationMethod, typer.Option(help="Static: how activation ranges are set.")]
 CalibrationBatch = Annotated[int, typer.Option(help="Static: samples per calibration batch, at most."), Range(1)]
 CalibrationMemory = Annotated[
-    str, typer.Option(help="Static: activation memory calibration may hold (caps the batch), e.g. 1GB, 512MB.")
+    str,
+    typer.Option(
+        help="Memory the data may hold at once, e.g. 1GB, 512MB: static calibration's activations (caps the "
+        "batch), and the --data samples kept with their outputs to verify on (the first ones that fit)."
+    ),
 ]
 MaxAccuracyDrop = Annotated[
     float | None,

@@ -47,6 +47,10 @@ def pack(
     meta: Meta = None,
     card: Card = None,
     report: Annotated[Path | None, typer.Option(help="A check report (mlpack check --json) to include.")] = None,
+    optimization: Annotated[
+        Path | None,
+        typer.Option(help="An optimize report (mlpack optimize --json) to record, with its per-layer report."),
+    ] = None,
     golden: Annotated[int, typer.Option(help="Golden samples to store with their outputs.")] = 4,
     golden_data: GoldenData = None,
     data: StatsData = None,
@@ -61,6 +65,7 @@ def pack(
     version: Annotated[str | None, typer.Option("--version", hidden=True)] = None,
 ) -> None:
     """Package a model, its signature, hashes, metrics and golden samples into one .mlpack file."""
+    from mlpack.artifact.optreport import read_optimization
     from mlpack.artifact.pack import pack as run_pack
     from mlpack.data.views import parse_channel_axes
 
@@ -73,6 +78,7 @@ def pack(
             version=model_version,
             include=tuple(include or ()),
             preprocessing=parse_pairs(meta, "--meta"),
+            optimization=read_optimization(optimization) if optimization else None,
             report=report,
             golden=golden,
             golden_data=golden_data,

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlpack.artifact.optreport import optimization_summary
 from mlpack.artifact.pack import pack
 from mlpack.budget.check import check
 from mlpack.budget.check_target import check_on_target
@@ -247,17 +248,7 @@ def _quantize(run: _Run, where: DecideOn) -> dict[str, Any]:
         timer=where.timer,
         batch_sizes=where.batch_sizes,
     )
-    return {
-        "quantize": settings.quantize.value,
-        "size_before": result.size_before,
-        "size_after": result.size_after,
-        "size_ratio": result.size_ratio,
-        "min_cosine": result.comparison.min_cosine,
-        "decisions": [o.decisions.to_dict() | {"output": o.name} for o in result.comparison.outputs if o.decisions],
-        "steps": list(result.steps),
-        "layers": list(result.layers),  # each quantised tensor's own cost: inspect shows the costliest
-        "speed_decisions": result.speed_decisions,  # where auto's timings ran, and what they measured
-    }
+    return optimization_summary(result.to_dict())  # the record pack --optimization writes too
 
 
 def _tolerance(quantize: QuantMode, min_agreement: float | None) -> Tolerance | None:

@@ -399,13 +399,13 @@ def _score(
     """Metrics on the evaluation data, with the given FP32 model as the reference for drops (its
     decisions judged as optimize and check judge them); drift budgets judged like the others."""
     feeding, fidelity = settings.feeding, Tolerance(outputs=settings.thresholds)
-    name = signature_of(load_model(model)).outputs[0].name
-    fp32_outputs = predict(model, dataset, options=feeding)[0]
+    names = [o.name for o in signature_of(load_model(model)).outputs]
+    fp32_outputs = predict(model, dataset, options=feeding)
     for candidate in built:
         assert candidate.path is not None
-        outputs = predict(candidate.path, dataset, options=feeding)[0]
+        outputs = predict(candidate.path, dataset, options=feeding)  # every output, as check judges them
         quality = evaluate(
-            outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices, name=name, tolerance=fidelity
+            outputs, dataset.labels, reference=fp32_outputs, slices=dataset.slices, names=names, tolerance=fidelity
         )
         candidate.metrics, candidate.slice_gap = quality.metrics, quality.slice_gap
         candidate.verdicts = size_verdicts(candidate.size_bytes or 0, budgets) + quality_verdicts(quality, budgets)

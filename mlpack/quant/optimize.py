@@ -12,6 +12,7 @@ from mlpack.core.fidelity import Comparison, OutputRule, Tolerance
 from mlpack.core.onnxio import load_model, model_size_bytes, save_model
 from mlpack.core.signature import Signature, signature_of
 from mlpack.core.validate import check_output
+from mlpack.data.bounded import bounded_calls
 from mlpack.data.feeds import BLOCK_SAMPLES, FeedOptions, Feeds, model_feeds
 from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
@@ -242,13 +243,24 @@ def _reference(
         count = sum(next(iter(b.values())).shape[0] for b in blocks)
         calls = Feeds(blocks, (), f"{count} calibration samples from {settings.calibration}", False)
     else:
-        calls = model_feeds(source, signature, data=data, options=feeding, batch_size=VERIFY_BATCH, seed=seed)
+        calls = _bounded(source, signature, data, feeding, settings.calibration_memory) or model_feeds(
+            source, signature, data=data, options=feeding, batch_size=VERIFY_BATCH, seed=seed
+        )
     runs = calls.run(source)
     names = tuple(o.name for o in signature.outputs)
     expected = calls.check_expected(runs, names=names, tolerance=default_tolerance(QuantMode.NONE))
     # Expected outputs join the check only where the source model itself reproduces them.
     reproduced = expected is not None and expected.passed
     return _CallsReference(calls.first, tuple(runs[0]), names, calls.label, calls, tuple(runs), reproduced)
+
+
+def _bounded(source: Path, signature: Signature, data: Path | None, feeding: FeedOptions, memory: int) -> Feeds | None:
+    """The rows of ``data`` that fit the memory bound with their outputs, read lazily (None: the
+    data is not rows of an .npz, and is read as it always was)."""
+    if data is None:
+        return None
+    bounded = bounded_calls(source, signature, data, options=feeding, memory=memory, block=BLOCK_SAMPLES)
+    return None if bounded is None else Feeds(bounded.calls, (), bounded.label(str(data)), False)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ class QuantizeSettings:
     calibration: Path | None = None
     calibration_method: CalibrationMethod = CalibrationMethod.MINMAX
     calibration_batch: int = 32
-    calibration_memory: int = 1 << 30  # bytes of activations calibration may hold at once (caps the batch)
+    # Bytes of activations calibration may hold at once (caps the batch); every mode also keeps only
+    # the --data samples that fit it with their outputs, to verify on (mlpack.data.bounded).
+    calibration_memory: int = 1 << 30
     calibration_limit: int | None = None  # at most this many samples
     calibration_cache: Path | None = None  # ranges computed once, reused by accuracy-aware rounds
     quant_format: QuantFormat = QuantFormat.QDQ

@@ -147,6 +147,39 @@ def export(kind: str, folder: Path, *, samples: int, damaged: bool = False, seed
     return path, write_data(kind, folder, samples=samples, seed=seed + 100)
 
 
+class TwoHeads(nn.Module):
+    """(batch, 20) -> (``plain``: logits of a linear classifier too small to quantise, ``deep``:
+    logits of a damaged body): only the second output can lose decisions."""
+
+    def __init__(self, deep: nn.Module) -> None:
+        super().__init__()
+        self.plain = nn.Linear(20, 5)
+        self.deep = deep
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.plain(x), self.deep(x)
+
+
+def export_two_heads(folder: Path, *, samples: int, seed: int = 0) -> tuple[Path, Path]:
+    """(model.onnx, data.npz) of :class:`TwoHeads`: INT8 per channel changes the second output's
+    decisions only; the first output's weights stay FP32 in every mode."""
+    torch.manual_seed(seed)
+    model = TwoHeads(damage(trained("classes", seed=seed))).eval()
+    x, _ = _data("classes", 2, np.random.default_rng(seed))
+    path = folder / "two-heads.onnx"
+    torch.onnx.export(
+        model,
+        (torch.from_numpy(x),),
+        str(path),
+        input_names=["x"],
+        output_names=["plain", "deep"],
+        dynamic_axes={"x": {0: "batch"}, "plain": {0: "batch"}, "deep": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    return path, write_data("classes", folder, samples=samples, seed=seed + 100)
+
+
 def write_data(kind: str, folder: Path, *, samples: int, seed: int) -> Path:
     """A fresh sample of one kind's inputs (``seed`` picks which), as an .npz."""
     x, _ = _data(kind, samples, np.random.default_rng(seed))

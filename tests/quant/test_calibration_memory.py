@@ -189,3 +189,31 @@ def test_tune_marks_fp16_slower_than_fp32(digits: dict[str, Path], tmp_path: Pat
     marked = {c.spec.name: c.slower_than_fp32 for c in result.candidates}
     assert marked == {"fp32": False, "fp16": True}
     assert result.chosen != "fp16"
+
+
+def test_auto_holds_its_data_within_the_bound_whatever_the_file_size(mlp: dict[str, Path], tmp_path: Path) -> None:
+    """A data file several times the bound: auto reads it a block at a time and keeps only the
+    samples that fit with their outputs (it held the whole file and its outputs before)."""
+    import tracemalloc
+
+    bound = 2 << 20
+    big = tmp_path / "big.npz"
+    np.savez(big, x=np.random.default_rng(3).normal(0, 1, (200_000, WIDTH)).astype(np.float32))
+    assert big.stat().st_size > 6 * bound
+    small = QuantizeSettings(calibration_memory=bound)
+    # Once first, so that the modules auto imports on the way (onnxruntime's quantiser brings
+    # torch and sympy, 80 MB of them) are not counted as data.
+    warm = tmp_path / "warm.onnx"
+    mlpack.optimize(mlp["model"], warm, quantize=QuantMode.AUTO, data=mlp["calibration"], simplify=False)
+    tracemalloc.start()
+    try:
+        result = mlpack.optimize(
+            mlp["model"], tmp_path / "a.onnx", quantize=QuantMode.AUTO, data=big, settings=small, simplify=False
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < bound, f"peak {peak / 2**20:.1f} MB over the {bound / 2**20:.0f} MB bound"
+    assert "of 200000 samples" in result.verified_on and "memory bound of 2 MB" in result.verified_on
+    kept = int(result.verified_on.split("the first ")[1].split(" ")[0])
+    assert result.comparison.outputs[0].decisions.samples == kept > 1000  # type: ignore[union-attr]

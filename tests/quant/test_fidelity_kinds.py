@@ -123,15 +123,25 @@ def test_the_per_layer_report_names_the_costliest_tensor(damaged, runner, tmp_pa
     shown = runner.invoke(app, [*args, "--min-cosine", "-1", "--min-agreement", "0"])  # write it whatever it loses
     assert shown.exit_code == 0, shown.output
     assert "Costliest tensors" in shown.output and "body.middle.weight" in shown.output
-    result = mlpack.optimize(model, out, quantize=QuantMode.WEIGHTS, data=data, tolerance=Tolerance(atol=None))
-    worst = result.layers[0]
+    as_json = runner.invoke(app, [*args, "--min-cosine", "-1", "--min-agreement", "0", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    layers = json.loads(as_json.stdout)["layers"]
+    worst = layers[0]
     assert worst["tensor"] == "body.middle.weight" and worst["decisions_lost"] > 0
-    assert all(entry["decisions_lost"] == 0 for entry in result.layers[1:])
-    package = tmp_path / "m.mlpack"
-    mlpack.pack(out, package, optimization={"layers": list(result.layers)}, golden=0)
+    assert all(entry["decisions_lost"] == 0 for entry in layers[1:])
+    # pack records it from optimize's report, as build does from its optimize stage
+    report, package = tmp_path / "optimize.json", tmp_path / "m.mlpack"
+    report.write_text(as_json.stdout)
+    packed = runner.invoke(app, ["pack", str(out), "-o", str(package), "--optimization", str(report), "--golden", "0"])
+    assert packed.exit_code == 0, packed.output
     inspected = runner.invoke(app, ["inspect", str(package)])
     assert inspected.exit_code == 0, inspected.output
     assert "Costliest tensors" in inspected.output and "body.middle.weight" in inspected.output
+    manifest = json.loads(runner.invoke(app, ["inspect", str(package), "--json"]).stdout)
+    recorded = manifest.get("manifest", manifest)["optimization"]
+    assert recorded["layers"] == layers and recorded["quantize"] == "weights"
+    bad = runner.invoke(app, ["pack", str(out), "-o", str(tmp_path / "x.mlpack"), "--optimization", str(package)])
+    assert bad.exit_code == 2 and "optimize report" in bad.output
 
 
 def test_a_refusal_names_the_option_of_the_check_that_failed(damaged, runner, tmp_path: Path) -> None:

@@ -76,6 +76,6 @@ class DynamicInt8(ModelPass):
         integer_ops = quantize_dynamic(model, output, settings, log)
         done = ", ".join(f"{n} {op}" for op, n in sorted(integer_ops.items())) or "no node (nothing to quantise)"
         log.steps.append(f"dynamic INT8: {done} ({'per-channel' if settings.per_channel else 'per-tensor'} weights)")
-        if settings.embeddings_at_rest:
-            store_roles_at_rest(output, output, settings, log, roles=("embedding table",))
+        if settings.embeddings_at_rest:  # the per-layer report measures them as stored
+            self.chosen = tuple(store_roles_at_rest(output, output, settings, log, roles=("embedding table",)))
         return True

@@ -70,6 +70,7 @@ class Int4Weights(ModelPass):
             context.log,
             roles=None,  # what MatMulNBits did not take: embeddings, convolutions, recurrent weights
         )
+        self.chosen = tuple(rest)  # the per-layer report measures them as stored; MatMulNBits' read back
         if count == 0 and not rest:
             context.log.warnings.append("no MatMul weight could take 4 bits and no other weight was large enough")
         return bool(count or rest)
