@@ -25,7 +25,6 @@ from mlpack.bench.settings import BenchSettings
 from mlpack.budget.drift import DriftJudge
 from mlpack.budget.spec import Budgets, load_budget_file, resolve
 from mlpack.budget.verdicts import (
-    Verdict,
     point_latency_verdicts,
     quality_verdicts,
     resource_figures,
@@ -44,6 +43,7 @@ from mlpack.core.validate import check_output
 from mlpack.data.feeds import FeedOptions, model_dataset
 from mlpack.data.runner import predict
 from mlpack.errors import BadInputError, ExitCode, MlpackError
+from mlpack.pipeline.candidates import Candidate, choose, mark_front
 from mlpack.pipeline.tune_candidates import CandidateSpec, candidate_specs
 from mlpack.pipeline.tune_measure import Timed, TimedOn, time_models
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
@@ -58,52 +58,6 @@ BUILD_SHARE = 0.7  # of --max-time for building; the rest measures what was buil
 # A candidate other than FP32 (quantised or FP16) counts as slower than FP32 beyond this p50
 # ratio: closer than that is within what one interleaved run can tell apart on a shared machine.
 SLOWER_THAN_FP32 = 1.05
-
-
-@dataclass
-class Candidate:
-    spec: CandidateSpec
-    status: str = "pending"  # built, failed, skipped
-    reason: str | None = None
-    path: Path | None = None
-    size_bytes: int | None = None
-    build_seconds: float = 0.0
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    latency_ratio: float | None = None  # p50 against FP32, measured interleaved
-    metrics: dict[str, float] = field(default_factory=dict)
-    slice_gap: dict[str, float] = field(default_factory=dict)
-    verdicts: list[Verdict] = field(default_factory=list)
-    slower_than_fp32: bool = False
-    pareto: bool = False
-    kept_in_float: int = 0
-
-    @property
-    def meets_budgets(self) -> bool:
-        return self.status == "built" and not any(v.blocking for v in self.verdicts)
-
-    def broken(self) -> list[str]:
-        return [v.budget for v in self.verdicts if v.blocking]
-
-    def to_dict(self, fp32_size: int | None) -> dict[str, Any]:
-        return {
-            "name": self.spec.name,
-            "quantize": self.spec.quantize.value,
-            "status": self.status,
-            "reason": self.reason,
-            "size_bytes": self.size_bytes,
-            "size_ratio": self.size_bytes / fp32_size if self.size_bytes and fp32_size else None,
-            "latency_ms": self.latency_ms,
-            "latency_ratio": self.latency_ratio,
-            "metrics": self.metrics,
-            "slice_gap": self.slice_gap,
-            "verdicts": [v.to_dict() for v in self.verdicts],
-            "meets_budgets": self.meets_budgets,
-            "broken_budgets": self.broken(),
-            "slower_than_fp32": self.slower_than_fp32,
-            "pareto": self.pareto,
-            "build_seconds": self.build_seconds,
-            "kept_in_float": self.kept_in_float,
-        }
 
 
 @dataclass(frozen=True)
@@ -229,8 +183,8 @@ def tune(
             )
             timed = _measure(built, bench, resolved, on, profile)
             inputs, measured_on = timed.inputs, [d.as_dict() for d in timed.measured_on]
-            _mark_pareto(built)
-        chosen = _choose(built, settings.objective)
+            mark_front(built)
+        chosen = choose(built, settings.objective)
         if chosen is not None:
             _write_chosen(chosen, Path(output))
     report("done", 1.0)
@@ -438,37 +392,3 @@ def _measure(
         candidate.verdicts += point_latency_verdicts(lat, budgets, "the interleaved run")
         candidate.verdicts += resource_verdicts(resource_figures(list(measured)), budgets)
     return timed
-
-
-def _score_key(c: Candidate) -> float:
-    return c.metrics.get("accuracy", c.metrics.get("agreement", c.metrics.get("mean_cosine", 0.0)))
-
-
-def _objectives(c: Candidate) -> tuple[float, float, float]:
-    """What the Pareto front trades off, each lower-is-better: size, p50 latency, minus accuracy."""
-    return (float(c.size_bytes or 0), c.latency_ms.get("p50", float("inf")), -_score_key(c))
-
-
-def _mark_pareto(built: list[Candidate]) -> None:
-    """The front the choice is made from: among the candidates that meet every budget, one is on it
-    when no other is at least as good on all three and better on one."""
-    fitting = [c for c in built if c.meets_budgets]
-    for c in built:
-        mine = _objectives(c)
-        c.pareto = c.meets_budgets and not any(
-            all(t <= m for t, m in zip(_objectives(o), mine, strict=True)) and _objectives(o) != mine
-            for o in fitting
-            if o is not c
-        )
-
-
-def _choose(built: list[Candidate], objective: Objective) -> Candidate | None:
-    """The best candidate on the front by the objective's own figure, then the front's others in order:
-    p50 latency (the front's latency, the statistic interleaved runs tell apart), or file size.
-    The lexicographic minimum over the front's three figures is never dominated, so it lies on the front."""
-    eligible = [c for c in built if c.meets_budgets]
-    if objective is Objective.LATENCY:
-        # A model slower than FP32 (quantised or FP16) is never the fast choice, whatever else it saves.
-        eligible = [c for c in eligible if not c.slower_than_fp32]
-        return min(eligible, key=lambda c: (_objectives(c)[1], _objectives(c)[0], _objectives(c)[2]), default=None)
-    return min(eligible, key=_objectives, default=None)

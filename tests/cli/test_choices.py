@@ -13,7 +13,8 @@ from mlpack.cli import app
 from mlpack.cli.render import RENDERERS
 from mlpack.core.choices import ExecutionMode, GraphOptimization
 from mlpack.core.onnxio import create_session
-from mlpack.pipeline.tune import Objective, _choose
+from mlpack.pipeline.candidates import choose
+from mlpack.pipeline.tune import Objective
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.settings import QuantMode
 
@@ -48,23 +49,24 @@ def test_every_tune_objective_chooses_by_its_own_measure() -> None:
     fast.latency_ms = {"p50": 2.0, "p95": 3.0}
     expected = {Objective.LATENCY: "fast", Objective.SIZE: "small"}
     for objective in Objective:  # a new objective without an expectation here fails with KeyError
-        chosen = _choose([small, fast], objective)
+        chosen = choose([small, fast], objective)
         assert chosen is not None and chosen.spec.name == expected[objective]
 
 
 def test_tune_chooses_from_its_own_front_by_the_figure_the_front_shows() -> None:
     """Issue 25: a candidate 1.8x slower at p50 for a p95 gap inside the noise was chosen, off the front."""
-    from mlpack.pipeline.tune import Candidate, CandidateSpec, _mark_pareto
+    from mlpack.pipeline.candidates import mark_front
+    from mlpack.pipeline.tune import Candidate, CandidateSpec
 
     steady = Candidate(CandidateSpec("steady", QuantMode.DYNAMIC), status="built", size_bytes=10)
     steady.latency_ms = {"p50": 1.0, "p95": 5.0}
     jittery = Candidate(CandidateSpec("jittery", QuantMode.WEIGHTS), status="built", size_bytes=10)
     jittery.latency_ms = {"p50": 1.8, "p95": 4.9}
     built = [steady, jittery]
-    _mark_pareto(built)
+    mark_front(built)
     assert steady.pareto and not jittery.pareto
     for objective in Objective:
-        chosen = _choose(built, objective)
+        chosen = choose(built, objective)
         assert chosen is steady and chosen.pareto
 
 

@@ -18,7 +18,8 @@ from mlpack.core.onnxio import load_model, model_size_bytes
 from mlpack.core.signature import signature_of
 from mlpack.data.feeds import model_dataset
 from mlpack.errors import ExitCode, VerificationError
-from mlpack.pipeline.tune import Candidate, _choose, _score
+from mlpack.pipeline.candidates import choose
+from mlpack.pipeline.tune import Candidate, _score
 from mlpack.pipeline.tune_candidates import CandidateSpec
 from mlpack.pipeline.tune_settings import Objective, TuneSettings
 from mlpack.quant.settings import QuantMode
@@ -94,5 +95,5 @@ def test_tune_scores_every_output_and_does_not_choose_the_loss(two_heads: dict[s
     lossy, kept = built
     assert lossy.broken() == ["min.agreement"] and kept.meets_budgets
     assert lossy.metrics["decisions"] + lossy.metrics["decisions_unsure"] == 2 * SAMPLES  # both outputs counted
-    chosen = _choose(built, Objective.SIZE)
+    chosen = choose(built, Objective.SIZE)
     assert chosen is not None and chosen.spec.name == "fp16"
