@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
+from mlpack.quant.convgroups import conv_groups
+from mlpack.quant.heldout import split_pool
 from mlpack.quant.lift import Normalise
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
@@ -51,6 +53,7 @@ class OptimizeResult:
     layers: tuple[dict[str, Any], ...] = ()  # per quantised tensor: its own cost, costliest first
     # Where the speed decisions were measured (machines, batch sizes, each timing); None if none was made.
     speed_decisions: dict[str, Any] | None = None
+    nodes: tuple[dict[str, Any], ...] = ()  # auto: per convolution, INT8 or FP32 compute and why
 
     @property
     def size_ratio(self) -> float:
@@ -75,6 +78,7 @@ class OptimizeResult:
             "latency_ratio": self.latency_ratio,
             "layers": list(self.layers),
             "speed_decisions": self.speed_decisions,
+            "nodes": list(self.nodes),
         }
 
 
@@ -140,7 +144,10 @@ def optimize(
     reference = _reference(source, signature, quantize, settings, data, seed, feeding)
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
     log = PassLog()
+    convolutions = quantize is QuantMode.AUTO and bool(conv_groups(source_model))
     with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
+        if convolutions:  # static INT8 for them: calibrate on one part of the real inputs, judge on the rest
+            reference, settings = _held_out(source, signature, reference, settings, data, Path(workdir), log)
         context = PassContext(Path(workdir), settings, reference, tolerance, log, source, timer=decisions)
         try:
             final, comparison = run_passes(source, passes, context)
@@ -175,6 +182,7 @@ def optimize(
         latency_ratio=log.latency_ratio,
         layers=tuple(log.layers),
         speed_decisions=decisions.record(),
+        nodes=tuple(log.nodes),
     )
 
 
@@ -230,7 +238,8 @@ def _reference(
     feeding: FeedOptions,
 ) -> Reference:
     """The inputs every pass is verified on, and the source model's outputs on them."""
-    if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
+    calibrates = quantize in (QuantMode.STATIC, QuantMode.AUTO)
+    if data is None and calibrates and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
         # A clear error for empty, mismatched or degenerate files, before any verdict on them.
@@ -261,6 +270,35 @@ def _bounded(source: Path, signature: Signature, data: Path | None, feeding: Fee
         return None
     bounded = bounded_calls(source, signature, data, options=feeding, memory=memory, block=BLOCK_SAMPLES)
     return None if bounded is None else Feeds(bounded.calls, (), bounded.label(str(data)), False)
+
+
+def _held_out(
+    source: Path,
+    signature: Signature,
+    reference: Reference,
+    settings: QuantizeSettings,
+    data: Path | None,
+    workdir: Path,
+    log: PassLog,
+) -> tuple[Reference, QuantizeSettings]:
+    """auto with one pool of real inputs (--data, or only --calibration): its first part calibrates
+    static INT8 and the rest is what every check judges, never the calibration samples alone."""
+    if (settings.calibration is None) == (data is None) or not isinstance(reference, _CallsReference):
+        return reference, settings  # both given (each has its job) or neither (generated inputs)
+    assert reference.calls is not None
+    split = split_pool(reference.calls, signature.inputs, workdir)
+    pool = "--data" if data is not None else "--calibration"
+    if split is None:
+        if data is not None:
+            log.steps.append(f"auto: {pool} does not split into samples; static INT8 has no calibration data")
+        else:
+            log.warnings.append("auto: --calibration does not split into samples: judged on the calibration samples")
+        return reference, settings
+    calls = split.judged
+    runs = tuple(calls.run(source))
+    judged = _CallsReference(calls.first, tuple(runs[0]), reference.names, calls.label, calls, runs)
+    log.steps.append(f"auto: {split.describe(pool)}")
+    return judged, replace(settings, calibration=split.calibration, calibration_limit=None)
 
 
 @dataclass(frozen=True)
