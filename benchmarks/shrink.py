@@ -46,6 +46,7 @@ from conv_families import CONV_FAMILIES, export_conv_family  # noqa: E402
 
 import mlpack  # noqa: E402
 from mlpack.core.fidelity import Tolerance, compare_outputs  # noqa: E402
+from mlpack.core.fileio import private_cwd  # noqa: E402
 from mlpack.quant.settings import QuantizeSettings, QuantMode  # noqa: E402
 from mlpack.quant.timing import p50_ratios  # noqa: E402
 
@@ -126,10 +127,11 @@ def raw_static(source: Path, target: Path, data: Path) -> float:
 
     started = time.perf_counter()
     prepared = target.with_suffix(".pre.onnx")
-    try:
-        quant_pre_process(str(source), str(prepared))
-    except Exception:  # onnxruntime's symbolic shape inference gives up on some graphs (Resize)
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    with private_cwd(target.parent):  # onnxruntime writes scratch files into the working directory
+        try:
+            quant_pre_process(str(source), str(prepared))
+        except Exception:  # onnxruntime's symbolic shape inference gives up on some graphs (Resize)
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
     q.quantize_static(
         str(prepared),
         str(target),
