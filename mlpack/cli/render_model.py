@@ -93,6 +93,8 @@ def render_optimize(console: Console, result: OptimizeResult) -> None:
     if result.speed_decisions:
         console.print(timings_table(result.speed_decisions))
         console.print(measured_on_line(result.speed_decisions))
+    if result.nodes:
+        console.print(node_table(result.nodes))
     if result.latency_ratio is not None:
         console.print(f"latency {result.latency_ratio:.2f}x FP32 (measured interleaved where the decisions were)")
     if result.accuracy is not None:
@@ -124,6 +126,25 @@ def tensor_table(tensors: tuple[dict[str, Any], ...]) -> Table:
         table.add_row(escape(entry["tensor"]), escape(entry["role"]), shape, rep, escape(entry["reason"]))
     if len(ordered) > TENSOR_ROWS:
         table.add_row(f"... {len(ordered) - TENSOR_ROWS} more (see --json)", "", "", "", "")
+    return table
+
+
+def node_table(nodes: tuple[dict[str, Any], ...]) -> Table:
+    """Each convolution's compute (static INT8 or FP32) and why, in graph order."""
+    table = Table(title="Convolutions: INT8 or FP32 compute, and why", title_justify="left")
+    for column in ("node", "ops", "compute", "INT8 / FP32 latency", "why"):
+        table.add_column(column)
+    for entry in nodes[:TENSOR_ROWS]:
+        ratio = entry.get("int8_ratio")
+        table.add_row(
+            escape(entry["node"]),
+            "+".join(entry["ops"]),
+            entry["compute"].upper(),
+            f"{ratio:.2f}" if ratio is not None else "-",
+            escape(entry["reason"]),
+        )
+    if len(nodes) > TENSOR_ROWS:
+        table.add_row(f"... {len(nodes) - TENSOR_ROWS} more (see --json)", "", "", "", "")
     return table
 
 

@@ -176,12 +176,7 @@ def tune(
         if built:
             report("scoring on the evaluation data", BUILD_SHARE)
             _score(built, Path(model), dataset, resolved, settings, drift_judge)
-            where = f" on {', '.join(on.targets)}" if on.targets else ""
-            report(f"measuring latency, interleaved{where}", BUILD_SHARE + 0.1)
-            bench = BenchSettings(
-                runs=settings.runs, duration_s=settings.duration_s, warmup=5, feeding=feeding, data=data
-            )
-            timed = _measure(built, bench, resolved, on, profile)
+            timed = _time_built(built, data, resolved, settings, on, profile, report)
             inputs, measured_on = timed.inputs, [d.as_dict() for d in timed.measured_on]
             mark_front(built)
         chosen = choose(built, settings.objective)
@@ -203,6 +198,24 @@ def tune(
         inputs=inputs,
         measured_on=measured_on,
     )
+
+
+def _time_built(
+    built: list[Candidate],
+    data: Path,
+    resolved: Budgets,
+    settings: TuneSettings,
+    on: TimedOn,
+    profile: DeviceProfile | None,
+    report: Progress,
+) -> Timed:
+    """Every built candidate's latency, interleaved, here or on the devices (the slowest decides)."""
+    where = f" on {', '.join(on.targets)}" if on.targets else ""
+    report(f"measuring latency, interleaved{where}", BUILD_SHARE + 0.1)
+    bench = BenchSettings(
+        runs=settings.runs, duration_s=settings.duration_s, warmup=5, feeding=settings.feeding, data=data
+    )
+    return _measure(built, bench, resolved, on, profile)
 
 
 def _calibrated(spec: CandidateSpec, batch: int, memory: int) -> CandidateSpec:

@@ -28,7 +28,7 @@ def candidate_specs(calibration: Path | None, budgets: Budgets) -> list[Candidat
     static = QuantizeSettings(calibration=calibration)
     specs = [
         CandidateSpec("fp32", QuantMode.NONE),
-        CandidateSpec("auto", QuantMode.AUTO),
+        CandidateSpec("auto", QuantMode.AUTO, static),  # INT8 convolutions: calibrated on it, or on a data split
         CandidateSpec("dynamic-int8", QuantMode.DYNAMIC),
         CandidateSpec("weights-int8", QuantMode.WEIGHTS),
     ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fidelity import Comparison, OutputRule, Tolerance
 from mlpack.core.onnxio import load_model, model_size_bytes, save_model
@@ -18,6 +18,8 @@ from mlpack.data.sources import open_source
 from mlpack.errors import BadInputError, VerificationError
 from mlpack.quant.accuracy import AccuracyAwareReport, AccuracyAwareStatic
 from mlpack.quant.calibration import inspect_calibration, iter_batches
+from mlpack.quant.convgroups import conv_groups
+from mlpack.quant.heldout import split_pool
 from mlpack.quant.lift import Normalise
 from mlpack.quant.modes import QUANTIZERS, default_tolerance
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, Reference, run_passes
@@ -25,6 +27,9 @@ from mlpack.quant.settings import QuantizeSettings, QuantMode
 from mlpack.quant.simplify import Simplify
 from mlpack.quant.timers import DecisionTimer
 from mlpack.quant.timing import LocalTimer, Timer
+
+if TYPE_CHECKING:
+    import onnx
 
 VERIFY_BATCH = 8
 # At most, from calibration data (in blocks): enough for a 95% lower bound to show 99% of the
@@ -51,6 +56,7 @@ class OptimizeResult:
     layers: tuple[dict[str, Any], ...] = ()  # per quantised tensor: its own cost, costliest first
     # Where the speed decisions were measured (machines, batch sizes, each timing); None if none was made.
     speed_decisions: dict[str, Any] | None = None
+    nodes: tuple[dict[str, Any], ...] = ()  # auto: per convolution, INT8 or FP32 compute and why
 
     @property
     def size_ratio(self) -> float:
@@ -75,6 +81,7 @@ class OptimizeResult:
             "latency_ratio": self.latency_ratio,
             "layers": list(self.layers),
             "speed_decisions": self.speed_decisions,
+            "nodes": list(self.nodes),
         }
 
 
@@ -121,15 +128,8 @@ def optimize(
     started = time.perf_counter()
     source, output = Path(source), Path(output)
     _check_arguments(source, output, quantize, max_accuracy_drop, eval_data)
-    if (timer is not None or tuple(batch_sizes) != (1,)) and quantize is not QuantMode.AUTO:
-        raise BadInputError(
-            f"--target and --batch-sizes say where and at what batch sizes --quantize auto measures its speed "
-            f"decisions; --quantize {quantize.value} makes none. Use --quantize auto, or drop them."
-        )
     check_output(output, option="-o", inputs=(source, data, settings.calibration, eval_data))
-    decisions = DecisionTimer(timer or LocalTimer(), batch_sizes)
-    if timer is not None and quantize is QuantMode.AUTO:
-        decisions.measured_on  # noqa: B018  (a device that cannot be used fails now, before any work for it)
+    decisions = _decision_timer(quantize, timer, batch_sizes)
     accuracy_aware = max_accuracy_drop is not None
     # With an accuracy budget, that budget is the fail-closed check; output drift is still reported.
     tolerance = tolerance or (Tolerance(atol=None, min_cosine=None) if accuracy_aware else default_tolerance(quantize))
@@ -140,23 +140,14 @@ def optimize(
     reference = _reference(source, signature, quantize, settings, data, seed, feeding)
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)
     log = PassLog()
+    convolutions = quantize is QuantMode.AUTO and bool(conv_groups(source_model))
     with tempfile.TemporaryDirectory(prefix="mlpack-opt-") as workdir:
+        if convolutions:  # static INT8 for them: calibrate on one part of the real inputs, judge on the rest
+            reference, settings = _held_out(source, signature, reference, settings, data, Path(workdir), log)
         context = PassContext(Path(workdir), settings, reference, tolerance, log, source, timer=decisions)
-        try:
-            final, comparison = run_passes(source, passes, context)
-        except VerificationError as exc:
-            if not getattr(reference, "generated", False):
-                raise
-            raise VerificationError(
-                f"{exc.message} The inputs were generated: real ones may judge differently (pass --data).",
-                hint=exc.hint,
-            ) from exc
-        written = load_model(final, check=False)
-        # The source's metadata (vocabularies, labels, versions applications read back), not the tools' notes.
-        del written.metadata_props[:]
-        written.metadata_props.extend(source_model.metadata_props)
+        final, comparison = _run_passes(source, passes, context)
+        _save_with_metadata(final, output, source_model)
         del source_model
-        save_model(written, output)
     accuracy = next((p.report for p in passes if isinstance(p, AccuracyAwareStatic)), None)
     return OptimizeResult(
         source=source,
@@ -175,7 +166,41 @@ def optimize(
         latency_ratio=log.latency_ratio,
         layers=tuple(log.layers),
         speed_decisions=decisions.record(),
+        nodes=tuple(log.nodes),
     )
+
+
+def _decision_timer(quantize: QuantMode, timer: Timer | None, batch_sizes: tuple[int, ...]) -> DecisionTimer:
+    """Where and at what batch sizes auto's speed decisions are measured; only auto makes any."""
+    if (timer is not None or tuple(batch_sizes) != (1,)) and quantize is not QuantMode.AUTO:
+        raise BadInputError(
+            f"--target and --batch-sizes say where and at what batch sizes --quantize auto measures its speed "
+            f"decisions; --quantize {quantize.value} makes none. Use --quantize auto, or drop them."
+        )
+    decisions = DecisionTimer(timer or LocalTimer(), batch_sizes)
+    if timer is not None:
+        decisions.measured_on  # noqa: B018  (a device that cannot be used fails now, before any work for it)
+    return decisions
+
+
+def _run_passes(source: Path, passes: list[ModelPass], context: PassContext) -> tuple[Path, Comparison]:
+    try:
+        return run_passes(source, passes, context)
+    except VerificationError as exc:
+        if not getattr(context.reference, "generated", False):
+            raise
+        raise VerificationError(
+            f"{exc.message} The inputs were generated: real ones may judge differently (pass --data).",
+            hint=exc.hint,
+        ) from exc
+
+
+def _save_with_metadata(final: Path, output: Path, source_model: onnx.ModelProto) -> None:
+    """The source's metadata (vocabularies, labels, versions applications read back), not the tools' notes."""
+    written = load_model(final, check=False)
+    del written.metadata_props[:]
+    written.metadata_props.extend(source_model.metadata_props)
+    save_model(written, output)
 
 
 def _check_arguments(
@@ -230,7 +255,8 @@ def _reference(
     feeding: FeedOptions,
 ) -> Reference:
     """The inputs every pass is verified on, and the source model's outputs on them."""
-    if data is None and quantize is QuantMode.STATIC and settings.calibration is not None and not feeding.streaming:
+    calibrates = quantize in (QuantMode.STATIC, QuantMode.AUTO)
+    if data is None and calibrates and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
         # A clear error for empty, mismatched or degenerate files, before any verdict on them.
@@ -261,6 +287,35 @@ def _bounded(source: Path, signature: Signature, data: Path | None, feeding: Fee
         return None
     bounded = bounded_calls(source, signature, data, options=feeding, memory=memory, block=BLOCK_SAMPLES)
     return None if bounded is None else Feeds(bounded.calls, (), bounded.label(str(data)), False)
+
+
+def _held_out(
+    source: Path,
+    signature: Signature,
+    reference: Reference,
+    settings: QuantizeSettings,
+    data: Path | None,
+    workdir: Path,
+    log: PassLog,
+) -> tuple[Reference, QuantizeSettings]:
+    """auto with one pool of real inputs (--data, or only --calibration): its first part calibrates
+    static INT8 and the rest is what every check judges, never the calibration samples alone."""
+    if (settings.calibration is None) == (data is None) or not isinstance(reference, _CallsReference):
+        return reference, settings  # both given (each has its job) or neither (generated inputs)
+    assert reference.calls is not None
+    split = split_pool(reference.calls, signature.inputs, workdir)
+    pool = "--data" if data is not None else "--calibration"
+    if split is None:
+        if data is not None:
+            log.steps.append(f"auto: {pool} does not split into samples; static INT8 has no calibration data")
+        else:
+            log.warnings.append("auto: --calibration does not split into samples: judged on the calibration samples")
+        return reference, settings
+    calls = split.judged
+    runs = tuple(calls.run(source))
+    judged = _CallsReference(calls.first, tuple(runs[0]), reference.names, calls.label, calls, runs)
+    log.steps.append(f"auto: {split.describe(pool)}")
+    return judged, replace(settings, calibration=split.calibration, calibration_limit=None)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class PassLog:
     warnings: list[str] = field(default_factory=list)
     tensors: list[dict[str, Any]] = field(default_factory=list)  # per-tensor representation and why
     layers: list[dict[str, Any]] = field(default_factory=list)  # per-tensor cost of its own quantisation
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # per convolution: INT8 or FP32 compute, and why
     latency_ratio: float | None = None  # p50 against the pass's input, where a pass measured it
 
 

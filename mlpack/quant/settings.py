@@ -39,6 +39,7 @@ class QuantizeSettings:
     quant_format: QuantFormat = QuantFormat.QDQ
     activation_type: IntType = IntType.U8
     weight_type: IntType = IntType.S8
+    reduce_range: bool = False  # 7-bit weights: AVX2 without VNNI saturates 8-bit products (onnxruntime's guidance)
     # weights at rest (weights, int4, auto; embedding tables in dynamic mode)
     block_size: int | None = None  # None: per tensor, per-channel unless blocks are much closer; 0: per-channel
     min_weight_elements: int = 1024  # smaller tensors are not worth their restore nodes

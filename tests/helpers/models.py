@@ -74,3 +74,46 @@ def make_wide_range_classifier(folder: Path, *, samples: int = 300) -> dict[str,
     np.savez(folder / "calib.npz", x=x[: samples // 2])
     np.savez(folder / "eval.npz", x=x[samples // 2 :], labels=logits[samples // 2 :].argmax(axis=1))
     return {"model": model, "calibration": folder / "calib.npz", "eval": folder / "eval.npz"}
+
+
+def make_convnet(folder: Path, *, wide: bool = False, samples: int = 1024) -> tuple[Path, Path]:
+    """A small conv net (3x3 conv, 1x1 conv, 1x1 conv, pooled, a Gemm head: 8 logits). ``wide``: its middle
+    activation breaks static INT8: conv1 makes one channel 1000x wider (conv2 then ignores it), so
+    a per-tensor UINT8 range for conv1's output and conv2's input rounds away the channels that
+    decide; conv0's tensors keep ordinary ranges. Returns the model and ``samples`` inputs (.npz)."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((32, 4, 3, 3)).astype(np.float32) * 0.3
+    w1 = rng.standard_normal((32, 32, 1, 1)).astype(np.float32) * 0.3
+    b1 = np.zeros(32, np.float32)
+    if wide:
+        w1[0] *= 1000.0
+        b1[0] = 3000.0  # keep the wide channel active
+    w2 = rng.standard_normal((32, 32, 1, 1)).astype(np.float32) * 0.3
+    w2[:, 0] = 0.0
+    w3 = rng.standard_normal((32, 32)).astype(np.float32) * 0.3
+    arrays = ((w0, "w0"), (w1, "w1"), (b1, "b1"), (w2, "w2"), (w3, "w3"))
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+            helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], name="conv1"),
+            helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+            helper.make_node("Conv", ["r1", "w2"], ["c2"], name="conv2"),
+            helper.make_node("GlobalAveragePool", ["c2"], ["pooled"], name="pool"),
+            helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
+            helper.make_node("Gemm", ["flat", "w3"], ["logits"], name="head", transB=1),
+        ],
+        "wideconv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 32])],
+        [numpy_helper.from_array(a, n) for a, n in arrays],
+    )
+    name = "wideconv" if wide else "convnet"
+    model = folder / f"{name}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.standard_normal((samples, 4, 8, 8)).astype(np.float32)
+    ort.InferenceSession(str(model)).run(None, {"x": x[:2]})  # it loads and runs
+    np.savez(folder / f"{name}.npz", x=x)
+    return model, folder / f"{name}.npz"

@@ -1,22 +1,25 @@
 """``--quantize auto``: the smallest artifact that keeps the outputs and is not slower.
 
-1. INT8 compute (dynamic INT8 MatMul, Conv or LSTM) only for the op kinds where it measured
-   faster than FP32 on this CPU, in one interleaved run; every other large weight INT8 at rest.
-2. While the output check fails, weights move one rung up a ladder of finer representations
-   (INT8 compute -> one scale per tensor (short rows) -> per-channel at rest -> blocks of 32 ->
-   blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round: first those whose own quantisation
-   changes the most decisions (each alone, on a few samples), then those whose nodes add the
-   most noise. Where the data cannot show the decision bar even for an exact copy, it fails at
-   once: no finer model changes the data.
+1. INT8 compute where it measured faster on the Timer's machine: with calibration data (the
+   ``--calibration`` file, or a split of ``--data``), static INT8 (QDQ) per convolution group,
+   each timed alone in the model's own shapes (``int8compute``); dynamic INT8 MatMul or LSTM
+   per op kind, in one interleaved run. Every other large weight INT8 at rest.
+2. While the output check fails, convolution groups whose own INT8 compute (activations and
+   weight) changes decisions fall back to FP32 compute first; then weights move one rung up a
+   ladder of finer representations (INT8 compute -> one scale per tensor (short rows) ->
+   per-channel at rest -> blocks of 32 -> blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round:
+   first those whose own quantisation changes the most decisions (each alone, on a few
+   samples), then those whose nodes add the most noise. Where the data cannot show the decision
+   bar even for an exact copy, it fails at once: no finer model changes the data.
 3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
    is dropped (weights at rest run at FP32 speed); still slower, and FP32 is kept.
-Every tensor's final representation, and why, goes into the report.
+Every tensor's final representation, and every convolution's compute, and why, go into the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,11 @@ from mlpack.core.fidelity import Tolerance
 from mlpack.core.onnxio import load_model
 from mlpack.errors import MlpackError, VerificationError
 from mlpack.quant.atrest import Choice, Representation, Weight, find_weights
+from mlpack.quant.int8compute import StaticCompute, node_decisions, prepare
 from mlpack.quant.layers import LAYER_SAMPLES, layer_costs
 from mlpack.quant.modes.dynamic import quantize_dynamic
 from mlpack.quant.modes.weights import apply_choices, initial_choice, weight_values
+from mlpack.quant.nodecost import NodeCost, node_costs
 from mlpack.quant.passes import ModelPass, PassContext, PassLog, describe, failed_options, failure_hint
 from mlpack.quant.samples import first_samples
 from mlpack.quant.sensitivity import weight_degradation
@@ -60,8 +65,13 @@ class _Plan:
 
     compute: dict[str, str]  # weight -> the op kind that computes it in INT8
     stored: dict[str, Choice]  # weight -> its representation at rest
+    static: set[str] = field(default_factory=set)  # Conv nodes computing in static INT8
+    conv_of: dict[str, str] = field(default_factory=dict)  # weight -> its Conv node (static candidates)
+    fell_back: dict[str, str] = field(default_factory=dict)  # Conv node -> why it left INT8 compute
 
     def rung(self, name: str) -> int:
+        if self.conv_of.get(name) in self.static:
+            return -2
         if name in self.compute:
             return -1
         choice = self.stored[name]
@@ -90,12 +100,17 @@ class Auto(ModelPass):
         # the file then, rather than hold a copy of the model through every session timed below.
         del loaded, in_memory
         values = _FileValues(model)
-        compute = _faster_int8_kinds(model, weights, context)
+        setup = prepare(model, context)
+        model = setup.base if setup is not None else model  # the same graph, every node named
+        compute = _faster_int8_kinds(model, weights, context, convolutions=setup is None)
         plan = _Plan({n: k for n, w in weights.items() for k in compute if w.role in COMPUTE_KINDS[k]}, stored)
-        candidate = _refine(model, plan, weights, values, context)
-        candidate = _hold_latency(model, candidate, plan, weights, values, context)
+        if setup is not None:
+            plan.static = setup.faster()
+            plan.conv_of = {g.weight: g.node for g in setup.groups.values()}
+        candidate = _refine(model, plan, weights, values, context, setup)
+        candidate = _hold_latency(model, candidate, plan, weights, values, context, setup)
         candidate.replace(output)
-        _report(plan, weights, context)
+        _report(plan, weights, context, setup)
         self.chosen = tuple(_current_choice(plan, n) for n in weights)
         return True
 
@@ -122,12 +137,15 @@ class _FileValues(Mapping[str, Any]):
         return len(self._loaded())
 
 
-def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassContext) -> list[str]:
-    """The op kinds whose INT8 kernels beat FP32 here by at least 5%, measured interleaved."""
+def _faster_int8_kinds(
+    model: Path, weights: dict[str, Weight], context: PassContext, *, convolutions: bool = True
+) -> list[str]:
+    """The op kinds whose dynamic INT8 kernels beat FP32 here by at least 5%, measured interleaved
+    (convolutions only where static INT8 cannot be tried: it is the faster kernel)."""
     faster = []
     feeds = first_samples(model, context.reference.feeds, 1)
     for kind, roles in COMPUTE_KINDS.items():
-        if not any(w.role in roles for w in weights.values()):
+        if not any(w.role in roles for w in weights.values()) or (kind == "Conv" and not convolutions):
             continue
         trial = context.workdir / f"auto-int8-{kind}.onnx"
         try:
@@ -144,10 +162,14 @@ def _faster_int8_kinds(model: Path, weights: dict[str, Weight], context: PassCon
     return faster
 
 
-def _build(model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int) -> Path:
-    """INT8 compute for the planned nodes, then every other weight stored at rest."""
+def _build(
+    model: Path, plan: _Plan, weights: dict[str, Weight], context: PassContext, index: int, setup: StaticCompute | None
+) -> Path:
+    """INT8 compute for the planned nodes (static, then dynamic), then every other weight stored at rest."""
     path = context.workdir / f"auto-{index}.onnx"
     current = model
+    if plan.static and setup is not None:
+        current = setup.build(plan.static, context.workdir / f"auto-{index}-static.onnx")
     kinds = sorted(set(plan.compute.values()))
     if kinds:
         op_types = tuple(kinds) + (("Gemm",) if "MatMul" in kinds else ())
@@ -186,14 +208,21 @@ def _nodes_left_in_float(model: Path, plan: _Plan, weights: dict[str, Weight]) -
 
 
 def _refine(
-    model: Path, plan: _Plan, weights: dict[str, Weight], values: Mapping[str, Any], context: PassContext
+    model: Path,
+    plan: _Plan,
+    weights: dict[str, Weight],
+    values: Mapping[str, Any],
+    context: PassContext,
+    setup: StaticCompute | None = None,
 ) -> Path:
-    """Move the most sensitive weights to finer forms until the outputs hold; fail closed if none do."""
+    """Move the most sensitive nodes and weights to finer forms until the outputs hold; fail closed if none do."""
     comparison = None
+    costs: dict[str, NodeCost] | None = None
     for index in range(MAX_ROUNDS + 1):
-        if not plan.compute and all(c.representation is Representation.FP32 for c in plan.stored.values()):
+        at_fp32 = all(c.representation is Representation.FP32 for c in plan.stored.values())
+        if not plan.compute and not plan.static and at_fp32:
             break  # back at FP32: nothing shrinks within the tolerance
-        candidate = _build(model, plan, weights, context, index)
+        candidate = _build(model, plan, weights, context, index, setup)
         comparison = context.reference.compare(candidate, context.tolerance)
         if comparison.passed:
             if index:
@@ -205,8 +234,16 @@ def _refine(
                 f"{comparison.failure_text()}; no file written.",
                 hint=failure_hint(comparison),
             )
+        if plan.static and setup is not None:
+            costs = costs if costs is not None else _node_costs(model, setup, context)
+            if _drop_costly(plan, costs, 2**index):  # the rung above weights at rest falls first
+                continue
         movable = [n for n in weights if plan.rung(n) < len(LADDER) - 1]
         if not movable:
+            if plan.static:  # only INT8 convolutions with small weights are left: they fall back
+                for node in list(plan.static):
+                    _fall_back(plan, node, "outputs drifted")
+                continue
             break
         ranked, scores, lost = _rank(model, candidate, plan, movable, context)
         # Weights whose own quantisation changes decisions climb; the others only when none does.
@@ -237,6 +274,31 @@ def _rank(
     return ranked, scores, lost
 
 
+def _node_costs(model: Path, setup: StaticCompute, context: PassContext) -> dict[str, NodeCost]:
+    """What each INT8 convolution group costs alone (activations and weight), on a few samples."""
+    feeds = first_samples(model, context.reference.feeds, LAYER_SAMPLES)
+    groups = list(setup.groups.values())
+    return node_costs(model, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+
+
+def _drop_costly(plan: _Plan, costs: dict[str, NodeCost], count: int) -> bool:
+    """Up to ``count`` INT8 convolution groups whose own INT8 compute changes decisions back to FP32
+    compute, the costliest first; whether there was any."""
+    costly = sorted(
+        (n for n in plan.static if n in costs and costs[n].decisions_lost > 0),
+        key=lambda n: (-costs[n].decisions_lost, costs[n].cosine),
+    )
+    for node in costly[:count]:
+        _fall_back(plan, node, f"its INT8 compute alone changed {costs[node].decisions_lost} decisions")
+    return bool(costly)
+
+
+def _fall_back(plan: _Plan, node: str, why: str) -> None:
+    """One convolution group from static INT8 compute back to FP32 compute (its weight at rest)."""
+    plan.static.discard(node)
+    plan.fell_back[node] = f"fell back: {why}"
+
+
 def _current_choice(plan: _Plan, name: str) -> Choice:
     """What the weight is now; INT8 compute is measured as its weight alone, per channel."""
     choice = plan.stored[name]
@@ -259,6 +321,11 @@ def _promote(
         why += f"; quantised alone it changed {lost} decisions"
     if loss is not None and loss > -1e9:
         why += f"; its node added noise at {-loss:.1f} dB SQNR"
+    node = plan.conv_of.get(name)
+    if node is not None and node in plan.static:
+        _fall_back(plan, node, why)
+        plan.stored[name] = replace(initial_choice(weight, values, settings), reason=f"INT8 compute dropped: {why}")
+        return
     if name in plan.compute:
         del plan.compute[name]
         plan.stored[name] = replace(initial_choice(weight, values, settings), reason=f"INT8 compute dropped: {why}")
@@ -274,6 +341,7 @@ def _hold_latency(
     weights: dict[str, Weight],
     values: Mapping[str, Any],
     context: PassContext,
+    setup: StaticCompute | None = None,
 ) -> Path:
     """Never more than 5% slower than FP32: drop INT8 compute, then give up, as measurements say."""
     feeds = first_samples(model, context.reference.feeds, 1)
@@ -283,7 +351,8 @@ def _hold_latency(
         if ratio <= MAX_SLOWDOWN:
             context.log.latency_ratio = ratio
             return candidate
-        if not plan.compute and folded_ops(candidate, context.workdir) == folded_ops(model, context.workdir):
+        compute = plan.compute or plan.static
+        if not compute and folded_ops(candidate, context.workdir) == folded_ops(model, context.workdir):
             # Weights at rest only: once folded, the session runs FP32's very graph. A slower
             # measurement of the same graph is the machine's noise, not the model's.
             context.log.steps.append(
@@ -291,11 +360,14 @@ def _hold_latency(
             )
             context.log.latency_ratio = ratio
             return candidate
-        if plan.compute:
+        if compute:
+            slower = "INT8 compute made the whole model slower"
+            for node in list(plan.static):
+                _fall_back(plan, node, slower)
             for name in list(plan.compute):
                 _promote(plan, name, weights[name], values[name], context.settings, None)
-                plan.stored[name] = replace(plan.stored[name], reason="INT8 compute made the whole model slower")
-            candidate = _refine(model, plan, weights, values, context)
+                plan.stored[name] = replace(plan.stored[name], reason=slower)
+            candidate = _refine(model, plan, weights, values, context, setup)
     raise VerificationError(
         f"auto: the shrunk model measured more than {MAX_SLOWDOWN:.2f}x FP32's latency three times in a row; "
         "no file written.",
@@ -303,11 +375,23 @@ def _hold_latency(
     )
 
 
-def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext) -> None:
+def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext, setup: StaticCompute | None) -> None:
     counts: dict[str, int] = {}
+    decisions = node_decisions(setup, plan.static, plan.fell_back) if setup is not None else []
+    context.log.nodes.extend(decisions)
+    static = {d["weight"]: d for d in decisions if d["compute"] == "int8"}
     for name, weight in weights.items():
-        if name in plan.compute:
+        if name in static:
             entry: dict[str, Any] = {
+                "tensor": name,
+                "role": weight.role,
+                "shape": list(weight.shape),
+                "representation": "int8-compute (static QDQ)",
+                "block": None,
+                "reason": f"{static[name]['reason']} (node {static[name]['node']})",
+            }
+        elif name in plan.compute:
+            entry = {
                 "tensor": name,
                 "role": weight.role,
                 "shape": list(weight.shape),
@@ -317,6 +401,9 @@ def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext) -> No
             }
         else:
             entry = plan.stored[name].to_dict()
+            fell = plan.fell_back.get(plan.conv_of.get(name, ""))
+            if fell and fell not in entry["reason"]:
+                entry["reason"] = f"{fell}; {entry['reason']}" if entry["reason"] else fell
         counts[str(entry["representation"])] = counts.get(str(entry["representation"]), 0) + 1
         context.log.tensors.append(entry)
     context.log.steps.append(f"auto: {describe(counts)} tensors")

@@ -12,8 +12,9 @@ from mlpack.errors import BadInputError
 from mlpack.quant.calibration import inspect_calibration
 from mlpack.quant.passes import ModelPass, PassContext, PassLog
 from mlpack.quant.preprocess import preprocess
+from mlpack.quant.qdq import quantize_on_ranges
 from mlpack.quant.ranges import collect_ranges
-from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings
+from mlpack.quant.settings import QuantizeSettings
 
 
 def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassLog) -> None:
@@ -32,7 +33,7 @@ def quantize_static(src: Path, dst: Path, settings: QuantizeSettings, log: PassL
         prepared = preprocess(src, Path(workdir) / "pre.onnx", log, external_data=True)
         cache = settings.calibration_cache or Path(workdir) / "ranges.json"
         calibrated = "" if cache.is_file() else _calibrate(prepared, cache, settings, Path(workdir))
-        _quantize(prepared, dst, cache, settings)
+        quantize_on_ranges(prepared, dst, cache, settings)
     log.steps.append(
         f"static INT8 ({settings.quant_format.value.upper()}, {settings.calibration_method.value} calibration"
         f"{calibrated or ' (ranges reused)'}, activations {settings.activation_type.value.upper()}, weights "
@@ -54,38 +55,6 @@ def _calibrate(model: Path, cache: Path, settings: QuantizeSettings, workdir: Pa
         ranges, plan = collect_ranges(model, settings, specs, workdir)
     save_tensors_data(ranges, cache)
     return f" on {samples} samples; {plan.describe()}"
-
-
-def _quantize(model: Path, dst: Path, cache: Path, settings: QuantizeSettings) -> None:
-    """onnxruntime's quantize_static on the cached ranges (a cache hit: it does not calibrate)."""
-    from onnxruntime import quantization as q
-
-    types = {IntType.U8: q.QuantType.QUInt8, IntType.S8: q.QuantType.QInt8}
-    try:
-        with silenced():
-            q.quantize_static(
-                str(model),
-                str(dst),
-                None,
-                quant_format=q.QuantFormat.QDQ if settings.quant_format is QuantFormat.QDQ else q.QuantFormat.QOperator,
-                op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
-                per_channel=settings.per_channel,
-                activation_type=types[settings.activation_type],
-                weight_type=types[settings.weight_type],
-                nodes_to_exclude=list(settings.exclude_nodes),
-                calibrate_method=getattr(q.CalibrationMethod, _ORT_METHODS[settings.calibration_method]),
-                calibration_cache_path=cache,
-            )
-    except ValueError as exc:  # onnxruntime's check of the type/format combination, among others
-        raise BadInputError(f"static quantisation refused these settings: {exc}") from exc
-
-
-# The cache records its method, and onnxruntime refuses a cache made by another one.
-_ORT_METHODS = {
-    CalibrationMethod.MINMAX: "MinMax",
-    CalibrationMethod.ENTROPY: "Entropy",
-    CalibrationMethod.PERCENTILE: "Percentile",
-}
 
 
 class StaticInt8(ModelPass):

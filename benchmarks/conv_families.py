@@ -1,0 +1,236 @@
+"""Four convolutional families, trained for a few seconds here so their weights look trained.
+
+- ``classifier``: MobileNetV2-like (depthwise-separable blocks, ReLU6, a residual add), 3x128x128
+  -> 10 class logits;
+- ``detector``: a small single-stage detector (YOLO-like: strided 3x3 convs with SiLU, a 1x1
+  head on a 20x20 grid) -> per-cell class logits (background + 3) and box offsets;
+- ``audio-tagger``: a conv net over a 64-band x 256-frame log-mel patch -> 8 sigmoid tags;
+- ``unet``: a U-Net-like segmenter (max-pool down, nearest resize up, skip concatenations),
+  3x96x96 -> per-pixel logits over 3 classes.
+
+Each returns (model.onnx, data.npz, eval.npz): ``data`` (1024 samples) is what mlpack is given,
+``eval`` (512 other samples) is what every mode is judged on. Used by benchmarks/shrink.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+CONV_FAMILIES = ("classifier", "detector", "audio-tagger", "unet")
+
+
+def _block(cin: int, cout: int, stride: int = 1, act: type[nn.Module] = nn.ReLU6) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), act())
+
+
+def _separable(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU6(),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(),
+    )
+
+
+class Classifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = _block(3, 32, 2)
+        self.blocks = nn.Sequential(_separable(32, 64, 2), _separable(64, 128, 2), _separable(128, 128, 1))
+        self.residual = _separable(128, 128, 1)
+        self.last = _separable(128, 256, 2)
+        self.head = nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.stem(x))
+        h = self.last(h + self.residual(h))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+class Detector(nn.Module):
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        widths = (16, 32, 64, 128)
+        layers, cin = [], 3
+        for width in widths:
+            layers += [_block(cin, width, 2 if width < 128 else 1, nn.SiLU), _block(width, width, 1, nn.SiLU)]
+            cin = width
+        self.backbone = nn.Sequential(*layers)
+        self.head = nn.Conv2d(128, classes + 1 + 4, 1)
+        self.classes = classes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.head(self.backbone(x)).flatten(2).transpose(1, 2)  # (batch, cells, channels)
+        return out[..., : self.classes + 1], out[..., self.classes + 1 :]
+
+
+class AudioTagger(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _block(1, 32, 1, nn.ReLU),
+            nn.MaxPool2d(2),
+            _block(32, 64, 1, nn.ReLU),
+            nn.MaxPool2d(2),
+            _block(64, 128, 1, nn.ReLU),
+            nn.MaxPool2d(2),
+            _block(128, 128, 1, nn.ReLU),
+        )
+        self.head = nn.Linear(128, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.features(x).mean(dim=(2, 3))))
+
+
+class UNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down1 = nn.Sequential(_block(3, 16, 1, nn.ReLU), _block(16, 16, 1, nn.ReLU))
+        self.down2 = nn.Sequential(nn.MaxPool2d(2), _block(16, 32, 1, nn.ReLU), _block(32, 32, 1, nn.ReLU))
+        self.bottom = nn.Sequential(nn.MaxPool2d(2), _block(32, 64, 1, nn.ReLU), _block(64, 64, 1, nn.ReLU))
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.dec2 = nn.Sequential(_block(96, 32, 1, nn.ReLU), _block(32, 32, 1, nn.ReLU))
+        self.dec1 = nn.Sequential(_block(48, 16, 1, nn.ReLU), _block(16, 16, 1, nn.ReLU))
+        self.out = nn.Conv2d(16, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d1 = self.down1(x)
+        d2 = self.down2(d1)
+        h = self.dec2(torch.cat([self.up(self.bottom(d2)), d2], dim=1))
+        h = self.dec1(torch.cat([self.up(h), d1], dim=1))
+        return self.out(h).permute(0, 2, 3, 1)  # per pixel, classes last
+
+
+def _gratings(n: int, rng: np.random.Generator, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    labels = rng.integers(0, 10, n)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    theta = labels * np.pi / 10 + rng.normal(0, 0.05, n)
+    freq = rng.uniform(4, 8, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    wave = np.sin(
+        2 * np.pi * freq[:, None, None] * (np.cos(theta)[:, None, None] * xx + np.sin(theta)[:, None, None] * yy)
+        + phase[:, None, None]
+    )
+    colour = rng.uniform(0.3, 1.0, (n, 3, 1, 1))
+    x = wave[:, None] * colour + 0.3 * rng.standard_normal((n, 3, size, size))
+    return x.astype(np.float32), labels
+
+
+def _squares(
+    n: int, rng: np.random.Generator, size: int = 160, grid: int = 20
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = 0.2 * rng.standard_normal((n, 3, size, size)).astype(np.float32)
+    cls = np.zeros((n, grid * grid), np.int64)
+    boxes = np.zeros((n, grid * grid, 4), np.float32)
+    cell = size // grid
+    for i in range(n):
+        side = int(rng.integers(12, 32))
+        top, left = (int(v) for v in rng.integers(0, size - side, 2))
+        kind = int(rng.integers(0, 3))
+        x[i, kind, top : top + side, left : left + side] += 1.5
+        cy, cx = (top + side / 2) / cell, (left + side / 2) / cell
+        index = int(cy) * grid + int(cx)
+        cls[i, index] = kind + 1
+        boxes[i, index] = (cy - int(cy), cx - int(cx), side / size, side / size)
+    return x, cls, boxes
+
+
+def _spectrograms(n: int, rng: np.random.Generator, frames: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    tags = (rng.random((n, 8)) < 0.3).astype(np.float32)
+    x = rng.standard_normal((n, 1, 64, frames)).astype(np.float32) * 0.5
+    for i, k in zip(*np.nonzero(tags), strict=True):
+        start = int(rng.integers(0, frames // 2))
+        x[i, 0, k * 8 : k * 8 + 8, start : start + frames // 3] += 2.0
+    return x, tags
+
+
+def _shapes(n: int, rng: np.random.Generator, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    x = 0.3 * rng.standard_normal((n, 3, size, size)).astype(np.float32)
+    mask = np.zeros((n, size, size), np.int64)
+    yy, xx = np.mgrid[0:size, 0:size]
+    for i in range(n):
+        for _ in range(int(rng.integers(1, 4))):
+            r = int(rng.integers(6, 18))
+            cy, cx = (int(v) for v in rng.integers(r, size - r, 2))
+            kind = int(rng.integers(1, 3))  # 1: a square, 2: a disc
+            square = (np.abs(yy - cy) < r) & (np.abs(xx - cx) < r)
+            inside = square if kind == 1 else (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+            mask[i][inside] = kind
+            x[i][:, inside] += np.array([1.0, 0.5, -0.5])[:, None]
+    return x, mask
+
+
+def _make(name: str, n: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]]:
+    if name == "classifier":
+        x, labels = _gratings(n, rng)
+        return {"image": x}, (labels,)
+    if name == "detector":
+        x, cls, boxes = _squares(n, rng)
+        return {"image": x}, (cls, boxes)
+    if name == "audio-tagger":
+        x, tags = _spectrograms(n, rng)
+        return {"mel": x}, (tags,)
+    x, mask = _shapes(n, rng)
+    return {"image": x}, (mask,)
+
+
+def _loss(name: str, out: torch.Tensor | tuple[torch.Tensor, ...], targets: tuple[np.ndarray, ...]) -> torch.Tensor:
+    t = [torch.from_numpy(v) for v in targets]
+    if name == "detector":
+        assert isinstance(out, tuple)
+        scores, boxes = out
+        weight = torch.tensor([0.05, 1.0, 1.0, 1.0])
+        positive = (t[0] > 0).unsqueeze(-1).float()
+        box_loss = (torch.abs(boxes - t[1]) * positive).sum() / positive.sum().clamp(min=1)
+        return nn.functional.cross_entropy(scores.reshape(-1, 4), t[0].reshape(-1), weight=weight) + box_loss
+    assert isinstance(out, torch.Tensor)
+    if name == "audio-tagger":
+        return nn.functional.binary_cross_entropy(out, t[0])
+    if name == "unet":
+        return nn.functional.cross_entropy(out.reshape(-1, 3), t[0].reshape(-1))
+    return nn.functional.cross_entropy(out, t[0])
+
+
+def _model(name: str) -> nn.Module:
+    return {"classifier": Classifier, "detector": Detector, "audio-tagger": AudioTagger, "unet": UNet}[name]()
+
+
+def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int = 1024) -> tuple[Path, Path, Path]:
+    """(model.onnx, data.npz, eval.npz) for one family, trained for ``steps`` batches of 16."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = _model(name)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    torch.set_num_threads(2)
+    for _ in range(steps):
+        inputs, targets = _make(name, 16, rng)
+        loss = _loss(name, model(*(torch.from_numpy(v) for v in inputs.values())), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    data, _ = _make(name, samples, rng)
+    held, _ = _make(name, 512, np.random.default_rng(1))
+    names = list(data)
+    outputs = ["scores", "boxes"] if name == "detector" else ["tags" if name == "audio-tagger" else "logits"]
+    path = folder / f"{name}.onnx"
+    torch.onnx.export(
+        model,
+        tuple(torch.from_numpy(v[:2]) for v in data.values()),
+        str(path),
+        input_names=names,
+        output_names=outputs,
+        dynamic_axes={**{n: {0: "batch"} for n in names}, **{o: {0: "batch"} for o in outputs}},
+        opset_version=17,
+        dynamo=False,
+    )
+    np.savez(folder / f"{name}.npz", **data)
+    np.savez(folder / f"{name}.eval.npz", **held)
+    return path, folder / f"{name}.npz", folder / f"{name}.eval.npz"

@@ -1,0 +1,214 @@
+"""auto's INT8 compute for convolutions: static QDQ per group, decided by a Timer and by decisions.
+
+Speed is never asserted (a noisy machine): the decision logic runs on a deterministic Timer
+passed in the PassContext (the Timer is a seam, not what is tested here), and one real run
+end to end checks the report says what it chose, per node, and which split it judged on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from mlpack.cli import app
+from mlpack.quant.int8format import int8_format
+from mlpack.quant.modes.auto import Auto
+from mlpack.quant.passes import PassContext, PassLog, Reference
+from mlpack.quant.settings import IntType, QuantizeSettings
+from mlpack.quant.timing import MeasuredOn
+from tests.helpers.models import make_convnet
+
+
+class ScriptedTimer:
+    """INT8 cut-outs of convolution groups at ``group_ratio`` (the first timed one, the largest, at
+    ``first_ratio``); whole models with QDQ nodes at 0.6 of FP32, dynamic INT8 at 0.8; everything
+    else as fast as FP32."""
+
+    def __init__(self, *, group_ratio: float = 0.5, first_ratio: float = 0.5) -> None:
+        self.group_ratio, self.first_ratio = group_ratio, first_ratio
+        self.calls: list[list[str]] = []
+
+    @property
+    def measured_on(self) -> MeasuredOn:
+        return MeasuredOn("a scripted timer", "test CPU", ("avx2", "avx512_vnni"), ort.__version__)
+
+    def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
+        self.calls.append([m.name for m in models])
+        return [self._ratio(m) for m in models]
+
+    def _ratio(self, model: Path) -> float:
+        if model.name.endswith(".qdq.onnx"):
+            return self.first_ratio if model.name.startswith("group-0.") else self.group_ratio
+        ops = {n.op_type for n in onnx.load(str(model), load_external_data=False).graph.node}
+        return 0.6 if "QuantizeLinear" in ops else 0.8 if "DynamicQuantizeLinear" in ops else 1.0
+
+
+def _context(model: Path, data: Path, calibration: Path | None, tmp_path: Path, timer: ScriptedTimer) -> PassContext:
+    feeds = {"x": np.load(data)["x"]}
+    outputs = tuple(ort.InferenceSession(str(model)).run(None, feeds))
+    reference = Reference(feeds, outputs, ("logits",), f"{len(feeds['x'])} samples")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    settings = QuantizeSettings(calibration=calibration)
+    return PassContext(workdir, settings, reference, Auto.tolerance, PassLog(), model, timer)
+
+
+def _split(data: Path, folder: Path, calibrate: int) -> tuple[Path, Path]:
+    x = np.load(data)["x"]
+    np.savez(folder / "calib.npz", x=x[:calibrate])
+    np.savez(folder / "judge.npz", x=x[calibrate:])
+    return folder / "calib.npz", folder / "judge.npz"
+
+
+@pytest.fixture(scope="module")
+def convnet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_convnet(tmp_path_factory.mktemp("convnet"))
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_convnet(tmp_path_factory.mktemp("wide"), wide=True)
+
+
+def test_groups_measured_faster_compute_in_int8_and_the_report_says_why(convnet, tmp_path: Path) -> None:
+    model, data = convnet
+    calibration, judged = _split(data, tmp_path, 128)
+    timer = ScriptedTimer(first_ratio=1.3)
+    context = _context(model, judged, calibration, tmp_path, timer)
+    result = Auto()(model, context)
+    nodes = {n["node"]: n for n in context.log.nodes}
+    assert len(nodes) == 3 and all(n["reason"] for n in nodes.values())
+    int8 = [n for n in nodes.values() if n["compute"] == "int8"]
+    fp32 = [n for n in nodes.values() if n["compute"] == "fp32"]
+    assert len(int8) == 2 and all(n["reason"] == "INT8 compute: 2.0x faster" for n in int8)
+    assert len(fp32) == 1 and fp32[0]["reason"].startswith("FP32 compute: slower here (INT8 1.30x")
+    # All cut-outs in one timer call: FP32 and QDQ of each group, interleaved.
+    group_calls = [c for c in timer.calls if any(name.startswith("group-") for name in c)]
+    assert len(group_calls) == 1 and len(group_calls[0]) == 6
+    ops = {n.op_type for n in onnx.load(str(result.model)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "ConvInteger" not in ops
+    assert "MatMulInteger" in ops  # the Gemm head: dynamic INT8, measured faster by op kind
+    assert any("U8S8 (avx512_vnni" in step for step in context.log.steps)
+    assert any(t["representation"] == "int8-compute (static QDQ)" for t in context.log.tensors)
+    assert context.log.latency_ratio == pytest.approx(0.6)
+
+
+class WholeFasterTimer(ScriptedTimer):
+    """The largest group is slower alone, yet the whole model is faster with every group INT8."""
+
+    def _ratio(self, model: Path) -> float:
+        if model.name == "auto-static-every.onnx":
+            return 0.4
+        return super()._ratio(model)
+
+
+def test_every_group_int8_where_the_whole_model_is_faster_so(convnet, tmp_path: Path) -> None:
+    model, data = convnet
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, WholeFasterTimer(first_ratio=1.3))
+    Auto()(model, context)
+    nodes = list(context.log.nodes)
+    assert all(n["compute"] == "int8" for n in nodes)
+    slow = [n for n in nodes if n["int8_ratio"] > 1]
+    assert len(slow) == 1 and "alone, but the model measured 0.40x FP32" in slow[0]["reason"]
+
+
+def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: Path) -> None:
+    model, data = wide
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    Auto()(model, context)
+    nodes = {n["node"]: n for n in context.log.nodes}
+    # conv1 writes, and conv2 reads, the tensor whose range rounds the deciding channels away.
+    assert nodes["conv0"]["compute"] == "int8"
+    for name in ("conv1", "conv2"):
+        assert nodes[name]["compute"] == "fp32"
+        assert "fell back: its INT8 compute alone changed" in nodes[name]["reason"], nodes[name]
+
+
+def test_without_calibration_data_auto_says_static_int8_needs_it(convnet, tmp_path: Path) -> None:
+    model, data = convnet
+    context = _context(model, data, None, tmp_path, ScriptedTimer())
+    Auto()(model, context)
+    assert any("needs calibration data (static INT8)" in step for step in context.log.steps)
+    assert not context.log.nodes
+
+
+def test_auto_with_data_splits_it_and_reports_each_convolution(convnet, runner, tmp_path: Path) -> None:
+    """The real thing, end to end: whatever this machine measures, every group has a decision and a
+    reason, the split is stated, and the check judged the held-out samples only."""
+    model, data = convnet
+    out = tmp_path / "a.onnx"
+    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(data), "--json"]
+    result = runner.invoke(app, [*args, "--calibration-memory", "8MB"])  # holds all 1024 samples (5 KB each)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert any("--data split: samples 0-127 (128) calibrate static INT8, the other 896" in s for s in payload["steps"])
+    assert "896 held-out samples" in payload["verified_on"]
+    assert any("within 8.0 MB" in s for s in payload["steps"])
+    assert len(payload["nodes"]) == 3
+    assert all(n["compute"] in ("int8", "fp32") and n["reason"] for n in payload["nodes"])
+    assert payload["latency_ratio"] <= 1.05
+
+
+@pytest.mark.parametrize(
+    "isa, activation, weight, reduce_range",
+    [
+        (("avx2", "avx512_vnni"), IntType.U8, IntType.S8, False),
+        (("avx2", "fma"), IntType.U8, IntType.S8, True),
+        (("asimd", "asimddp"), IntType.S8, IntType.S8, False),
+        ((), IntType.U8, IntType.S8, True),
+    ],
+)
+def test_int8_types_follow_the_instruction_set(isa, activation, weight, reduce_range) -> None:
+    chosen = int8_format(isa)
+    assert (chosen.activation, chosen.weight, chosen.reduce_range) == (activation, weight, reduce_range)
+    assert chosen.why
+
+
+def test_the_terminal_shows_each_convolutions_decision() -> None:
+    from rich.console import Console
+
+    from mlpack.cli.render_model import node_table
+
+    console = Console(width=200, record=True)
+    nodes = (
+        {
+            "node": "/conv0",
+            "ops": ["Conv", "Relu"],
+            "weight": "w0",
+            "compute": "int8",
+            "int8_ratio": 0.62,
+            "reason": "INT8 compute: 1.6x faster",
+        },
+        {
+            "node": "/conv1",
+            "ops": ["Conv"],
+            "weight": "w1",
+            "compute": "fp32",
+            "int8_ratio": None,
+            "reason": "fell back: its INT8 compute alone changed 12 decisions",
+        },
+    )
+    console.print(node_table(nodes))
+    text = console.export_text()
+    assert "INT8 compute: 1.6x faster" in text and "0.62" in text and "Conv+Relu" in text
+    assert "fell back: its INT8 compute alone changed 12 decisions" in text
+
+
+def test_glue_ops_stay_int8_only_where_they_touch_an_int8_group(convnet) -> None:
+    from mlpack.quant.convgroups import conv_groups, float_nodes
+
+    model = onnx.load(str(convnet[0]))
+    groups = conv_groups(model)
+    assert [g.nodes for g in groups] == [("conv0", "relu0"), ("conv1", "relu1"), ("conv2",)]
+    # conv0 alone in INT8: the other groups, and the pool behind float conv2, stay float.
+    assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "conv2", "pool", "relu1"]
+    # conv2 in INT8: the pool it feeds joins its INT8 region.
+    assert sorted(float_nodes(model, groups, {"conv2"})) == ["conv0", "conv1", "relu0", "relu1"]
