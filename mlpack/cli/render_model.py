@@ -198,10 +198,11 @@ def render_manifest(console: Console, path: Any, manifest: dict[str, Any]) -> No
     for name, entry in manifest["files"].items():
         files.add_row(escape(name), human_size(entry["size"]), entry["sha256"][:16] + "…")
     console.print(files)
-    for section in ("preprocessing", "optimization"):
-        if manifest.get(section):
-            shown = {k: v for k, v in manifest[section].items() if k != "layers"}  # the table below
-            console.print(f"{section}: " + escape(json.dumps(shown)))
+    if manifest.get("preprocessing"):
+        console.print("preprocessing: " + escape(json.dumps(manifest["preprocessing"])))
+    if manifest.get("optimization"):
+        for line in _optimization_lines(manifest["optimization"]):
+            console.print(line)
     layers = (manifest.get("optimization") or {}).get("layers") or []
     if layers:
         console.print(layer_table(layers))
@@ -322,3 +323,25 @@ def render_run(console: Console, result: RunResult) -> None:
         f"ran {result.samples} samples -> {escape(str(result.output))} "
         + escape(", ".join(f"{k}{v}" for k, v in result.outputs.items()))
     )
+
+
+def _optimization_lines(record: dict[str, Any]) -> list[str]:
+    """The optimisation record in words (``inspect --json`` has all of it, timings included)."""
+    before, after = record.get("size_before"), record.get("size_after")
+    sizes = f"; {human_size(before)} -> {human_size(after)} ({after / before:.2f}x)" if before and after else ""
+    cosine = record.get("min_cosine")
+    lines = [
+        f"optimization: quantize {escape(str(record.get('quantize')))}{sizes}"
+        + (f"; min output cosine {cosine:.5f}" if isinstance(cosine, (int, float)) else "")
+    ]
+    for decision in record.get("decisions") or []:
+        low = decision.get("agreement_low")
+        bound = f" (>= {low:.4f} at {decision.get('confidence', 0.95):.0%})" if isinstance(low, (int, float)) else ""
+        lines.append(
+            f"  {escape(str(decision.get('output')))}: {decision.get('kept')} of {decision.get('judged')} "
+            f"decisions kept{bound}, {escape(str(decision.get('what', '')))}"
+        )
+    if (record.get("speed_decisions") or {}).get("measured_on"):
+        lines.append("  " + measured_on_line(record["speed_decisions"]))
+    return lines
+

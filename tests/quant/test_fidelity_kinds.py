@@ -137,6 +137,8 @@ def test_the_per_layer_report_names_the_costliest_tensor(damaged, runner, tmp_pa
     inspected = runner.invoke(app, ["inspect", str(package)])
     assert inspected.exit_code == 0, inspected.output
     assert "Costliest tensors" in inspected.output and "body.middle.weight" in inspected.output
+    # The optimisation record in words, not its JSON (which --json has whole).
+    assert "decisions kept (>=" in inspected.output and '{"decisions"' not in inspected.output
     manifest = json.loads(runner.invoke(app, ["inspect", str(package), "--json"]).stdout)
     recorded = manifest.get("manifest", manifest)["optimization"]
     assert recorded["layers"] == layers and recorded["quantize"] == "weights"
