@@ -65,6 +65,15 @@ def conv_net(path: Path, *, channels: int = 32, size: int = 16, seed: int = 0) -
     return path
 
 
+def _images(path: Path, samples: int) -> Path:
+    """Inputs for the conv net: its first eighth calibrates static INT8, the rest judges (auto's split)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.normal(0, 1, (samples, 3, 16, 16)).astype(np.float32))
+    return path
+
+
 class Stopwatch:
     """A timer that counts the seconds its questions took (SSH, copying and the device's start-up included)."""
 
@@ -89,12 +98,12 @@ class Stopwatch:
             self.questions += 1
 
 
-def decide(model: Path, out: Path, timer: Any, sizes: tuple[int, ...]) -> tuple[Any, float]:
+def decide(model: Path, out: Path, timer: Any, sizes: tuple[int, ...], data: Path | None) -> tuple[Any, float]:
     from mlpack.quant.optimize import optimize
     from mlpack.quant.settings import QuantMode
 
     started = time.perf_counter()
-    result = optimize(model, out, quantize=QuantMode.AUTO, timer=timer, batch_sizes=sizes)
+    result = optimize(model, out, quantize=QuantMode.AUTO, timer=timer, batch_sizes=sizes, data=data)
     return result, time.perf_counter() - started
 
 
@@ -138,6 +147,9 @@ def main() -> None:
     parser.add_argument("--device-home", help="HOME whose ~/.ssh reaches the device (serve.sh env)")
     parser.add_argument("--batch-sizes", default="1,4")
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--conv-data", type=int, default=512, help="samples given to the conv net as --data (static INT8 needs data)"
+    )
     args = parser.parse_args()
     sizes = tuple(int(b) for b in args.batch_sizes.split(","))
     own_home = os.environ.get("HOME", "/root")
@@ -147,6 +159,7 @@ def main() -> None:
             "MLP 256-1024-10": make_gemm_mlp(tmp / "mlp.onnx", width=256, hidden=1024),
             "conv net 3-32-64, 16x16": conv_net(tmp / "conv.onnx"),
         }
+        data = {"conv": _images(tmp / "conv.npz", args.conv_data) if args.conv_data else None}
         key = asyncssh.generate_private_key("ssh-ed25519")
         (tmp / "authorized_keys").write_text(key.export_public_key().decode())
         server = LocalSSHServer(tmp / "d", tmp / "authorized_keys", env=session_env(TMPDIR=tmp_name))
@@ -164,7 +177,7 @@ def main() -> None:
                     timer = RemoteTimer(where, timeout_s=args.timeout) if isinstance(where, str) else where
                     watches[label] = Stopwatch(timer)
                     out = tmp / f"{model.stem}-{label.replace('/', '-')}.onnx"
-                    runs[label] = decide(model, out, watches[label], sizes)
+                    runs[label] = decide(model, out, watches[label], sizes, data.get(model.stem))
                 show(name, runs, sizes)
                 spent = [
                     f"{label}: {w.questions} questions, {w.seconds:.1f} s answering" for label, w in watches.items()
