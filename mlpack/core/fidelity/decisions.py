@@ -154,8 +154,23 @@ def _classes(meaning: Meaning, ref: np.ndarray, cand: np.ndarray, samples: int, 
     level, because = unsure_level(margin, meaning.unsure, "top-1 margin")
     sure = margin >= level
     positions = "per position" if ref.ndim > 2 else "per sample"
+    return _counted(f"top-1 of {ref.shape[axis]} classes {positions}", same, sure, level, because, samples, confidence)
+
+
+def _counted(
+    what: str,
+    same: np.ndarray,
+    sure: np.ndarray,
+    level: float,
+    because: str,
+    samples: int,
+    confidence: float,
+    **extra: Any,
+) -> Decisions:
+    """Decisions from which ones agree and which the reference is sure of: sure ones are judged,
+    unsure ones are counted apart (and how many of them changed)."""
     return Decisions(
-        f"top-1 of {ref.shape[axis]} classes {positions}",
+        what,
         int(sure.sum()),
         int((same & sure).sum()),
         int((~sure).sum()),
@@ -164,6 +179,7 @@ def _classes(meaning: Meaning, ref: np.ndarray, cand: np.ndarray, samples: int, 
         because,
         samples,
         confidence,
+        **extra,
     )
 
 
@@ -190,12 +206,10 @@ def _thresholded(meaning: Meaning, ref: np.ndarray, cand: np.ndarray, samples: i
     tp = int((ref_on & cand_on & sure).sum())
     wrong = int((~same & sure).sum())
     active = tp + wrong / 2
-    return Decisions(
+    return _counted(
         f"each element active at >= {threshold:g}",
-        int(sure.sum()),
-        int((same & sure).sum()),
-        int((~sure).sum()),
-        int((~same & ~sure).sum()),
+        same,
+        sure,
         level,
         because,
         samples,
