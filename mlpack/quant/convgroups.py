@@ -4,7 +4,7 @@ onnxruntime fuses a QDQ convolution (DequantizeLinear -> Conv -> QuantizeLinear)
 QLinearConv, and a Relu or Clip right after it disappears into the output's range: a group is a
 Conv and that activation. Between INT8 groups, the ops onnxruntime also runs on INT8 tensors
 (adds, pools, concatenations, resizes, sigmoids and products) keep the tensors quantised; they
-are quantised only where they touch an INT8 group, so a float region pays no Q/DQ pairs.
+are quantised only downstream of an INT8 group (see ``float_nodes``).
 """
 
 from __future__ import annotations
@@ -79,28 +79,20 @@ def conv_groups(model: onnx.ModelProto) -> list[ConvGroup]:
 
 def float_nodes(model: onnx.ModelProto, groups: list[ConvGroup], chosen: set[str]) -> list[str]:
     """The nodes static quantisation must leave in float: the groups not chosen, and every glue op
-    not connected (through other glue ops) to a chosen group."""
-    graph = model.graph
+    that no chosen group feeds (through other glue ops).
+
+    Glue is quantised downstream of INT8 groups only: there onnxruntime runs it on the INT8 (NHWC)
+    tensors the groups write. A glue op fed only by float would run on INT8 in the source layout,
+    where onnxruntime's kernels can be far slower than its float ones (a uint8 MaxPool in NCHW
+    measured 20x its float time here) and would save no Q/DQ pair.
+    """
     in_group = {name: g.node for g in groups for name in g.nodes}
-    quantisable = {n.name for n in graph.node if n.op_type in GLUE or in_group.get(n.name) in chosen}
-    quantisable -= {name for name, conv in in_group.items() if conv not in chosen}
-    # Connected regions of quantisable nodes, joined where one reads what another writes.
-    parent = {name: name for name in quantisable}
-
-    def root(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    producer = {out: n.name for n in graph.node if n.name in quantisable for out in n.output}
-    for node in graph.node:
-        if node.name not in quantisable:
-            continue
-        for name in node.input:
-            if name in producer:
-                parent[root(node.name)] = root(producer[name])
-    anchored = {root(name) for name in quantisable if in_group.get(name) in chosen}
-    keep_float = [n.name for n in graph.node if n.name in in_group and in_group[n.name] not in chosen]
-    keep_float += [n.name for n in graph.node if n.name in quantisable and root(n.name) not in anchored]
+    keep_float = [n.name for n in model.graph.node if n.name in in_group and in_group[n.name] not in chosen]
+    int8_tensors: set[str] = set()
+    for node in model.graph.node:  # graph order is topological
+        group = in_group.get(node.name)
+        if group in chosen or (group is None and node.op_type in GLUE and int8_tensors.intersection(node.input)):
+            int8_tensors.update(node.output)
+        elif group is None and node.op_type in GLUE:
+            keep_float.append(node.name)
     return keep_float
