@@ -39,6 +39,9 @@ def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
         ("mask", 1 / (1 + np.exp(-RNG.standard_normal((2, 1, 8, 8)))), OutputKind.PROBABILITIES, None),
         ("logits", RNG.standard_normal((8, 5)), OutputKind.CLASSES, 1),
         ("out", RNG.standard_normal((2, 21, 8, 8)), OutputKind.CLASSES, 1),  # N, C, H, W segmentation
+        ("out", RNG.standard_normal((2, 150, 64, 48)), OutputKind.CLASSES, 1),  # N, C, H, W, C > H
+        ("out", RNG.standard_normal((2, 16, 16, 3)), OutputKind.CLASSES, 3),  # N, H, W, C segmentation
+        ("out", RNG.standard_normal((2, 32, 48, 5)), OutputKind.CLASSES, 3),  # N, H, W, C, not square
         ("last_hidden_state", RNG.standard_normal((2, 7, 32)), OutputKind.VALUES, None),
         ("out", RNG.standard_normal((8, 1)), OutputKind.VALUES, None),
         ("label", np.array([1, 2, 3]), OutputKind.LABELS, None),

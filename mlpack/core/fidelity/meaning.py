@@ -6,8 +6,8 @@
   thresholded per element at 0.5;
 - log-probabilities (at most 0, log-sum-exp 0 over the last axis): class scores;
 - a name that says values (embedding, hidden, feature, box, audio...): values;
-- other real values with two or more entries on the class axis (the last; axis 1 of a 4-D
-  image-shaped output): logits, top-1 per position;
+- other real values with two or more entries on the class axis (the last; of a 4-D
+  image-shaped output axis 1, or axis 3 where the shape says channels last): logits, top-1 per position;
 - anything else: values (regression), judged by cosine, relative error and SNR.
 
 Every meaning carries the reason it was chosen, for the report; ``--threshold NAME=VALUE``
@@ -125,7 +125,7 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
 
 def _class_axis(array: np.ndarray) -> tuple[int, str, int]:
     """(axis, scale, size) of class scores: where probabilities sum to 1, else the last axis, or
-    axis 1 of a 4-D output (N, C, H, W)."""
+    a 4-D output's channel axis (N, C, H, W or N, H, W, C)."""
     import numpy as np
 
     if array.ndim == 0:
@@ -135,8 +135,19 @@ def _class_axis(array: np.ndarray) -> tuple[int, str, int]:
         axis = _summing_axis(array, lambda a: a)
         if axis is not None:
             return axis, "probabilities", array.shape[axis]
-    axis = 1 if array.ndim == 4 else array.ndim - 1
+    axis = _image_class_axis(array.shape) if array.ndim == 4 else array.ndim - 1
     return axis, "logits", array.shape[axis]
+
+
+def _image_class_axis(shape: tuple[int, ...]) -> int:
+    """The class axis of a 4-D output: 1 (N, C, H, W) unless the shape says channels last
+    (N, H, W, C): a square image on axes 1-2 and not on 2-3, or a last axis of a few classes
+    (at most 32) shorter than both axes before it."""
+    if shape[2] == shape[3]:
+        return 1
+    if shape[1] == shape[2] or shape[3] < min(shape[1], shape[2], 33):
+        return 3
+    return 1
 
 
 def _summing_axis(array: np.ndarray, transform: Any) -> int | None:
