@@ -23,7 +23,7 @@ from mlpack.quant.modes.auto import Auto
 from mlpack.quant.passes import PassContext, PassLog, Reference
 from mlpack.quant.settings import IntType, QuantizeSettings
 from mlpack.quant.timing import MeasuredOn
-from tests.helpers.models import make_convnet
+from tests.helpers.models import make_convnet, make_residual_convnet
 
 
 class ScriptedTimer:
@@ -131,6 +131,45 @@ def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: P
     for name in ("conv1", "conv2"):
         assert nodes[name]["compute"] == "fp32"
         assert "fell back: its INT8 compute alone changed" in nodes[name]["reason"], nodes[name]
+
+
+@pytest.fixture(scope="module")
+def residual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_residual_convnet(tmp_path_factory.mktemp("residual"))
+
+
+def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path) -> None:
+    from mlpack.quant.int8compute import prepare
+    from mlpack.quant.nodecost import node_costs
+
+    model, data = residual
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(model, context)
+    assert setup is not None and setup.glue == {"add": "Add"}
+    feeds = {"x": context.reference.feeds["x"][:64]}
+    groups = list(setup.groups.values())
+    costs = node_costs(setup.base, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+    assert set(costs) == {"conv0", "narrow", "wide", "add"}
+    # Each branch's own range is harmless; their sum's range rounds the narrow branch away.
+    assert all(costs[n].decisions_lost == 0 for n in ("conv0", "narrow", "wide"))
+    assert costs["add"].decisions_lost > 0 and costs["add"].cosine < 0.9
+
+
+def test_a_residual_add_whose_range_costs_decisions_falls_back_alone(residual, tmp_path: Path) -> None:
+    model, data = residual
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    result = Auto()(model, context)
+    nodes = {n["node"]: n for n in context.log.nodes}
+    assert all(nodes[name]["compute"] == "int8" for name in ("conv0", "narrow", "wide"))
+    add = nodes["add"]
+    assert add["compute"] == "fp32" and add["ops"] == ["Add"] and add["weight"] is None and add["int8_ratio"] is None
+    assert add["reason"].startswith("fell back: its INT8 compute alone changed "), add
+    assert result.comparison.passed
+    graph = onnx.load(str(result.model)).graph
+    assert any(n.op_type == "Add" and list(n.output) == ["s"] for n in graph.node)  # the float Add, as it was
+    assert sum(n.op_type == "QuantizeLinear" for n in graph.node) >= 3  # the convolutions' QDQ
 
 
 def test_without_calibration_data_auto_says_static_int8_needs_it(convnet, tmp_path: Path) -> None:
