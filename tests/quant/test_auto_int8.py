@@ -156,6 +156,45 @@ def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path
     assert costs["add"].decisions_lost > 0 and costs["add"].cosine < 0.9
 
 
+def test_a_glue_input_no_group_writes_is_rounded_under_the_glue_nodes_switch(tmp_path: Path) -> None:
+    """SiLU behind a convolution: the Mul reads the Sigmoid's output, which no group writes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from mlpack.quant.int8compute import prepare
+    from mlpack.quant.nodecost import node_costs
+
+    rng = np.random.default_rng(1)
+    weights = {"w": rng.standard_normal((32, 4, 3, 3)) * 0.3, "wh": rng.standard_normal((8, 32)) * 0.3}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Sigmoid", ["c"], ["g"], name="sigmoid"),
+            helper.make_node("Mul", ["c", "g"], ["m"], name="silu"),
+            helper.make_node("ReduceMean", ["m"], ["mean"], name="mean", axes=[2, 3], keepdims=0),
+            helper.make_node("Gemm", ["mean", "wh"], ["logits"], name="head", transB=1),
+        ],
+        "silu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 8])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )
+    model = tmp_path / "silu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.savez(tmp_path / "x.npz", x=rng.standard_normal((96, 4, 8, 8)).astype(np.float32))
+    calibration, judged = _split(tmp_path / "x.npz", tmp_path, 64)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(model, context)
+    assert setup is not None and setup.glue == {"sigmoid": "Sigmoid", "silu": "Mul"}
+    feeds = {"x": context.reference.feeds["x"][:16]}
+    groups = list(setup.groups.values())
+    costs = node_costs(setup.base, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+    assert set(costs) == {"conv", "sigmoid", "silu"}
+    assert all(0.9 < cost.cosine < 1.0 for cost in costs.values())  # each switch rounds something, a little
+    switched = {n.name: n for n in onnx.load(str(context.workdir / "node-costs.onnx")).graph.node}
+    # The Mul reads the conv's output as the conv's switch rounds it, and the Sigmoid's under its own.
+    assert list(switched["silu"].input) == ["conv__int8_out_x", "silu__int8_in1_x"]
+
+
 def test_a_residual_add_whose_range_costs_decisions_falls_back_alone(residual, tmp_path: Path) -> None:
     model, data = residual
     calibration, judged = _split(data, tmp_path, 128)
