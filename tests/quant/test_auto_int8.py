@@ -18,8 +18,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mlpack.cli import app
+from mlpack.quant.int8compute import prepare
 from mlpack.quant.int8format import int8_format
-from mlpack.quant.modes.auto import Auto
+from mlpack.quant.modes.auto import Auto, _drop_costly, _Plan
+from mlpack.quant.nodecost import node_costs
 from mlpack.quant.passes import PassContext, PassLog, Reference
 from mlpack.quant.settings import IntType, QuantizeSettings
 from mlpack.quant.timing import MeasuredOn
@@ -139,9 +141,6 @@ def residual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path) -> None:
-    from mlpack.quant.int8compute import prepare
-    from mlpack.quant.nodecost import node_costs
-
     model, data = residual
     calibration, judged = _split(data, tmp_path, 128)
     context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
@@ -154,15 +153,13 @@ def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path
     # Each branch's own range is harmless; their sum's range rounds the narrow branch away.
     assert all(costs[n].decisions_lost == 0 for n in ("conv0", "narrow", "wide"))
     assert costs["add"].decisions_lost > 0 and costs["add"].cosine < 0.9
+    # The Add is a fallback candidate only while it is INT8, i.e. beside an INT8 group.
+    assert not _drop_costly(_Plan({}, {}, static={"conv0"}), costs, 4, setup) and not setup.float_glue
+    assert _drop_costly(_Plan({}, {}, static={"conv0", "wide"}), costs, 4, setup) and setup.float_glue == {"add"}
 
 
 def test_a_glue_input_no_group_writes_is_rounded_under_the_glue_nodes_switch(tmp_path: Path) -> None:
     """SiLU behind a convolution: the Mul reads the Sigmoid's output, which no group writes."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    from mlpack.quant.int8compute import prepare
-    from mlpack.quant.nodecost import node_costs
-
     rng = np.random.default_rng(1)
     weights = {"w": rng.standard_normal((32, 4, 3, 3)) * 0.3, "wh": rng.standard_normal((8, 32)) * 0.3}
     graph = helper.make_graph(
@@ -206,9 +203,10 @@ def test_a_residual_add_whose_range_costs_decisions_falls_back_alone(residual, t
     assert add["compute"] == "fp32" and add["ops"] == ["Add"] and add["weight"] is None and add["int8_ratio"] is None
     assert add["reason"].startswith("fell back: its INT8 compute alone changed "), add
     assert result.comparison.passed
+    assert any("outputs hold after 1 refinement round(s)" in step for step in context.log.steps)  # INT8, it failed
     graph = onnx.load(str(result.model)).graph
-    assert any(n.op_type == "Add" and list(n.output) == ["s"] for n in graph.node)  # the float Add, as it was
-    assert sum(n.op_type == "QuantizeLinear" for n in graph.node) >= 3  # the convolutions' QDQ
+    quantised = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    assert {"n", "w"} <= quantised and "s" not in quantised  # the branches' outputs INT8, the sum float
 
 
 def test_without_calibration_data_auto_says_static_int8_needs_it(convnet, tmp_path: Path) -> None:
@@ -291,6 +289,8 @@ def test_glue_ops_stay_int8_only_downstream_of_an_int8_group(convnet) -> None:
     assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "conv2", "pool", "relu1"]
     # conv2 in INT8: the pool it feeds joins its INT8 region.
     assert sorted(float_nodes(model, groups, {"conv2"})) == ["conv0", "conv1", "relu0", "relu1"]
+    # A glue op a fidelity fallback forced to float stays float beside an INT8 group.
+    assert "pool" in float_nodes(model, groups, {"conv2"}, forced_float={"pool"})
 
 
 def test_a_pool_fed_by_float_stays_float_before_an_int8_group() -> None:
