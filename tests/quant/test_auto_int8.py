@@ -153,7 +153,7 @@ def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path
     # Each branch's own range is harmless; their sum's range rounds the narrow branch away.
     assert all(costs[n].decisions_lost == 0 for n in ("conv0", "narrow", "wide"))
     assert costs["add"].decisions_lost > 0 and costs["add"].cosine < 0.9
-    # The Add is a fallback candidate only while it is INT8, i.e. beside an INT8 group.
+    # The Add is a fallback candidate only while it is INT8, i.e. fed by an INT8 group.
     assert not _drop_costly(_Plan({}, {}, static={"conv0"}), costs, 4, setup) and not setup.float_glue
     assert _drop_costly(_Plan({}, {}, static={"conv0", "wide"}), costs, 4, setup) and setup.float_glue == {"add"}
 
@@ -289,7 +289,7 @@ def test_glue_ops_stay_int8_only_downstream_of_an_int8_group(convnet) -> None:
     assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "conv2", "pool", "relu1"]
     # conv2 in INT8: the pool it feeds joins its INT8 region.
     assert sorted(float_nodes(model, groups, {"conv2"})) == ["conv0", "conv1", "relu0", "relu1"]
-    # A glue op a fidelity fallback forced to float stays float beside an INT8 group.
+    # A glue op a fidelity fallback forced to float stays float though an INT8 group feeds it.
     assert "pool" in float_nodes(model, groups, {"conv2"}, forced_float={"pool"})
 
 

@@ -285,7 +285,7 @@ def _node_costs(model: Path, setup: StaticCompute, context: PassContext) -> dict
 
 
 def _drop_costly(plan: _Plan, costs: dict[str, NodeCost], count: int, setup: StaticCompute) -> bool:
-    """Up to ``count`` INT8 convolution groups, and glue nodes computed in INT8 beside them, whose
+    """Up to ``count`` INT8 convolution groups, and glue nodes they feed in INT8, whose
     own INT8 compute changes decisions back to FP32 compute, the costliest first; whether there was any."""
     candidates = plan.static | setup.quantised_glue(plan.static)
     costly = sorted(
