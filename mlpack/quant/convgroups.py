@@ -21,6 +21,8 @@ FUSED_ACTIVATIONS = ("Relu", "Clip")
 GLUE: tuple[str, ...] = (*FUSED_ACTIVATIONS, "LeakyRelu", "Sigmoid", "Mul", "Add", "MaxPool", "AveragePool")
 GLUE += ("GlobalAveragePool", "Concat", "Resize")
 STATIC_OP_TYPES = ("Conv", *GLUE)  # what auto calibrates and quantises statically
+# Glue whose QDQ output gets its own calibrated range (MaxPool, Relu, Clip and Resize keep their input's).
+REQUANTISING = ("Add", "Mul", "Concat", "Sigmoid", "AveragePool", "GlobalAveragePool", "LeakyRelu")
 
 
 @dataclass(frozen=True)
@@ -77,22 +79,32 @@ def conv_groups(model: onnx.ModelProto) -> list[ConvGroup]:
     return groups
 
 
-def float_nodes(model: onnx.ModelProto, groups: list[ConvGroup], chosen: set[str]) -> list[str]:
-    """The nodes static quantisation must leave in float: the groups not chosen, and every glue op
-    that no chosen group feeds (through other glue ops).
+def requantising(model: onnx.ModelProto) -> dict[str, str]:
+    """The named glue nodes that write their output on its own range, by name: their op types, in graph order."""
+    return {n.name: n.op_type for n in model.graph.node if n.name and n.op_type in REQUANTISING}
+
+
+def float_nodes(
+    model: onnx.ModelProto, groups: list[ConvGroup], chosen: set[str], *, forced_float: set[str] | None = None
+) -> list[str]:
+    """The nodes static quantisation must leave in float: the groups not chosen, every glue op
+    that no chosen group feeds (through other glue ops), and the ``forced_float`` glue ops (a
+    fidelity fallback's; what they write is float for the glue after them).
 
     Glue is quantised downstream of INT8 groups only: there onnxruntime runs it on the INT8 (NHWC)
     tensors the groups write. A glue op fed only by float would run on INT8 in the source layout,
     where onnxruntime's kernels can be far slower than its float ones (a uint8 MaxPool in NCHW
     measured 20x its float time here) and would save no Q/DQ pair.
     """
+    forced = forced_float or set()
     in_group = {name: g.node for g in groups for name in g.nodes}
     keep_float = [n.name for n in model.graph.node if n.name in in_group and in_group[n.name] not in chosen]
     int8_tensors: set[str] = set()
     for node in model.graph.node:  # graph order is topological
         group = in_group.get(node.name)
-        if group in chosen or (group is None and node.op_type in GLUE and int8_tensors.intersection(node.input)):
+        glue = group is None and node.op_type in GLUE
+        if group in chosen or (glue and node.name not in forced and int8_tensors.intersection(node.input)):
             int8_tensors.update(node.output)
-        elif group is None and node.op_type in GLUE:
+        elif glue:
             keep_float.append(node.name)
     return keep_float

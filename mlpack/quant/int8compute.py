@@ -18,7 +18,7 @@ from mlpack.core.quiet import silenced
 from mlpack.core.signature import signature_of
 from mlpack.errors import MlpackError
 from mlpack.quant.calibration import inspect_calibration
-from mlpack.quant.convgroups import STATIC_OP_TYPES, ConvGroup, conv_groups, float_nodes, name_nodes
+from mlpack.quant.convgroups import STATIC_OP_TYPES, ConvGroup, conv_groups, float_nodes, name_nodes, requantising
 from mlpack.quant.int8format import Int8Format, int8_format
 from mlpack.quant.nodetiming import time_groups
 from mlpack.quant.passes import PassContext
@@ -48,6 +48,8 @@ class StaticCompute:
     # Set where every group in INT8 measured faster as a whole than the groups faster alone:
     # (every group's ratio, the faster-alone groups' ratio) of the whole model against FP32.
     whole: tuple[float, float] | None = None
+    glue: dict[str, str] = field(default_factory=dict)  # requantising glue nodes (their op types), graph order
+    float_glue: set[str] = field(default_factory=set)  # glue nodes a fidelity fallback forced to float
 
     def faster(self) -> set[str]:
         if self.whole is not None:
@@ -57,10 +59,16 @@ class StaticCompute:
     def build(self, chosen: set[str], dst: Path) -> Path:
         """``base`` with the ``chosen`` groups (and the glue between them) in static INT8."""
         loaded = load_model(self.base, check=False)
-        kept = float_nodes(loaded, list(self.groups.values()), chosen)
+        kept = float_nodes(loaded, list(self.groups.values()), chosen, forced_float=self.float_glue)
         del loaded
         quantize_on_ranges(self.base, dst, self.ranges, replace(self.settings, exclude_nodes=tuple(kept)))
         return dst
+
+    def quantised_glue(self, chosen: set[str]) -> set[str]:
+        """The requantising glue nodes ``build`` computes in INT8 with the ``chosen`` groups."""
+        loaded = load_model(self.base, check=False)
+        kept = set(float_nodes(loaded, list(self.groups.values()), chosen, forced_float=self.float_glue))
+        return {name for name in self.glue if name not in kept}
 
 
 def prepare(model: Path, context: PassContext) -> StaticCompute | None:
@@ -146,11 +154,13 @@ def _calibrate(
         f"auto: static INT8 format {chosen.describe()}; ranges calibrated on {samples} samples of "
         f"{settings.calibration.name}; {plan.describe()}"
     )
-    return StaticCompute(base, cache, values, settings, chosen, groups)
+    glue = requantising(onnx.load(str(base), load_external_data=False))
+    return StaticCompute(base, cache, values, settings, chosen, groups, glue=glue)
 
 
 def node_decisions(setup: StaticCompute, static: set[str], fell_back: dict[str, str]) -> list[dict[str, Any]]:
-    """Per convolution group, in graph order: INT8 or FP32 compute, its measured ratio, and why."""
+    """Per convolution group, in graph order: INT8 or FP32 compute, its measured ratio, and why;
+    then each glue node a fidelity fallback forced to float (no weight, no ratio of its own)."""
     decisions = []
     for node, group in setup.groups.items():
         ratio = setup.ratios.get(node)
@@ -183,4 +193,20 @@ def node_decisions(setup: StaticCompute, static: set[str], fell_back: dict[str, 
                 "reason": why,
             }
         )
-    return decisions
+    return decisions + _glue_decisions(setup, fell_back)
+
+
+def _glue_decisions(setup: StaticCompute, fell_back: dict[str, str]) -> list[dict[str, Any]]:
+    """The glue nodes forced to float, in graph order (the others follow their groups' compute)."""
+    return [
+        {
+            "node": node,
+            "ops": [op_type],
+            "weight": None,
+            "compute": "fp32",
+            "int8_ratio": None,
+            "reason": fell_back.get(node, "fell back: FP32 compute"),
+        }
+        for node, op_type in setup.glue.items()
+        if node in setup.float_glue
+    ]

@@ -7,6 +7,10 @@ or 1, and the Conv's weight is an overridable input. A group's cost is one run w
 and its weight replaced, judged against the exact run by the fidelity module: decisions lost and
 the output cosine. What the group's output range adds is the next group's input: it is counted
 there.
+
+The glue ops that requantise (an Add, a Concat, a pool: their QDQ output gets its own range) are
+costed the same way, by node name: a switch fake-quantises the node's output and those of its
+inputs that no group writes (a group's output is the group's own cost).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mlpack.core.fidelity import Tolerance, compare_outputs
 from mlpack.core.onnxio import create_session, load_model, run_session, save_model
 from mlpack.quant.atrest import Choice, Representation, Weight, restored_values
-from mlpack.quant.convgroups import ConvGroup
+from mlpack.quant.convgroups import ConvGroup, requantising
 from mlpack.quant.int8format import Int8Format
 from mlpack.quant.settings import IntType
 
@@ -42,7 +46,8 @@ def node_costs(
     tolerance: Tolerance,
     workdir: Path,
 ) -> dict[str, NodeCost]:
-    """Each group's cost alone on ``feeds`` (a few samples), by Conv node.
+    """Each group's cost alone on ``feeds`` (a few samples), by Conv node, and that of each
+    requantising glue node whose output was calibrated, by its name.
 
     Args:
         model: the FP32 model the groups belong to (nodes named).
@@ -58,30 +63,38 @@ def node_costs(
     loaded = load_model(model, check=False)
     initializers = {i.name: i for i in loaded.graph.initializer}
     measured = [g for g in groups if g.input in ranges.data and g.weight in initializers and g.node]
-    if not measured:
+    glue = _costed_glue(loaded, groups, ranges)
+    if not measured and not glue:
         return {}
     values = {g.weight: numpy_helper.to_array(initializers[g.weight]) for g in measured}
     _add_switches(loaded, measured, ranges, fmt)
+    _add_glue_switches(loaded, glue, {g.output for g in groups}, ranges, fmt)
     session = create_session(save_model(loaded, workdir / "node-costs.onnx"))
     del loaded, initializers
     names = [o.name for o in session.get_outputs()]
     reference = run_session(session, feeds)
     plain = Tolerance(atol=None, outputs=tolerance.outputs, confidence=tolerance.confidence)
+
+    def cost(node: str, override: dict[str, Any]) -> NodeCost:
+        judged = compare_outputs(
+            reference, run_session(session, {**feeds, **override}), names=names, tolerance=plain, label="node"
+        )
+        lost = sum(o.decisions.lost for o in judged.outputs if o.decisions is not None)
+        return NodeCost(node, lost, judged.min_cosine)
+
     costs = {}
     for group in measured:
         weight = values[group.weight]
         choice = Choice(Weight(group.weight, weight.shape, 0, ("Conv:1",), "Conv weight"), Representation.INT8_CHANNEL)
         override = {_switch(group): _one(), group.weight: restored_values(weight, choice).astype(weight.dtype)}
-        judged = compare_outputs(
-            reference, run_session(session, {**feeds, **override}), names=names, tolerance=plain, label="node"
-        )
-        lost = sum(o.decisions.lost for o in judged.outputs if o.decisions is not None)
-        costs[group.node] = NodeCost(group.node, lost, judged.min_cosine)
+        costs[group.node] = cost(group.node, override)
+    for node in glue:
+        costs[node] = cost(node, {_switch(node): _one()})
     return costs
 
 
-def _switch(group: ConvGroup) -> str:
-    return f"{group.node}__int8_on"
+def _switch(group: ConvGroup | str) -> str:
+    return f"{group.node if isinstance(group, ConvGroup) else group}__int8_on"
 
 
 def _one() -> Any:
@@ -119,6 +132,48 @@ def _add_switches(model: onnx.ModelProto, groups: list[ConvGroup], ranges: Any, 
             node.input[:] = [faked if name == group.output else name for name in node.input]
         after.append(chain)
     _insert_sorted(model, after + before)
+
+
+def _costed_glue(model: onnx.ModelProto, groups: list[ConvGroup], ranges: Any) -> list[str]:
+    """The requantising glue nodes whose output has a calibrated range and is not a graph output
+    (as for groups, the output a model returns is not costed), outside every group."""
+    glue = requantising(model)
+    grouped = {name for g in groups for name in g.nodes}
+    outputs = {o.name for o in model.graph.output}
+    return [
+        n.name
+        for n in model.graph.node
+        if n.name in glue and n.name not in grouped and n.output[0] in ranges.data and n.output[0] not in outputs
+    ]
+
+
+def _add_glue_switches(
+    model: onnx.ModelProto, glue: list[str], written: set[str], ranges: Any, fmt: Int8Format
+) -> None:
+    """A switch per glue node: its output fake-quantised for every reader, and the calibrated
+    inputs no group writes (``written``) fake-quantised for it alone; in place, sorted after."""
+    from onnx import TensorProto, helper
+
+    initializers = {i.name for i in model.graph.initializer}
+    by_name = {n.name: n for n in model.graph.node}
+    nodes = [by_name[name] for name in glue]
+    chains: list[list[onnx.NodeProto]] = []
+    for node in nodes:
+        on = _switch(node.name)
+        model.graph.initializer.append(helper.make_tensor(on, TensorProto.FLOAT, [], [0.0]))
+        model.graph.input.append(helper.make_tensor_value_info(on, TensorProto.FLOAT, []))
+        for index, name in enumerate(node.input):
+            if name in ranges.data and name not in initializers and name not in written:
+                chain, faked = _fake_quant(model, name, ranges, fmt, on, f"{node.name}__int8_in{index}")
+                node.input[index] = faked
+                chains.append(chain)
+    for node in nodes:
+        output = node.output[0]
+        chain, faked = _fake_quant(model, output, ranges, fmt, _switch(node.name), f"{node.name}__int8_out")
+        for reader in [*model.graph.node, *(n for c in chains for n in c)]:
+            reader.input[:] = [faked if name == output else name for name in reader.input]
+        chains.append(chain)
+    _insert_sorted(model, chains)
 
 
 def _fake_quant(

@@ -117,3 +117,50 @@ def make_convnet(folder: Path, *, wide: bool = False, samples: int = 1024) -> tu
     ort.InferenceSession(str(model)).run(None, {"x": x[:2]})  # it loads and runs
     np.savez(folder / f"{name}.npz", x=x)
     return model, folder / f"{name}.npz"
+
+
+def make_residual_convnet(folder: Path, *, samples: int = 512) -> tuple[Path, Path]:
+    """A conv net with a residual Add static INT8 breaks while its convolutions are fine alone:
+    conv0 (3x3, Relu) feeds a narrow 1x1 branch and a wide one that writes only channel 0, 1000x
+    wider; ``add`` sums them, so its output's one per-tensor range rounds away the narrow branch's
+    channels, which decide; each branch's own range is harmless (the wide one's other channels are
+    exact zeros). The head reads channels 1-31 (a float Slice), spatially averaged, through a Gemm.
+    Returns the model and ``samples`` inputs (.npz)."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((32, 4, 3, 3)).astype(np.float32) * 0.3
+    narrow = rng.standard_normal((32, 32, 1, 1)).astype(np.float32) * 0.3
+    wide = np.zeros((32, 32, 1, 1), np.float32)
+    wide[0] = rng.standard_normal((32, 1, 1)).astype(np.float32) * 1000.0
+    wide_b = np.zeros(32, np.float32)
+    wide_b[0] = 3000.0
+    head = rng.standard_normal((8, 31)).astype(np.float32) * 0.3
+    arrays = ((w0, "w0"), (narrow, "wn"), (wide, "ww"), (wide_b, "bw"), (head, "wh"))
+    consts = (
+        (np.array([1], np.int64), "s_start"),
+        (np.array([32], np.int64), "s_end"),
+        (np.array([1], np.int64), "s_axis"),
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+            helper.make_node("Conv", ["r0", "wn"], ["n"], name="narrow"),
+            helper.make_node("Conv", ["r0", "ww", "bw"], ["w"], name="wide"),
+            helper.make_node("Add", ["n", "w"], ["s"], name="add"),
+            helper.make_node("Slice", ["s", "s_start", "s_end", "s_axis"], ["kept"], name="slice"),
+            helper.make_node("ReduceMean", ["kept"], ["mean"], name="mean", axes=[2, 3], keepdims=0),
+            helper.make_node("Gemm", ["mean", "wh"], ["logits"], name="head", transB=1),
+        ],
+        "residual",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 8])],
+        [numpy_helper.from_array(a, n) for a, n in (*arrays, *consts)],
+    )
+    model = folder / "residual.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.standard_normal((samples, 4, 8, 8)).astype(np.float32)
+    ort.InferenceSession(str(model)).run(None, {"x": x[:2]})  # it loads and runs
+    np.savez(folder / "residual.npz", x=x)
+    return model, folder / "residual.npz"

@@ -18,12 +18,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mlpack.cli import app
+from mlpack.quant.int8compute import prepare
 from mlpack.quant.int8format import int8_format
-from mlpack.quant.modes.auto import Auto
+from mlpack.quant.modes.auto import Auto, _drop_costly, _Plan
+from mlpack.quant.nodecost import node_costs
 from mlpack.quant.passes import PassContext, PassLog, Reference
 from mlpack.quant.settings import IntType, QuantizeSettings
 from mlpack.quant.timing import MeasuredOn
-from tests.helpers.models import make_convnet
+from tests.helpers.models import make_convnet, make_residual_convnet
 
 
 class ScriptedTimer:
@@ -133,6 +135,80 @@ def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: P
         assert "fell back: its INT8 compute alone changed" in nodes[name]["reason"], nodes[name]
 
 
+@pytest.fixture(scope="module")
+def residual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_residual_convnet(tmp_path_factory.mktemp("residual"))
+
+
+def test_node_costs_cost_a_requantising_glue_node_alone(residual, tmp_path: Path) -> None:
+    model, data = residual
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(model, context)
+    assert setup is not None and setup.glue == {"add": "Add"}
+    feeds = {"x": context.reference.feeds["x"][:64]}
+    groups = list(setup.groups.values())
+    costs = node_costs(setup.base, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+    assert set(costs) == {"conv0", "narrow", "wide", "add"}
+    # Each branch's own range is harmless; their sum's range rounds the narrow branch away.
+    assert all(costs[n].decisions_lost == 0 for n in ("conv0", "narrow", "wide"))
+    assert costs["add"].decisions_lost > 0 and costs["add"].cosine < 0.9
+    # The Add is a fallback candidate only while it is INT8, i.e. fed by an INT8 group.
+    assert not _drop_costly(_Plan({}, {}, static={"conv0"}), costs, 4, setup) and not setup.float_glue
+    assert _drop_costly(_Plan({}, {}, static={"conv0", "wide"}), costs, 4, setup) and setup.float_glue == {"add"}
+
+
+def test_a_glue_input_no_group_writes_is_rounded_under_the_glue_nodes_switch(tmp_path: Path) -> None:
+    """SiLU behind a convolution: the Mul reads the Sigmoid's output, which no group writes."""
+    rng = np.random.default_rng(1)
+    weights = {"w": rng.standard_normal((32, 4, 3, 3)) * 0.3, "wh": rng.standard_normal((8, 32)) * 0.3}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Sigmoid", ["c"], ["g"], name="sigmoid"),
+            helper.make_node("Mul", ["c", "g"], ["m"], name="silu"),
+            helper.make_node("ReduceMean", ["m"], ["mean"], name="mean", axes=[2, 3], keepdims=0),
+            helper.make_node("Gemm", ["mean", "wh"], ["logits"], name="head", transB=1),
+        ],
+        "silu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 8])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )
+    model = tmp_path / "silu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.savez(tmp_path / "x.npz", x=rng.standard_normal((96, 4, 8, 8)).astype(np.float32))
+    calibration, judged = _split(tmp_path / "x.npz", tmp_path, 64)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(model, context)
+    assert setup is not None and setup.glue == {"sigmoid": "Sigmoid", "silu": "Mul"}
+    feeds = {"x": context.reference.feeds["x"][:16]}
+    groups = list(setup.groups.values())
+    costs = node_costs(setup.base, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+    assert set(costs) == {"conv", "sigmoid", "silu"}
+    assert all(0.9 < cost.cosine < 1.0 for cost in costs.values())  # each switch rounds something, a little
+    switched = {n.name: n for n in onnx.load(str(context.workdir / "node-costs.onnx")).graph.node}
+    # The Mul reads the conv's output as the conv's switch rounds it, and the Sigmoid's under its own.
+    assert list(switched["silu"].input) == ["conv__int8_out_x", "silu__int8_in1_x"]
+
+
+def test_a_residual_add_whose_range_costs_decisions_falls_back_alone(residual, tmp_path: Path) -> None:
+    model, data = residual
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(model, judged, calibration, tmp_path, ScriptedTimer())
+    result = Auto()(model, context)
+    nodes = {n["node"]: n for n in context.log.nodes}
+    assert all(nodes[name]["compute"] == "int8" for name in ("conv0", "narrow", "wide"))
+    add = nodes["add"]
+    assert add["compute"] == "fp32" and add["ops"] == ["Add"] and add["weight"] is None and add["int8_ratio"] is None
+    assert add["reason"].startswith("fell back: its INT8 compute alone changed "), add
+    assert result.comparison.passed
+    assert any("outputs hold after 1 refinement round(s)" in step for step in context.log.steps)  # INT8, it failed
+    graph = onnx.load(str(result.model)).graph
+    quantised = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    assert {"n", "w"} <= quantised and "s" not in quantised  # the branches' outputs INT8, the sum float
+
+
 def test_without_calibration_data_auto_says_static_int8_needs_it(convnet, tmp_path: Path) -> None:
     model, data = convnet
     context = _context(model, data, None, tmp_path, ScriptedTimer())
@@ -213,6 +289,8 @@ def test_glue_ops_stay_int8_only_downstream_of_an_int8_group(convnet) -> None:
     assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "conv2", "pool", "relu1"]
     # conv2 in INT8: the pool it feeds joins its INT8 region.
     assert sorted(float_nodes(model, groups, {"conv2"})) == ["conv0", "conv1", "relu0", "relu1"]
+    # A glue op a fidelity fallback forced to float stays float though an INT8 group feeds it.
+    assert "pool" in float_nodes(model, groups, {"conv2"}, forced_float={"pool"})
 
 
 def test_a_pool_fed_by_float_stays_float_before_an_int8_group() -> None:

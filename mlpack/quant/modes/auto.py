@@ -5,15 +5,17 @@
    each timed alone in the model's own shapes (``int8compute``); dynamic INT8 MatMul or LSTM
    per op kind, in one interleaved run. Every other large weight INT8 at rest.
 2. While the output check fails, convolution groups whose own INT8 compute (activations and
-   weight) changes decisions fall back to FP32 compute first; then weights move one rung up a
-   ladder of finer representations (INT8 compute -> one scale per tensor (short rows) ->
-   per-channel at rest -> blocks of 32 -> blocks of 16 -> FP16 -> FP32), 1, 2, 4... per round:
-   first those whose own quantisation changes the most decisions (each alone, on a few
-   samples), then those whose nodes add the most noise. Where the data cannot show the decision
+   weight) changes decisions fall back to FP32 compute first, and with them, costliest first, the
+   glue ops that requantise (a residual Add, a Concat, a pool) whose own output range does; then
+   weights move one rung up a ladder of finer representations (INT8 compute -> one scale per
+   tensor (short rows) -> per-channel at rest -> blocks of 32 -> blocks of 16 -> FP16 -> FP32),
+   1, 2, 4... per round: first those whose own quantisation changes the most decisions (each
+   alone, on a few samples), then those whose nodes add the most noise. Where the data cannot show the decision
    bar even for an exact copy, it fails at once: no finer model changes the data.
 3. The result is timed against FP32 in one interleaved run; more than 5% slower and INT8 compute
    is dropped (weights at rest run at FP32 speed); still slower, and FP32 is kept.
-Every tensor's final representation, and every convolution's compute, and why, go into the report.
+Every tensor's final representation, every convolution's compute, each glue op that fell back, and
+why, go into the report.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class _Plan:
     stored: dict[str, Choice]  # weight -> its representation at rest
     static: set[str] = field(default_factory=set)  # Conv nodes computing in static INT8
     conv_of: dict[str, str] = field(default_factory=dict)  # weight -> its Conv node (static candidates)
-    fell_back: dict[str, str] = field(default_factory=dict)  # Conv node -> why it left INT8 compute
+    fell_back: dict[str, str] = field(default_factory=dict)  # Conv or glue node -> why it left INT8 compute
 
     def rung(self, name: str) -> int:
         if self.conv_of.get(name) in self.static:
@@ -236,7 +238,7 @@ def _refine(
             )
         if plan.static and setup is not None:
             costs = costs if costs is not None else _node_costs(model, setup, context)
-            if _drop_costly(plan, costs, 2**index):  # the rung above weights at rest falls first
+            if _drop_costly(plan, costs, 2**index, setup):  # the rung above weights at rest falls first
                 continue
         movable = [n for n in weights if plan.rung(n) < len(LADDER) - 1]
         if not movable:
@@ -275,26 +277,31 @@ def _rank(
 
 
 def _node_costs(model: Path, setup: StaticCompute, context: PassContext) -> dict[str, NodeCost]:
-    """What each INT8 convolution group costs alone (activations and weight), on a few samples."""
+    """What each INT8 convolution group costs alone (activations and weight), and each requantising
+    glue node (its output range), on a few samples."""
     feeds = first_samples(model, context.reference.feeds, LAYER_SAMPLES)
     groups = list(setup.groups.values())
     return node_costs(model, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
 
 
-def _drop_costly(plan: _Plan, costs: dict[str, NodeCost], count: int) -> bool:
-    """Up to ``count`` INT8 convolution groups whose own INT8 compute changes decisions back to FP32
-    compute, the costliest first; whether there was any."""
+def _drop_costly(plan: _Plan, costs: dict[str, NodeCost], count: int, setup: StaticCompute) -> bool:
+    """Up to ``count`` INT8 convolution groups, and glue nodes they feed in INT8, whose
+    own INT8 compute changes decisions back to FP32 compute, the costliest first; whether there was any."""
+    candidates = plan.static | setup.quantised_glue(plan.static)
     costly = sorted(
-        (n for n in plan.static if n in costs and costs[n].decisions_lost > 0),
-        key=lambda n: (-costs[n].decisions_lost, costs[n].cosine),
+        (n for n in candidates if n in costs and costs[n].decisions_lost > 0),
+        key=lambda n: (-costs[n].decisions_lost, costs[n].cosine, n),
     )
     for node in costly[:count]:
-        _fall_back(plan, node, f"its INT8 compute alone changed {costs[node].decisions_lost} decisions")
+        _fall_back(plan, node, f"its INT8 compute alone changed {costs[node].decisions_lost} decisions", setup)
     return bool(costly)
 
 
-def _fall_back(plan: _Plan, node: str, why: str) -> None:
-    """One convolution group from static INT8 compute back to FP32 compute (its weight at rest)."""
+def _fall_back(plan: _Plan, node: str, why: str, setup: StaticCompute | None = None) -> None:
+    """One convolution group from static INT8 compute back to FP32 compute (its weight at rest),
+    or one glue node (it joins ``setup.float_glue``)."""
+    if setup is not None and node in setup.glue:
+        setup.float_glue.add(node)
     plan.static.discard(node)
     plan.fell_back[node] = f"fell back: {why}"
 
