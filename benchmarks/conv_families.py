@@ -8,6 +8,14 @@
 - ``unet``: a U-Net-like segmenter (max-pool down, nearest resize up, skip concatenations),
   3x96x96 -> per-pixel logits over 3 classes.
 
+and three at the sizes edge models have (a few ms per frame here, where INT8 kernels, not per-op
+overhead, decide the latency; the small ones above run in 0.3-2.5 ms):
+
+- ``mobilenet-v2``: MobileNetV2-like (inverted residual blocks: 1x1 expand, depthwise 3x3, 1x1
+  linear projection, residual adds), 3x160x160 -> 10 class logits;
+- ``unet-wide``: the U-Net with 32/64/128 channels on 128x128;
+- ``audio-tagger-wide``: the audio tagger with 64/128/256/256 channels.
+
 Each returns (model.onnx, data.npz, eval.npz): ``data`` (1024 samples) is what mlpack is given,
 ``eval`` (512 other samples) is what every mode is judged on. Used by benchmarks/shrink.py.
 """
@@ -20,7 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-CONV_FAMILIES = ("classifier", "detector", "audio-tagger", "unet")
+CONV_FAMILIES = ("classifier", "detector", "audio-tagger", "unet", "mobilenet-v2", "unet-wide", "audio-tagger-wide")
+# Samples of data (mlpack's) and of eval per family; the wide image families hold fewer (memory).
+SAMPLES = {"mobilenet-v2": (512, 256), "unet-wide": (384, 256)}
 
 
 def _block(cin: int, cout: int, stride: int = 1, act: type[nn.Module] = nn.ReLU6) -> nn.Sequential:
@@ -53,6 +63,47 @@ class Classifier(nn.Module):
         return self.head(h.mean(dim=(2, 3)))
 
 
+class InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers: list[nn.Module] = (
+            [] if expand == 1 else [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6()]
+        )
+        layers += [
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+class MobileNetV2(nn.Module):
+    # (expansion, channels, repeats, first stride): MobileNetV2's table, cut after the 96-channel stage.
+    STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 3, 2), (6, 96, 2, 1))
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [_block(3, 32, 2)]
+        cin = 32
+        for expand, cout, repeats, stride in self.STAGES:
+            for index in range(repeats):
+                layers.append(InvertedResidual(cin, cout, stride if index == 0 else 1, expand))
+                cin = cout
+        layers.append(_block(cin, 384, 1))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(384, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
 class Detector(nn.Module):
     def __init__(self, classes: int = 3) -> None:
         super().__init__()
@@ -71,33 +122,29 @@ class Detector(nn.Module):
 
 
 class AudioTagger(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128)) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            _block(1, 32, 1, nn.ReLU),
-            nn.MaxPool2d(2),
-            _block(32, 64, 1, nn.ReLU),
-            nn.MaxPool2d(2),
-            _block(64, 128, 1, nn.ReLU),
-            nn.MaxPool2d(2),
-            _block(128, 128, 1, nn.ReLU),
-        )
-        self.head = nn.Linear(128, 8)
+        layers: list[nn.Module] = []
+        for index, (cin, cout) in enumerate(zip((1, *widths), widths, strict=False)):
+            layers += ([nn.MaxPool2d(2)] if index else []) + [_block(cin, cout, 1, nn.ReLU)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(widths[-1], 8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(self.features(x).mean(dim=(2, 3))))
 
 
 class UNet(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, width: int = 16) -> None:
         super().__init__()
-        self.down1 = nn.Sequential(_block(3, 16, 1, nn.ReLU), _block(16, 16, 1, nn.ReLU))
-        self.down2 = nn.Sequential(nn.MaxPool2d(2), _block(16, 32, 1, nn.ReLU), _block(32, 32, 1, nn.ReLU))
-        self.bottom = nn.Sequential(nn.MaxPool2d(2), _block(32, 64, 1, nn.ReLU), _block(64, 64, 1, nn.ReLU))
+        w1, w2, w3 = width, 2 * width, 4 * width
+        self.down1 = nn.Sequential(_block(3, w1, 1, nn.ReLU), _block(w1, w1, 1, nn.ReLU))
+        self.down2 = nn.Sequential(nn.MaxPool2d(2), _block(w1, w2, 1, nn.ReLU), _block(w2, w2, 1, nn.ReLU))
+        self.bottom = nn.Sequential(nn.MaxPool2d(2), _block(w2, w3, 1, nn.ReLU), _block(w3, w3, 1, nn.ReLU))
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.dec2 = nn.Sequential(_block(96, 32, 1, nn.ReLU), _block(32, 32, 1, nn.ReLU))
-        self.dec1 = nn.Sequential(_block(48, 16, 1, nn.ReLU), _block(16, 16, 1, nn.ReLU))
-        self.out = nn.Conv2d(16, 3, 1)
+        self.dec2 = nn.Sequential(_block(w3 + w2, w2, 1, nn.ReLU), _block(w2, w2, 1, nn.ReLU))
+        self.dec1 = nn.Sequential(_block(w2 + w1, w1, 1, nn.ReLU), _block(w1, w1, 1, nn.ReLU))
+        self.out = nn.Conv2d(w1, 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d1 = self.down1(x)
@@ -167,16 +214,16 @@ def _shapes(n: int, rng: np.random.Generator, size: int = 96) -> tuple[np.ndarra
 
 
 def _make(name: str, n: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]]:
-    if name == "classifier":
-        x, labels = _gratings(n, rng)
+    if name in ("classifier", "mobilenet-v2"):
+        x, labels = _gratings(n, rng, 128 if name == "classifier" else 160)
         return {"image": x}, (labels,)
     if name == "detector":
         x, cls, boxes = _squares(n, rng)
         return {"image": x}, (cls, boxes)
-    if name == "audio-tagger":
+    if name.startswith("audio-tagger"):
         x, tags = _spectrograms(n, rng)
         return {"mel": x}, (tags,)
-    x, mask = _shapes(n, rng)
+    x, mask = _shapes(n, rng, 96 if name == "unet" else 128)
     return {"image": x}, (mask,)
 
 
@@ -190,19 +237,28 @@ def _loss(name: str, out: torch.Tensor | tuple[torch.Tensor, ...], targets: tupl
         box_loss = (torch.abs(boxes - t[1]) * positive).sum() / positive.sum().clamp(min=1)
         return nn.functional.cross_entropy(scores.reshape(-1, 4), t[0].reshape(-1), weight=weight) + box_loss
     assert isinstance(out, torch.Tensor)
-    if name == "audio-tagger":
+    if name.startswith("audio-tagger"):
         return nn.functional.binary_cross_entropy(out, t[0])
-    if name == "unet":
+    if name.startswith("unet"):
         return nn.functional.cross_entropy(out.reshape(-1, 3), t[0].reshape(-1))
     return nn.functional.cross_entropy(out, t[0])
 
 
 def _model(name: str) -> nn.Module:
-    return {"classifier": Classifier, "detector": Detector, "audio-tagger": AudioTagger, "unet": UNet}[name]()
+    return {
+        "classifier": Classifier,
+        "detector": Detector,
+        "audio-tagger": AudioTagger,
+        "unet": UNet,
+        "mobilenet-v2": MobileNetV2,
+        "unet-wide": lambda: UNet(32),
+        "audio-tagger-wide": lambda: AudioTagger((64, 128, 256, 256)),
+    }[name]()
 
 
-def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int = 1024) -> tuple[Path, Path, Path]:
+def export_conv_family(name: str, folder: Path, *, steps: int = 40) -> tuple[Path, Path, Path]:
     """(model.onnx, data.npz, eval.npz) for one family, trained for ``steps`` batches of 16."""
+    samples, held_out = SAMPLES.get(name, (1024, 512))
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     model = _model(name)
@@ -217,9 +273,9 @@ def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int
         optimiser.step()
     model.eval()
     data, _ = _make(name, samples, rng)
-    held, _ = _make(name, 512, np.random.default_rng(1))
+    held, _ = _make(name, held_out, np.random.default_rng(1))
     names = list(data)
-    outputs = ["scores", "boxes"] if name == "detector" else ["tags" if name == "audio-tagger" else "logits"]
+    outputs = ["scores", "boxes"] if name == "detector" else ["tags" if name.startswith("audio-tagger") else "logits"]
     path = folder / f"{name}.onnx"
     torch.onnx.export(
         model,
