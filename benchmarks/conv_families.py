@@ -29,8 +29,6 @@ import torch
 from torch import nn
 
 CONV_FAMILIES = ("classifier", "detector", "audio-tagger", "unet", "mobilenet-v2", "unet-wide", "audio-tagger-wide")
-# Samples of data (mlpack's) and of eval per family; the wide image families hold fewer (memory).
-SAMPLES = {"mobilenet-v2": (512, 256), "unet-wide": (384, 256)}
 
 
 def _block(cin: int, cout: int, stride: int = 1, act: type[nn.Module] = nn.ReLU6) -> nn.Sequential:
@@ -256,9 +254,8 @@ def _model(name: str) -> nn.Module:
     }[name]()
 
 
-def export_conv_family(name: str, folder: Path, *, steps: int = 40) -> tuple[Path, Path, Path]:
+def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int = 1024) -> tuple[Path, Path, Path]:
     """(model.onnx, data.npz, eval.npz) for one family, trained for ``steps`` batches of 16."""
-    samples, held_out = SAMPLES.get(name, (1024, 512))
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     model = _model(name)
@@ -273,7 +270,7 @@ def export_conv_family(name: str, folder: Path, *, steps: int = 40) -> tuple[Pat
         optimiser.step()
     model.eval()
     data, _ = _make(name, samples, rng)
-    held, _ = _make(name, held_out, np.random.default_rng(1))
+    held, _ = _make(name, 512, np.random.default_rng(1))
     names = list(data)
     outputs = ["scores", "boxes"] if name == "detector" else ["tags" if name.startswith("audio-tagger") else "logits"]
     path = folder / f"{name}.onnx"
