@@ -1,9 +1,10 @@
 """Every --quantize mode on every model family: size ratio, fidelity and latency ratio to FP32.
 
 For each family (the digits CNN and transformer, a Conv1d pitch net, a 2-layer LSTM, a GRU, a
-transformer encoder with a 20k x 256 embedding table, and four convolutional families built in
+transformer encoder with a 20k x 256 embedding table, and the convolutional families built in
 ``conv_families.py``: a MobileNet-like classifier, a YOLO-like detector, a conv audio tagger and
-a U-Net-like segmenter; all trained briefly so their weights look trained), each mode is built
+a U-Net-like segmenter, and at edge sizes a MobileNetV2-like classifier, a wider U-Net and a
+wider tagger; all trained briefly so their weights look trained), each mode is built
 with ``mlpack.optimize`` on the family's own data, then:
 
 - size: the file against FP32 (the simplified export);
