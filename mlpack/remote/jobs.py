@@ -22,6 +22,7 @@ from mlpack.core.version import mlpack_version
 from mlpack.errors import BadInputError, RemoteError, RemoteTimeout
 from mlpack.remote.agent import OUT_OF_MEMORY
 from mlpack.remote.devicestate import recorded_python
+from mlpack.remote.interrupt import OPEN_CONNECTIONS, run_interruptibly
 from mlpack.remote.ssh import Target, connect, require_asyncssh
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -116,7 +117,7 @@ def gather_jobs(
             out.append(result)
         return out
 
-    return asyncio.run(all_jobs())
+    return run_interruptibly(all_jobs())
 
 
 async def _bounded(target: Target, job: RemoteJob, timeout_s: float) -> RemoteOutcome:
@@ -138,6 +139,7 @@ async def _bounded(target: Target, job: RemoteJob, timeout_s: float) -> RemoteOu
 
 async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
     connection = await connect(target)
+    OPEN_CONNECTIONS.add(connection)
     try:
         python = recorded_python(target)  # the venv of `mlpack devices setup`, unless ?python= names one
         await _require_mlpack(connection, target, python)
@@ -153,6 +155,7 @@ async def _run(target: Target, job: RemoteJob) -> RemoteOutcome:
             process.stdin.write_eof() if not process.stdin.is_closing() else None
             process.close()
     finally:
+        OPEN_CONNECTIONS.discard(connection)
         connection.close()
     return _outcome(target, hello, answer)
 
