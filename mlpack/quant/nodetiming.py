@@ -9,6 +9,8 @@ nothing), so all of them take the same feeds and are timed interleaved, and a gr
 its QDQ model's over its FP32 model's. Groups alike in every respect that decides speed are timed
 once. The QDQ cut-out pays a QuantizeLinear before and a DequantizeLinear after, which a group
 inside an INT8 region does not: the measure leans towards FP32, never towards a false gain.
+Where the model takes a batch, so do the cut-outs (their axis 0): a timer asked for several batch
+sizes (``--batch-sizes 1,8``) times each group at each, as it does the whole model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mlpack.core.onnxio import create_session, load_model, run_session, save_model
 from mlpack.quant.convgroups import STATIC_OP_TYPES, ConvGroup
 from mlpack.quant.qdq import quantize_on_ranges
+from mlpack.quant.samples import batch_of
 from mlpack.quant.settings import QuantizeSettings
 from mlpack.quant.timing import Timer
 
@@ -54,6 +57,7 @@ def time_groups(
     """
     loaded = load_model(model, check=False)
     activations = _capture(model, feeds, sorted({g.input for g in groups}), workdir)
+    batched = batch_of(model, feeds, 2) is not None  # the model takes a batch: the cut-outs too
     distinct: dict[tuple[Any, ...], list[ConvGroup]] = {}
     for group in groups:
         if group.input in activations:
@@ -65,7 +69,7 @@ def time_groups(
     qdq = replace(settings, op_types=STATIC_OP_TYPES, exclude_nodes=(), calibration_cache=None)
     models = []
     for index, key in enumerate(timed):
-        cut = _cut_out(loaded, distinct[key][0], _alias(index), inputs)
+        cut = _cut_out(loaded, distinct[key][0], _alias(index), inputs, batched=batched)
         fp32 = save_model(cut, workdir / f"group-{index}.onnx")
         quantised = workdir / f"group-{index}.qdq.onnx"
         quantize_on_ranges(fp32, quantised, cache, qdq)
@@ -123,8 +127,11 @@ def _capture(model: Path, feeds: dict[str, Any], tensors: list[str], workdir: Pa
     return found | {name: values[name] for name in wanted if name in values}
 
 
-def _cut_out(model: onnx.ModelProto, group: ConvGroup, alias: str, inputs: dict[str, np.ndarray]) -> onnx.ModelProto:
-    """The group's nodes alone, reading ``alias`` for their input; every other group's input declared too."""
+def _cut_out(
+    model: onnx.ModelProto, group: ConvGroup, alias: str, inputs: dict[str, np.ndarray], *, batched: bool
+) -> onnx.ModelProto:
+    """The group's nodes alone, reading ``alias`` for their input; every other group's input declared
+    too, with a ``batch`` axis 0 where ``batched``."""
     from onnx import NodeProto, TensorProto, helper
 
     nodes = []
@@ -137,10 +144,17 @@ def _cut_out(model: onnx.ModelProto, group: ConvGroup, alias: str, inputs: dict[
     graph = helper.make_graph(
         nodes,
         f"group {group.node}",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)) for name, value in inputs.items()],
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, _dims(value, batched))
+            for name, value in inputs.items()
+        ],
         [helper.make_tensor_value_info(group.output, TensorProto.FLOAT, None)],
         [i for i in model.graph.initializer if i.name in used],
     )
     cut = helper.make_model(graph, opset_imports=list(model.opset_import))
     cut.ir_version = model.ir_version
     return cut
+
+
+def _dims(value: np.ndarray, batched: bool) -> list[int | str]:
+    return ["batch", *value.shape[1:]] if batched else list(value.shape)

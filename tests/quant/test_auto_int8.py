@@ -8,6 +8,7 @@ end to end checks the report says what it chose, per node, and which split it ju
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from mlpack.quant.modes.auto import Auto, _drop_costly, _Plan
 from mlpack.quant.nodecost import node_costs
 from mlpack.quant.passes import PassContext, PassLog, Reference
 from mlpack.quant.settings import IntType, QuantizeSettings
+from mlpack.quant.timers import DecisionTimer
 from mlpack.quant.timing import MeasuredOn
 from tests.helpers.models import make_convnet, make_residual_convnet
 
@@ -36,6 +38,7 @@ class ScriptedTimer:
     def __init__(self, *, group_ratio: float = 0.5, first_ratio: float = 0.5) -> None:
         self.group_ratio, self.first_ratio = group_ratio, first_ratio
         self.calls: list[list[str]] = []
+        self.batches: list[set[int]] = []  # each call's batch sizes (axis 0 of every input)
 
     @property
     def measured_on(self) -> MeasuredOn:
@@ -43,6 +46,7 @@ class ScriptedTimer:
 
     def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
         self.calls.append([m.name for m in models])
+        self.batches.append({int(np.shape(v)[0]) for v in feeds.values()})
         return [self._ratio(m) for m in models]
 
     def _ratio(self, model: Path) -> float:
@@ -120,6 +124,18 @@ def test_every_group_int8_where_the_whole_model_is_faster_so(convnet, tmp_path: 
     assert all(n["compute"] == "int8" for n in nodes)
     slow = [n for n in nodes if n["int8_ratio"] > 1]
     assert len(slow) == 1 and "alone, but the model measured 0.40x FP32" in slow[0]["reason"]
+
+
+def test_groups_are_timed_at_every_batch_size_asked(convnet, tmp_path: Path) -> None:
+    """--batch-sizes 1,8: the cut-outs take a batch like the model, so each group is timed at both."""
+    model, data = convnet
+    calibration, judged = _split(data, tmp_path, 128)
+    scripted = ScriptedTimer()
+    context = _context(model, judged, calibration, tmp_path, scripted)
+    context = replace(context, timer=DecisionTimer(scripted, batch_sizes=(1, 8)))
+    Auto()(model, context)
+    group_calls = [b for call, b in zip(scripted.calls, scripted.batches, strict=True) if "group-0.onnx" in call]
+    assert group_calls == [{1}, {8}]
 
 
 def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: Path) -> None:
