@@ -57,18 +57,20 @@ class StaticCompute:
         return {node for node, ratio in self.ratios.items() if ratio <= MIN_SPEEDUP}
 
     def build(self, chosen: set[str], dst: Path) -> Path:
-        """``base`` with the ``chosen`` groups (and the glue between them) in static INT8."""
-        loaded = load_model(self.base, check=False)
-        kept = float_nodes(loaded, list(self.groups.values()), chosen, forced_float=self.float_glue)
-        del loaded
-        quantize_on_ranges(self.base, dst, self.ranges, replace(self.settings, exclude_nodes=tuple(kept)))
+        """``base`` with the ``chosen`` groups (and the glue they feed) in static INT8."""
+        kept = tuple(self._float(chosen))
+        quantize_on_ranges(self.base, dst, self.ranges, replace(self.settings, exclude_nodes=kept))
         return dst
 
     def quantised_glue(self, chosen: set[str]) -> set[str]:
         """The requantising glue nodes ``build`` computes in INT8 with the ``chosen`` groups."""
-        loaded = load_model(self.base, check=False)
-        kept = set(float_nodes(loaded, list(self.groups.values()), chosen, forced_float=self.float_glue))
+        kept = set(self._float(chosen))
         return {name for name in self.glue if name not in kept}
+
+    def _float(self, chosen: set[str]) -> list[str]:
+        """The nodes left float with the ``chosen`` groups in INT8."""
+        loaded = load_model(self.base, check=False)
+        return float_nodes(loaded, list(self.groups.values()), chosen, forced_float=self.float_glue)
 
 
 def prepare(model: Path, context: PassContext) -> StaticCompute | None:
