@@ -45,6 +45,8 @@ def node_costs(
     feeds: dict[str, Any],
     tolerance: Tolerance,
     workdir: Path,
+    *,
+    glue: set[str] | None = None,
 ) -> dict[str, NodeCost]:
     """Each group's cost alone on ``feeds`` (a few samples), by Conv node, and that of each
     requantising glue node whose output was calibrated, by its name.
@@ -57,18 +59,19 @@ def node_costs(
         feeds: a few samples of the model's inputs.
         tolerance: the run's check (its output rules decide what a decision is).
         workdir: a folder for the switchable model.
+        glue: the glue nodes that may be costed (those INT8 groups can feed); None: every one.
     """
     from onnx import numpy_helper
 
     loaded = load_model(model, check=False)
     initializers = {i.name: i for i in loaded.graph.initializer}
     measured = [g for g in groups if g.input in ranges.data and g.weight in initializers and g.node]
-    glue = _costed_glue(loaded, groups, ranges)
-    if not measured and not glue:
+    costed = [n for n in _costed_glue(loaded, groups, ranges) if glue is None or n in glue]
+    if not measured and not costed:
         return {}
     values = {g.weight: numpy_helper.to_array(initializers[g.weight]) for g in measured}
     _add_switches(loaded, measured, ranges, fmt)
-    _add_glue_switches(loaded, glue, {g.output for g in groups}, ranges, fmt)
+    _add_glue_switches(loaded, costed, {g.output for g in groups}, ranges, fmt)
     session = create_session(save_model(loaded, workdir / "node-costs.onnx"))
     del loaded, initializers
     names = [o.name for o in session.get_outputs()]
@@ -88,7 +91,7 @@ def node_costs(
         choice = Choice(Weight(group.weight, weight.shape, 0, ("Conv:1",), "Conv weight"), Representation.INT8_CHANNEL)
         override = {_switch(group): _one(), group.weight: restored_values(weight, choice).astype(weight.dtype)}
         costs[group.node] = cost(group.node, override)
-    for node in glue:
+    for node in costed:
         costs[node] = cost(node, {_switch(node): _one()})
     return costs
 

@@ -281,7 +281,8 @@ def _node_costs(model: Path, setup: StaticCompute, context: PassContext) -> dict
     glue node (its output range), on a few samples."""
     feeds = first_samples(model, context.reference.feeds, LAYER_SAMPLES)
     groups = list(setup.groups.values())
-    return node_costs(model, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir)
+    glue = setup.quantised_glue(set(setup.groups))  # glue no group feeds never computes in INT8
+    return node_costs(model, groups, setup.values, setup.format, feeds, context.tolerance, context.workdir, glue=glue)
 
 
 def _drop_costly(plan: _Plan, costs: dict[str, NodeCost], count: int, setup: StaticCompute) -> bool:
