@@ -331,3 +331,57 @@ def test_a_pool_fed_by_float_stays_float_before_an_int8_group() -> None:
     groups = conv_groups(model)
     assert sorted(float_nodes(model, groups, {"conv1"})) == ["conv0", "pool0"]
     assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "pool1"]
+
+
+def test_an_opset_11_model_computes_in_static_int8(convnet, tmp_path: Path) -> None:
+    """Per-channel scales need DequantizeLinear's axis (opset 13): onnxruntime wrote opset-11
+    models no runtime loads, and auto gave up on static INT8 for them."""
+    model, data = convnet
+    old = onnx.load(str(model))
+    old.opset_import[0].version = 11
+    onnx.save(old, tmp_path / "opset11.onnx")
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(tmp_path / "opset11.onnx", judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(tmp_path / "opset11.onnx", context)
+    assert setup is not None, context.log.warnings
+    assert len(setup.ratios) == 3 and not context.log.warnings
+    built = setup.build(set(setup.groups), tmp_path / "every.onnx")
+    session = ort.InferenceSession(str(built))
+    assert session.run(None, {"x": context.reference.feeds["x"][:2]})[0].shape == (2, 32)
+
+
+def test_a_convolution_whose_output_is_also_a_graph_output_keeps_its_negative_values(tmp_path: Path) -> None:
+    """onnxruntime gives a Relu's input the Relu's range where the Relu reads it alone, though a
+    graph output is that input too: the output lost its negative half (cosine 0.7), and auto
+    dropped the group with a made-up reason."""
+    rng = np.random.default_rng(2)
+    weights = {"w0": rng.standard_normal((16, 4, 3, 3)) * 0.3, "w1": rng.standard_normal((8, 16, 3, 3)) * 0.2}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w0"], ["features"], name="conv0", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["features"], ["r0"], name="relu0"),
+            helper.make_node("Conv", ["r0", "w1"], ["scores"], name="conv1", pads=[1, 1, 1, 1]),
+        ],
+        "features_out",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 16, 8, 8]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 8, 8, 8]),
+        ],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )
+    model = tmp_path / "features.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.standard_normal((400, 4, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "calib.npz", x=x[:64])
+    feeds = {"x": x[64:]}
+    outputs = tuple(ort.InferenceSession(str(model)).run(None, feeds))
+    reference = Reference(feeds, outputs, ("features", "scores"), "336 samples")
+    (tmp_path / "work").mkdir()
+    settings = QuantizeSettings(calibration=tmp_path / "calib.npz")
+    context = PassContext(tmp_path / "work", settings, reference, Auto.tolerance, PassLog(), model, ScriptedTimer())
+    result = Auto()(model, context)
+    assert result.comparison.passed
+    assert [(n["node"], n["compute"]) for n in context.log.nodes] == [("conv0", "int8"), ("conv1", "int8")]
+    features = ort.InferenceSession(str(result.model)).run(["features"], {"x": x[64:80]})[0]
+    assert (features < -0.1).any()
