@@ -385,3 +385,18 @@ def test_a_convolution_whose_output_is_also_a_graph_output_keeps_its_negative_va
     assert [(n["node"], n["compute"]) for n in context.log.nodes] == [("conv0", "int8"), ("conv1", "int8")]
     features = ort.InferenceSession(str(result.model)).run(["features"], {"x": x[64:80]})[0]
     assert (features < -0.1).any()
+
+
+def test_degenerate_samples_split_off_to_calibrate_are_named_as_the_users_not_as_a_temporary_file(
+    convnet, tmp_path: Path
+) -> None:
+    model, data = convnet
+    x = np.load(data)["x"][:16].copy()
+    x[3, 0, 0, 0] = np.nan
+    split = tmp_path / "work" / "auto-calibration.npz"  # where auto writes the split's first part
+    context = _context(model, data, split, tmp_path, ScriptedTimer())
+    np.savez(split, x=x)
+    assert prepare(model, context) is None
+    (warning,) = context.log.warnings
+    assert "the samples split off the data to calibrate" in warning and "holds NaN" in warning
+    assert str(context.workdir) not in warning
