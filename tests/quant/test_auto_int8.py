@@ -400,3 +400,22 @@ def test_degenerate_samples_split_off_to_calibrate_are_named_as_the_users_not_as
     (warning,) = context.log.warnings
     assert "the samples split off the data to calibrate" in warning and "holds NaN" in warning
     assert str(context.workdir) not in warning
+
+
+@pytest.mark.parametrize("calibration", ["missing.npz", "misshapen.npz", "nan.npz"])
+def test_a_calibration_file_auto_cannot_use_is_bad_input_beside_data_too(
+    convnet, runner, tmp_path: Path, calibration: str
+) -> None:
+    """With --data beside it, a --calibration file that is missing, misshapen or degenerate only
+    warned that static INT8 could not be tried, and auto exited 0: a typo passed CI, slower."""
+    model, data = convnet
+    x = np.load(data)["x"][:16].copy()
+    np.savez(tmp_path / "misshapen.npz", x=x[:, :3])
+    x[0, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x)
+    out = tmp_path / "a.onnx"
+    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(data)]
+    result = runner.invoke(app, [*args, "--calibration", str(tmp_path / calibration)])
+    assert result.exit_code == 2, result.output
+    assert calibration in result.output and "Traceback" not in result.output
+    assert not out.exists()
