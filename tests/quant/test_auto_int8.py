@@ -138,6 +138,32 @@ def test_groups_are_timed_at_every_batch_size_asked(convnet, tmp_path: Path) -> 
     assert group_calls == [{1}, {8}]
 
 
+class BatchScriptedTimer(ScriptedTimer):
+    """Against the first FP32 cut-out: at batch 1 every other FP32 cut-out runs at 0.5 and its QDQ
+    one at 0.6 (INT8 1.2x slower); at batch 8 the FP32 ones at 0.9, the QDQ ones at 0.6 (faster)."""
+
+    def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
+        ratios = super().p50_ratios(models, feeds)
+        if not any(m.name.startswith("group-") for m in models):
+            return ratios
+        eight = self.batches[-1] == {8}
+        return [1.0, *((0.6 if m.name.endswith(".qdq.onnx") else 0.9 if eight else 0.5) for m in models[1:])]
+
+
+def test_a_groups_ratio_is_its_worst_at_any_batch_size_not_a_ratio_of_worst_times(convnet, tmp_path: Path) -> None:
+    """Each group's INT8 cut-out is compared with its FP32 one within each batch size: dividing the
+    worst ratio of each (0.6 / 0.9) called a group faster that was 1.2x slower at batch 1."""
+    model, data = convnet
+    calibration, judged = _split(data, tmp_path, 128)
+    scripted = BatchScriptedTimer()
+    context = _context(model, judged, calibration, tmp_path, scripted)
+    context = replace(context, timer=DecisionTimer(scripted, batch_sizes=(1, 8)))
+    setup = prepare(model, context)
+    assert setup is not None
+    # The first cut-out pair is 0.6 / 1.0 at both sizes; the others 1.2x slower at batch 1.
+    assert sorted(setup.ratios.values()) == pytest.approx([0.6, 1.2, 1.2])
+
+
 def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: Path) -> None:
     model, data = wide
     calibration, judged = _split(data, tmp_path, 128)
