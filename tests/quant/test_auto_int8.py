@@ -136,6 +136,7 @@ def test_groups_are_timed_at_every_batch_size_asked(convnet, tmp_path: Path) -> 
     Auto()(model, context)
     group_calls = [b for call, b in zip(scripted.calls, scripted.batches, strict=True) if "group-0.onnx" in call]
     assert group_calls == [{1}, {8}]
+    assert any("FP32 (interleaved, the slowest of batch 1, 8)" in step for step in context.log.steps)
 
 
 class BatchScriptedTimer(ScriptedTimer):
