@@ -120,11 +120,11 @@ def prepare(model: Path, context: PassContext) -> StaticCompute | None:
 
 def _named(exc: MlpackError, context: PassContext) -> str:
     """The error, with the calibration file auto split off the data (a temporary file) named as
-    what the user gave: its first samples."""
+    part of what the user gave."""
     calibration = context.settings.calibration
     if calibration is None or calibration.parent != context.workdir:
         return str(exc)
-    return str(exc).replace(str(calibration), "the samples split off the data to calibrate (its first ones)")
+    return str(exc).replace(str(calibration), "the samples split off the data to calibrate")
 
 
 def _against_every_group(setup: StaticCompute, context: PassContext, feeds: dict[str, Any]) -> None:

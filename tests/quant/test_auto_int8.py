@@ -269,7 +269,8 @@ def test_auto_with_data_splits_it_and_reports_each_convolution(convnet, runner, 
     result = runner.invoke(app, [*args, "--calibration-memory", "8MB"])  # holds all 1024 samples (5 KB each)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert any("--data split: samples 0-127 (128) calibrate static INT8, the other 896" in s for s in payload["steps"])
+    split = "--data split: samples 0, 8, 16, ... (one in 8: 128) calibrate static INT8, the other 896"
+    assert any(split in s for s in payload["steps"])
     assert "896 held-out samples" in payload["verified_on"]
     assert any("within 8.0 MB" in s for s in payload["steps"])
     assert len(payload["nodes"]) == 3
@@ -446,3 +447,20 @@ def test_a_calibration_file_auto_cannot_use_is_bad_input_beside_data_too(
     assert result.exit_code == 2, result.output
     assert calibration in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_the_calibration_split_is_spread_over_a_pool_in_order(tmp_path: Path) -> None:
+    """A pool in recording or label order (dim samples first): its first eighth calibrated ranges
+    too narrow for the rest, and auto dropped every INT8 group on it."""
+    from mlpack.core.signature import TensorSpec
+    from mlpack.data.feeds import Feeds
+    from mlpack.quant.heldout import split_pool
+
+    x = np.arange(64, dtype=np.float32).reshape(64, 1) * np.ones((1, 4), np.float32)  # sample i holds i
+    spec = (TensorSpec("x", ("batch", 4), "float32"),)
+    split = split_pool(Feeds(({"x": x},), (), "64 samples", False), spec, tmp_path)
+    assert split is not None and (split.calibrated_on, split.judged_on) == (8, 56)
+    assert np.load(split.calibration)["x"][:, 0].tolist() == [0, 8, 16, 24, 32, 40, 48, 56]
+    judged = np.concatenate([call["x"] for call in split.judged.calls])[:, 0]
+    assert sorted(judged.tolist()) == [i for i in range(64) if i % 8]
+    assert "samples 0, 8, 16, ... (one in 8: 8) calibrate static INT8, the other 56" in split.describe("--data")
