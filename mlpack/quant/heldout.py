@@ -2,8 +2,10 @@
 
 Ranges fitted to a sample always cover that sample: judging a static model on the samples it
 was calibrated on flatters it. When auto has one pool of real inputs (``--data``, or only
-``--calibration``), the first eighth of it (at most ``CALIBRATION_SAMPLES``) calibrates and the
-rest is what every check judges; the report names the split.
+``--calibration``), one sample in eight (at most ``CALIBRATION_SAMPLES``), spread over the whole
+pool, calibrates and the rest is what every check judges; the report names the split. Spread,
+not the first ones: a file in recording or label order would calibrate on its start alone (dim
+samples first, say), and every range would be too narrow for the rest.
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ CALIBRATION_SHARE = 8  # at most one eighth of the pool calibrates
 
 @dataclass(frozen=True)
 class Split:
-    calibration: Path  # the first samples, written as an .npz
+    calibration: Path  # samples 0, stride, 2 * stride, ..., written as an .npz
     judged: Feeds  # the rest, in blocks
     calibrated_on: int
     judged_on: int
+    stride: int
 
     def describe(self, pool: str) -> str:
-        return (
-            f"{pool} split: samples 0-{self.calibrated_on - 1} ({self.calibrated_on}) calibrate static INT8, "
-            f"the other {self.judged_on} judge the outputs"
+        which = (
+            "sample 0"
+            if self.calibrated_on == 1
+            else f"samples 0, {self.stride}, {2 * self.stride}, ... (one in {self.stride}: {self.calibrated_on})"
         )
+        return f"{pool} split: {which} calibrate static INT8, the other {self.judged_on} judge the outputs"
 
 
 def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Split | None:
@@ -60,18 +65,22 @@ def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Sp
     if total < 2:
         return None
     count = max(1, min(CALIBRATION_SAMPLES, total // CALIBRATION_SHARE))
+    stride = total // count
+    picked = np.arange(count) * stride
+    rest = np.setdiff1d(np.arange(total), picked)
     path = workdir / "auto-calibration.npz"
-    np.savez(path, **_take(joined, axes, 0, count))  # type: ignore[arg-type]
-    starts = range(count, total, BLOCK_SAMPLES)
-    blocks = tuple(_take(joined, axes, start, min(total, start + BLOCK_SAMPLES)) for start in starts)
-    label = f"{total - count} held-out samples of {feeds.label}"
-    return Split(path, replace(feeds, calls=blocks, label=label), count, total - count)
+    np.savez(path, **_take(joined, axes, picked))  # type: ignore[arg-type]
+    blocks = tuple(
+        _take(joined, axes, rest[start : start + BLOCK_SAMPLES]) for start in range(0, len(rest), BLOCK_SAMPLES)
+    )
+    label = f"{len(rest)} held-out samples of {feeds.label}"
+    return Split(path, replace(feeds, calls=blocks, label=label), count, len(rest), stride)
 
 
-def _take(arrays: dict[str, Any], axes: dict[str, int | None], start: int, stop: int) -> dict[str, np.ndarray]:
+def _take(arrays: dict[str, Any], axes: dict[str, int | None], indices: np.ndarray) -> dict[str, np.ndarray]:
     import numpy as np
 
     return {
-        name: np.take(value, range(start, stop), axis=axes[name]) if axes.get(name) is not None else value
+        name: np.take(value, indices, axis=axes[name]) if axes.get(name) is not None else value
         for name, value in arrays.items()
     }

@@ -106,7 +106,7 @@ def prepare(model: Path, context: PassContext) -> StaticCompute | None:
         )
         _against_every_group(setup, context, feeds)
     except MlpackError as exc:
-        context.log.warnings.append(f"auto: static INT8 compute could not be tried: {exc}")
+        context.log.warnings.append(f"auto: static INT8 compute could not be tried: {_named(exc, context)}")
         return None
     alone = sum(ratio <= MIN_SPEEDUP for ratio in setup.ratios.values())
     context.log.steps.append(
@@ -116,6 +116,15 @@ def prepare(model: Path, context: PassContext) -> StaticCompute | None:
         + ("; every group INT8: the whole model is faster so" if setup.whole is not None else "")
     )
     return setup
+
+
+def _named(exc: MlpackError, context: PassContext) -> str:
+    """The error, with the calibration file auto split off the data (a temporary file) named as
+    part of what the user gave."""
+    calibration = context.settings.calibration
+    if calibration is None or calibration.parent != context.workdir:
+        return str(exc)
+    return str(exc).replace(str(calibration), "the samples split off the data to calibrate")
 
 
 def _against_every_group(setup: StaticCompute, context: PassContext, feeds: dict[str, Any]) -> None:

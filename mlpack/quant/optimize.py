@@ -256,11 +256,13 @@ def _reference(
 ) -> Reference:
     """The inputs every pass is verified on, and the source model's outputs on them."""
     calibrates = quantize in (QuantMode.STATIC, QuantMode.AUTO)
+    if calibrates and settings.calibration is not None and not feeding.streaming:
+        # A clear error for missing, empty, mismatched or degenerate files, before any work on them:
+        # auto would otherwise only warn that static INT8 could not be tried, and exit 0.
+        inspect_calibration(settings.calibration, signature.inputs)
     if data is None and calibrates and settings.calibration is not None and not feeding.streaming:
         # Static ranges fit the calibration data; random inputs would fall outside them and
         # measure noise that real inputs never see.
-        # A clear error for empty, mismatched or degenerate files, before any verdict on them.
-        inspect_calibration(settings.calibration, signature.inputs)
         if open_source(settings.calibration).calls_as_given:  # ONNX test sets: each a call, as --data runs them
             return _reference(source, signature, quantize, settings, settings.calibration, seed, feeding)
         blocks = tuple(

@@ -2,36 +2,91 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mlpack.core.onnxio import save_model
 from mlpack.core.quiet import silenced
 from mlpack.errors import BadInputError
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings
 
+if TYPE_CHECKING:
+    import onnx
+
+PER_CHANNEL_OPSET = 13  # DequantizeLinear's axis, which per-channel scales need, came with opset 13
+
 
 def quantize_on_ranges(model: Path, dst: Path, cache: Path, settings: QuantizeSettings) -> None:
-    """onnxruntime's quantize_static on the cached ranges (a cache hit: it does not calibrate)."""
+    """onnxruntime's quantize_static on the cached ranges (a cache hit: it does not calibrate),
+    on a copy it writes correctly where ``model`` needs one (see ``_quantisable``)."""
     from onnxruntime import quantization as q
 
     types = {IntType.U8: q.QuantType.QUInt8, IntType.S8: q.QuantType.QInt8}
-    try:
-        with silenced():
-            q.quantize_static(
-                str(model),
-                str(dst),
-                None,
-                quant_format=q.QuantFormat.QDQ if settings.quant_format is QuantFormat.QDQ else q.QuantFormat.QOperator,
-                op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
-                per_channel=settings.per_channel,
-                reduce_range=settings.reduce_range,
-                activation_type=types[settings.activation_type],
-                weight_type=types[settings.weight_type],
-                nodes_to_exclude=list(settings.exclude_nodes),
-                calibrate_method=getattr(q.CalibrationMethod, _ORT_METHODS[settings.calibration_method]),
-                calibration_cache_path=cache,
-            )
-    except ValueError as exc:  # onnxruntime's check of the type/format combination, among others
-        raise BadInputError(f"static quantisation refused these settings: {exc}") from exc
+    quant_format = q.QuantFormat.QDQ if settings.quant_format is QuantFormat.QDQ else q.QuantFormat.QOperator
+    with tempfile.TemporaryDirectory(prefix="mlpack-qdq-", dir=Path(dst).parent) as workdir:
+        source, kept_float = _quantisable(model, Path(workdir) / "quantisable.onnx", settings)
+        try:
+            with silenced():
+                q.quantize_static(
+                    str(source),
+                    str(dst),
+                    None,
+                    quant_format=quant_format,
+                    op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
+                    per_channel=settings.per_channel,
+                    reduce_range=settings.reduce_range,
+                    activation_type=types[settings.activation_type],
+                    weight_type=types[settings.weight_type],
+                    nodes_to_exclude=[*settings.exclude_nodes, *kept_float],
+                    calibrate_method=getattr(q.CalibrationMethod, _ORT_METHODS[settings.calibration_method]),
+                    calibration_cache_path=cache,
+                )
+        except ValueError as exc:  # onnxruntime's check of the type/format combination, among others
+            raise BadInputError(f"static quantisation refused these settings: {exc}") from exc
+
+
+def _quantisable(model: Path, copy: Path, settings: QuantizeSettings) -> tuple[Path, tuple[str, ...]]:
+    """``model``, or a copy at ``copy``, that onnxruntime's static quantiser writes correctly, and
+    the nodes it must leave float for that.
+
+    - Per-channel scales need DequantizeLinear's ``axis`` (opset 13): below it onnxruntime writes
+      bias and weight scales no runtime loads, so the copy is converted to opset 13.
+    - onnxruntime gives a Relu's or Clip's input the activation's own range where only it reads
+      that input, though the input is also a graph output: that output would lose its negative
+      values. Such an activation stays float (named, in the copy, where it had no name).
+    """
+    import onnx
+
+    loaded = onnx.load(str(model), load_external_data=False)
+    opset = next((o.version for o in loaded.opset_import if o.domain in ("", "ai.onnx")), PER_CHANNEL_OPSET)
+    convert = settings.per_channel and opset < PER_CHANNEL_OPSET
+    if not convert and all(node.name for node in _clipping(loaded)):
+        return model, tuple(node.name for node in _clipping(loaded))
+    loaded = onnx.load(str(model))
+    taken = {node.name for node in loaded.graph.node}
+    for index, node in enumerate(_clipping(loaded)):
+        if not node.name:
+            node.name = f"mlpack_{node.op_type}_output_{index}"
+            while node.name in taken:
+                node.name += "_"
+            taken.add(node.name)
+    if convert:
+        try:
+            loaded = onnx.version_converter.convert_version(loaded, PER_CHANNEL_OPSET)
+        except Exception as exc:  # the converter raises bare RuntimeErrors for ops it cannot convert
+            raise BadInputError(
+                f"static INT8 with per-channel weights needs opset {PER_CHANNEL_OPSET}, and this opset-{opset} "
+                f"model could not be converted: {(str(exc).splitlines() or [type(exc).__name__])[0]}",
+                hint=f"Re-export it at opset {PER_CHANNEL_OPSET} or later, or pass --no-per-channel.",
+            ) from exc
+    return save_model(loaded, copy), tuple(node.name for node in _clipping(loaded))
+
+
+def _clipping(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """The Relu and Clip nodes that read a graph output."""
+    outputs = {o.name for o in model.graph.output}
+    return [n for n in model.graph.node if n.op_type in ("Relu", "Clip") and n.input and n.input[0] in outputs]
 
 
 # The cache records its method, and onnxruntime refuses a cache made by another one.

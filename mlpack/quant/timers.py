@@ -91,6 +91,14 @@ class DecisionTimer:
         return self.timer.measured_on
 
     def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
+        runs = self.p50_ratio_runs(models, feeds)
+        return [max(ratios[m] for ratios in runs) for m in range(len(models))]
+
+    def p50_ratio_runs(self, models: list[Path], feeds: dict[str, Any]) -> list[list[float]]:
+        """Each measurement's ratios apart: one list per batch size (per device, on a fleet), each
+        against ``models[0]`` as measured there. What compares two models other than the first (a
+        group's INT8 cut-out with its FP32 one) needs them: the worst ratio of each model, taken
+        over batch sizes apart, is not the worst ratio between two of them."""
         sizes, sets = self._feed_sets(models[0], feeds)
         per_set = ratios_each(self.timer, models, sets)
         worst = [max(ratios[m] for ratios in per_set) for m in range(len(models))]
@@ -100,7 +108,7 @@ class DecisionTimer:
         if by_device:
             record["devices"] = {d: dict(zip(sizes, rs, strict=True)) for d, rs in by_device.items()}
         self.timings.append(record)
-        return worst
+        return [ratios for each in by_device.values() for ratios in each] or per_set
 
     def _feed_sets(self, model: Path, feeds: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         """The inputs at each batch size; the inputs as given where the model takes no batch."""

@@ -140,6 +140,15 @@ def test_boxes_are_matched_by_overlap_where_named() -> None:
     assert lost.outputs[0].decisions.kept == 0  # type: ignore[union-attr]
 
 
+def test_boxes_named_on_an_output_without_four_corners_per_row_are_refused() -> None:
+    """A detector's (N, cells, 4 + classes) output named as boxes was cut into 4-tuples across
+    rows and samples: coordinates and class scores mixed, judged as boxes of samples that do not exist."""
+    head = RNG.standard_normal((8, 64, 9))
+    tolerance = BAR.with_rules(parse_rules(["det=boxes"]))
+    with pytest.raises(BadInputError, match=r"output 'det' has shape \(8, 64, 9\): boxes are the four corners"):
+        compare_outputs([head], [head], names=["det"], tolerance=tolerance, label="x")
+
+
 def test_budget_threshold_table(tmp_path: Path) -> None:
     path = tmp_path / "b.toml"
     path.write_text(

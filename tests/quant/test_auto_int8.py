@@ -136,6 +136,33 @@ def test_groups_are_timed_at_every_batch_size_asked(convnet, tmp_path: Path) -> 
     Auto()(model, context)
     group_calls = [b for call, b in zip(scripted.calls, scripted.batches, strict=True) if "group-0.onnx" in call]
     assert group_calls == [{1}, {8}]
+    assert any("FP32 (interleaved, the slowest of batch 1, 8)" in step for step in context.log.steps)
+
+
+class BatchScriptedTimer(ScriptedTimer):
+    """Against the first FP32 cut-out: at batch 1 every other FP32 cut-out runs at 0.5 and its QDQ
+    one at 0.6 (INT8 1.2x slower); at batch 8 the FP32 ones at 0.9, the QDQ ones at 0.6 (faster)."""
+
+    def p50_ratios(self, models: list[Path], feeds: dict[str, Any]) -> list[float]:
+        ratios = super().p50_ratios(models, feeds)
+        if not any(m.name.startswith("group-") for m in models):
+            return ratios
+        eight = self.batches[-1] == {8}
+        return [1.0, *((0.6 if m.name.endswith(".qdq.onnx") else 0.9 if eight else 0.5) for m in models[1:])]
+
+
+def test_a_groups_ratio_is_its_worst_at_any_batch_size_not_a_ratio_of_worst_times(convnet, tmp_path: Path) -> None:
+    """Each group's INT8 cut-out is compared with its FP32 one within each batch size: dividing the
+    worst ratio of each (0.6 / 0.9) called a group faster that was 1.2x slower at batch 1."""
+    model, data = convnet
+    calibration, judged = _split(data, tmp_path, 128)
+    scripted = BatchScriptedTimer()
+    context = _context(model, judged, calibration, tmp_path, scripted)
+    context = replace(context, timer=DecisionTimer(scripted, batch_sizes=(1, 8)))
+    setup = prepare(model, context)
+    assert setup is not None
+    # The first cut-out pair is 0.6 / 1.0 at both sizes; the others 1.2x slower at batch 1.
+    assert sorted(setup.ratios.values()) == pytest.approx([0.6, 1.2, 1.2])
 
 
 def test_a_group_whose_int8_compute_costs_decisions_falls_back(wide, tmp_path: Path) -> None:
@@ -242,7 +269,8 @@ def test_auto_with_data_splits_it_and_reports_each_convolution(convnet, runner, 
     result = runner.invoke(app, [*args, "--calibration-memory", "8MB"])  # holds all 1024 samples (5 KB each)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert any("--data split: samples 0-127 (128) calibrate static INT8, the other 896" in s for s in payload["steps"])
+    split = "--data split: samples 0, 8, 16, ... (one in 8: 128) calibrate static INT8, the other 896"
+    assert any(split in s for s in payload["steps"])
     assert "896 held-out samples" in payload["verified_on"]
     assert any("within 8.0 MB" in s for s in payload["steps"])
     assert len(payload["nodes"]) == 3
@@ -331,3 +359,72 @@ def test_a_pool_fed_by_float_stays_float_before_an_int8_group() -> None:
     groups = conv_groups(model)
     assert sorted(float_nodes(model, groups, {"conv1"})) == ["conv0", "pool0"]
     assert sorted(float_nodes(model, groups, {"conv0"})) == ["conv1", "pool1"]
+
+
+def test_an_opset_11_model_computes_in_static_int8(convnet, tmp_path: Path) -> None:
+    """Per-channel scales need DequantizeLinear's axis (opset 13): onnxruntime wrote opset-11
+    models no runtime loads, and auto gave up on static INT8 for them."""
+    model, data = convnet
+    old = onnx.load(str(model))
+    old.opset_import[0].version = 11
+    onnx.save(old, tmp_path / "opset11.onnx")
+    calibration, judged = _split(data, tmp_path, 128)
+    context = _context(tmp_path / "opset11.onnx", judged, calibration, tmp_path, ScriptedTimer())
+    setup = prepare(tmp_path / "opset11.onnx", context)
+    assert setup is not None, context.log.warnings
+    assert len(setup.ratios) == 3 and not context.log.warnings
+    built = setup.build(set(setup.groups), tmp_path / "every.onnx")
+    session = ort.InferenceSession(str(built))
+    assert session.run(None, {"x": context.reference.feeds["x"][:2]})[0].shape == (2, 32)
+
+
+def test_a_convolution_whose_output_is_also_a_graph_output_keeps_its_negative_values(tmp_path: Path) -> None:
+    """onnxruntime gives a Relu's input the Relu's range where the Relu reads it alone, though a
+    graph output is that input too: the output lost its negative half (cosine 0.7), and auto
+    dropped the group with a made-up reason."""
+    rng = np.random.default_rng(2)
+    weights = {"w0": rng.standard_normal((16, 4, 3, 3)) * 0.3, "w1": rng.standard_normal((8, 16, 3, 3)) * 0.2}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w0"], ["features"], name="conv0", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["features"], ["r0"], name="relu0"),
+            helper.make_node("Conv", ["r0", "w1"], ["scores"], name="conv1", pads=[1, 1, 1, 1]),
+        ],
+        "features_out",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 16, 8, 8]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 8, 8, 8]),
+        ],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )
+    model = tmp_path / "features.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.standard_normal((400, 4, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "calib.npz", x=x[:64])
+    feeds = {"x": x[64:]}
+    outputs = tuple(ort.InferenceSession(str(model)).run(None, feeds))
+    reference = Reference(feeds, outputs, ("features", "scores"), "336 samples")
+    (tmp_path / "work").mkdir()
+    settings = QuantizeSettings(calibration=tmp_path / "calib.npz")
+    context = PassContext(tmp_path / "work", settings, reference, Auto.tolerance, PassLog(), model, ScriptedTimer())
+    result = Auto()(model, context)
+    assert result.comparison.passed
+    assert [(n["node"], n["compute"]) for n in context.log.nodes] == [("conv0", "int8"), ("conv1", "int8")]
+    features = ort.InferenceSession(str(result.model)).run(["features"], {"x": x[64:80]})[0]
+    assert (features < -0.1).any()
+
+
+def test_degenerate_samples_split_off_to_calibrate_are_named_as_the_users_not_as_a_temporary_file(
+    convnet, tmp_path: Path
+) -> None:
+    model, data = convnet
+    x = np.load(data)["x"][:16].copy()
+    x[3, 0, 0, 0] = np.nan
+    split = tmp_path / "work" / "auto-calibration.npz"  # where auto writes the split's first part
+    context = _context(model, data, split, tmp_path, ScriptedTimer())
+    np.savez(split, x=x)
+    assert prepare(model, context) is None
+    (warning,) = context.log.warnings
+    assert "the samples split off the data to calibrate" in warning and "holds NaN" in warning
+    assert str(context.workdir) not in warning

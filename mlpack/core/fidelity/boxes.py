@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mlpack.core.fidelity.decisions import Decisions, unsure_level
 from mlpack.core.fidelity.meaning import Meaning
+from mlpack.errors import BadInputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +33,16 @@ def judge_boxes(
     import numpy as np
 
     ref_boxes, cand_boxes = (np.asarray(b, dtype=np.float64) for b in boxes)
-    count = ref_boxes.shape[-2] if ref_boxes.ndim >= 2 else 0
+    if ref_boxes.ndim < 2 or ref_boxes.shape[-1] != 4:
+        # Read as 4-tuples regardless, a (N, cells, 4 + classes) output became other "samples" of
+        # coordinates and class scores mixed: a verdict on nothing the model decides.
+        raise BadInputError(
+            f"output '{meaning.name}' has shape {ref_boxes.shape}: boxes are the four corners (x1, y1, x2, y2) on "
+            "the last axis, one box per row.",
+            hint="Name an output of shape (..., boxes, 4) as boxes, or judge this one as values "
+            f"(--threshold {meaning.name}=values).",
+        )
+    count = ref_boxes.shape[-2]
     ref_boxes, cand_boxes = ref_boxes.reshape(-1, count, 4), cand_boxes.reshape(-1, count, 4)
     if scores is None:
         ref_scores = np.ones(ref_boxes.shape[:2])

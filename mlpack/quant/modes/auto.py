@@ -355,7 +355,7 @@ def _hold_latency(
     feeds = first_samples(model, context.reference.feeds, 1)
     for _ in range(3):
         ratio = context.timer.p50_ratios([model, candidate], feeds)[1]
-        context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, batch 1)")
+        context.log.steps.append(f"auto: latency {ratio:.2f}x FP32 (interleaved, {_batches(context)})")
         if ratio <= MAX_SLOWDOWN:
             context.log.latency_ratio = ratio
             return candidate
@@ -381,6 +381,12 @@ def _hold_latency(
         "no file written.",
         hint="Use --quantize weights for a smaller file at (usually) FP32 speed, or --quantize none.",
     )
+
+
+def _batches(context: PassContext) -> str:
+    """The batch sizes the latency ratio was measured at (the slowest of them where several)."""
+    sizes = tuple(getattr(context.timer, "batch_sizes", (1,)))
+    return f"batch {sizes[0]}" if len(sizes) == 1 else f"the slowest of batch {', '.join(map(str, sizes))}"
 
 
 def _report(plan: _Plan, weights: dict[str, Weight], context: PassContext, setup: StaticCompute | None) -> None:

@@ -1,0 +1,53 @@
+"""auto's data: the --calibration file it is given, and the split of one pool of inputs into
+calibration and judged samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpack.cli import app
+from tests.helpers.models import make_convnet
+
+
+@pytest.fixture(scope="module")
+def convnet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_convnet(tmp_path_factory.mktemp("convnet"))
+
+
+@pytest.mark.parametrize("calibration", ["missing.npz", "misshapen.npz", "nan.npz"])
+def test_a_calibration_file_auto_cannot_use_is_bad_input_beside_data_too(
+    convnet, runner, tmp_path: Path, calibration: str
+) -> None:
+    """With --data beside it, a --calibration file that is missing, misshapen or degenerate only
+    warned that static INT8 could not be tried, and auto exited 0: a typo passed CI, slower."""
+    model, data = convnet
+    x = np.load(data)["x"][:16].copy()
+    np.savez(tmp_path / "misshapen.npz", x=x[:, :3])
+    x[0, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x)
+    out = tmp_path / "a.onnx"
+    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(data)]
+    result = runner.invoke(app, [*args, "--calibration", str(tmp_path / calibration)])
+    assert result.exit_code == 2, result.output
+    assert calibration in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_the_calibration_split_is_spread_over_a_pool_in_order(tmp_path: Path) -> None:
+    """A pool in recording or label order (dim samples first): its first eighth calibrated ranges
+    too narrow for the rest, and auto dropped every INT8 group on it."""
+    from mlpack.core.signature import TensorSpec
+    from mlpack.data.feeds import Feeds
+    from mlpack.quant.heldout import split_pool
+
+    x = np.arange(64, dtype=np.float32).reshape(64, 1) * np.ones((1, 4), np.float32)  # sample i holds i
+    spec = (TensorSpec("x", ("batch", 4), "float32"),)
+    split = split_pool(Feeds(({"x": x},), (), "64 samples", False), spec, tmp_path)
+    assert split is not None and (split.calibrated_on, split.judged_on) == (8, 56)
+    assert np.load(split.calibration)["x"][:, 0].tolist() == [0, 8, 16, 24, 32, 40, 48, 56]
+    judged = np.concatenate([call["x"] for call in split.judged.calls])[:, 0]
+    assert sorted(judged.tolist()) == [i for i in range(64) if i % 8]
+    assert "samples 0, 8, 16, ... (one in 8: 8) calibrate static INT8, the other 56" in split.describe("--data")
