@@ -22,7 +22,7 @@ from mlpack.quant.convgroups import STATIC_OP_TYPES, ConvGroup, conv_groups, flo
 from mlpack.quant.int8format import Int8Format, int8_format
 from mlpack.quant.nodetiming import time_groups
 from mlpack.quant.passes import PassContext
-from mlpack.quant.qdq import quantize_on_ranges
+from mlpack.quant.qdq import at_per_channel_opset, quantize_on_ranges
 from mlpack.quant.ranges import collect_ranges
 from mlpack.quant.samples import first_samples
 from mlpack.quant.settings import QuantFormat
@@ -82,10 +82,17 @@ def prepare(model: Path, context: PassContext) -> StaticCompute | None:
     if context.settings.calibration is None:
         context.log.steps.append(NEEDS_DATA)
         return None
-    base = save_model(loaded, context.workdir / "auto-named.onnx") if name_nodes(loaded) else model
+    # Every node named (exclusions are by name) and, once, at the opset per-channel scales need.
+    renamed = name_nodes(loaded)
+    try:
+        ready = at_per_channel_opset(loaded)
+    except MlpackError as exc:
+        context.log.warnings.append(f"auto: static INT8 compute could not be tried: {exc}")
+        return None
+    base = save_model(ready, context.workdir / "auto-named.onnx") if renamed or ready is not loaded else model
     if base != model:
-        groups = conv_groups(loaded)
-    del loaded
+        groups = conv_groups(ready)
+    del loaded, ready
     chosen = int8_format(context.timer.measured_on.isa)
     settings = replace(
         context.settings,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mlpack.core.onnxio import save_model
 from mlpack.core.quiet import silenced
 from mlpack.errors import BadInputError
+from mlpack.quant.convgroups import name_nodes
 from mlpack.quant.settings import CalibrationMethod, IntType, QuantFormat, QuantizeSettings
 
 if TYPE_CHECKING:
@@ -54,33 +55,44 @@ def _quantisable(model: Path, copy: Path, settings: QuantizeSettings) -> tuple[P
       bias and weight scales no runtime loads, so the copy is converted to opset 13.
     - onnxruntime gives a Relu's or Clip's input the activation's own range where only it reads
       that input, though the input is also a graph output: that output would lose its negative
-      values. Such an activation stays float (named, in the copy, where it had no name).
+      values. Such an activation stays float (the copy names every unnamed node).
     """
     import onnx
 
     loaded = onnx.load(str(model), load_external_data=False)
-    opset = next((o.version for o in loaded.opset_import if o.domain in ("", "ai.onnx")), PER_CHANNEL_OPSET)
-    convert = settings.per_channel and opset < PER_CHANNEL_OPSET
+    convert = settings.per_channel and _opset(loaded) < PER_CHANNEL_OPSET
     if not convert and all(node.name for node in _clipping(loaded)):
         return model, tuple(node.name for node in _clipping(loaded))
     loaded = onnx.load(str(model))
-    taken = {node.name for node in loaded.graph.node}
-    for index, node in enumerate(_clipping(loaded)):
-        if not node.name:
-            node.name = f"mlpack_{node.op_type}_output_{index}"
-            while node.name in taken:
-                node.name += "_"
-            taken.add(node.name)
+    name_nodes(loaded)
     if convert:
-        try:
-            loaded = onnx.version_converter.convert_version(loaded, PER_CHANNEL_OPSET)
-        except Exception as exc:  # the converter raises bare RuntimeErrors for ops it cannot convert
-            raise BadInputError(
-                f"static INT8 with per-channel weights needs opset {PER_CHANNEL_OPSET}, and this opset-{opset} "
-                f"model could not be converted: {(str(exc).splitlines() or [type(exc).__name__])[0]}",
-                hint=f"Re-export it at opset {PER_CHANNEL_OPSET} or later, or pass --no-per-channel.",
-            ) from exc
+        loaded = at_per_channel_opset(loaded)
     return save_model(loaded, copy), tuple(node.name for node in _clipping(loaded))
+
+
+def at_per_channel_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` itself where its opset has DequantizeLinear's ``axis`` (13), else a converted copy.
+
+    Raises:
+        BadInputError: the converter cannot convert one of its ops.
+    """
+    import onnx
+
+    opset = _opset(model)
+    if opset >= PER_CHANNEL_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, PER_CHANNEL_OPSET)
+    except Exception as exc:  # the converter raises bare RuntimeErrors for ops it cannot convert
+        raise BadInputError(
+            f"static INT8 with per-channel weights needs opset {PER_CHANNEL_OPSET}, and this opset-{opset} "
+            f"model could not be converted: {(str(exc).splitlines() or [type(exc).__name__])[0]}",
+            hint=f"Re-export it at opset {PER_CHANNEL_OPSET} or later, or pass --no-per-channel.",
+        ) from exc
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), PER_CHANNEL_OPSET)
 
 
 def _clipping(model: onnx.ModelProto) -> list[onnx.NodeProto]:
