@@ -85,6 +85,27 @@ def test_forty_samples_cannot_show_ninety_nine_percent() -> None:
     assert generated.passed and generated.outputs[0].note  # noted, not failed, on generated inputs
 
 
+def test_samples_the_reference_leaves_nan_are_not_judged_and_said() -> None:
+    """A NaN input gives NaN in FP32 and a number in QDQ INT8: that sample was judged "changed",
+    every INT8 group fell back under a made-up reason, and the run passed with FP32 compute."""
+    logits = RNG.standard_normal((4000, 5)) * 4
+    reference, candidate = logits.copy(), logits.copy()
+    reference[[7, 900]] = np.nan  # the candidate gives numbers there
+    boxes = RNG.random((4000, 4))
+    comparison = compare_outputs(
+        [reference, boxes], [candidate, boxes], names=["logits", "box"], tolerance=BAR, label="x"
+    )
+    assert comparison.passed, comparison.failure_text()
+    logits_diff = comparison.outputs[0]
+    assert logits_diff.decisions is not None and logits_diff.decisions.samples == 3998
+    assert all("2 of 4000 samples not judged" in (o.note or "") for o in comparison.outputs)
+
+    candidate[11, 0] = np.nan  # a NaN the reference does not give is a change
+    assert not compare_outputs([reference], [candidate], names=["logits"], tolerance=BAR, label="x").passed
+    nothing = compare_outputs([np.full((8, 5), np.nan)], [logits[:8]], names=["logits"], tolerance=BAR, label="x")
+    assert not nothing.passed and "nothing judged" in (nothing.outputs[0].note or "")
+
+
 def test_rare_positives_cannot_hide_in_the_zeros() -> None:
     """99% of the elements agree (mostly zeros), but the active ones are lost: F1 fails it."""
     reference = np.full((64, 100, 10), 0.01)

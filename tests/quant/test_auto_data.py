@@ -51,3 +51,21 @@ def test_the_calibration_split_is_spread_over_a_pool_in_order(tmp_path: Path) ->
     judged = np.concatenate([call["x"] for call in split.judged.calls])[:, 0]
     assert sorted(judged.tolist()) == [i for i in range(64) if i % 8]
     assert "samples 0, 8, 16, ... (one in 8: 8) calibrate static INT8, the other 56" in split.describe("--data")
+
+
+def test_a_nan_in_a_judged_sample_is_left_out_of_the_check_and_said(convnet, runner, tmp_path: Path) -> None:
+    """FP32 gives NaN on a NaN input and QDQ INT8 a number: every group fell back as "costly" (the
+    reason made up from its SQNR) and auto exited 0 with FP32 compute, on one bad sample."""
+    import json
+
+    model, data = convnet
+    x = np.load(data)["x"].copy()
+    x[3, 0, 0, 0] = np.nan  # sample 3 is judged: one in eight from sample 0 calibrates
+    np.savez(tmp_path / "nan.npz", x=x)
+    out = tmp_path / "a.onnx"
+    args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(tmp_path / "nan.npz")]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "1 of 896 samples not judged" in report["comparison"]["outputs"][0]["note"]
+    assert report["nodes"] and not [n for n in report["nodes"] if "fell back" in n["reason"]]

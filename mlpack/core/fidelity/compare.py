@@ -8,7 +8,7 @@ carries any, with the confidence the data allows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fidelity.boxes import judge_boxes
@@ -122,12 +122,57 @@ def compare_outputs(
         generated: the inputs were generated: a decision bar the data cannot show is noted, and
             fails only on a clear loss.
     """
+    undefined = _undefined_samples(reference, candidate)
+    note = None
+    if undefined is not None:
+        reference, candidate, note = _judgeable(reference, candidate, undefined)
     pairs = dict(zip(names, zip(reference, candidate, strict=True), strict=True))
     diffs = tuple(
         _compare_one(name, ref, cand, tolerance, pairs, generated)
         for name, ref, cand in zip(names, reference, candidate, strict=True)
     )
+    if note is not None:
+        diffs = tuple(replace(d, note="; ".join(filter(None, (note, d.note)))) for d in diffs)
     return Comparison(label=label, outputs=diffs, tolerance=tolerance)
+
+
+def _undefined_samples(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The samples (first axis, shared by every output) where a reference output holds NaN and the
+    candidate's a number, if any.
+
+    The reference decides nothing there (NaN in, NaN out is the usual cause), so nothing can be
+    kept or lost: judging the candidate's numbers as changes would refuse every transform for a
+    fault of the data. (A NaN the candidate repeats is no difference and stays in.)
+    """
+    import numpy as np
+
+    refs, cands = [np.asarray(r) for r in reference], [np.asarray(c) for c in candidate]
+    lengths = {a.shape[0] if a.ndim else None for a in refs + cands}
+    if len(lengths) != 1 or None in lengths:
+        return None
+    (samples,) = lengths
+    rows = [
+        (np.isnan(ref) & ~np.isnan(cand.astype(np.float64))).reshape(samples, -1).any(axis=1)
+        for ref, cand in zip(refs, cands, strict=True)
+        if ref.dtype.kind == "f" and ref.shape == cand.shape and ref.size
+    ]
+    undefined = np.logical_or.reduce(rows) if rows else None
+    return undefined if undefined is not None and undefined.any() else None
+
+
+def _judgeable(
+    reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], undefined: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """Both sides without the samples the reference leaves undefined, and the note that says so.
+    Where that is every sample, all are kept: nothing could be judged, and the NaN check fails."""
+    import numpy as np
+
+    left_out, samples = int(undefined.sum()), int(undefined.size)
+    if left_out == samples:
+        return list(reference), list(candidate), f"the reference gives NaN on all {samples} samples: nothing judged"
+    keep = ~undefined
+    note = f"{left_out} of {samples} samples not judged: the reference gives NaN there (NaN or Inf in their inputs?)"
+    return [np.asarray(r)[keep] for r in reference], [np.asarray(c)[keep] for c in candidate], note
 
 
 def _compare_one(
