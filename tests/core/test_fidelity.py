@@ -170,6 +170,57 @@ def test_boxes_named_on_an_output_without_four_corners_per_row_are_refused() -> 
         compare_outputs([head], [head], names=["det"], tolerance=tolerance, label="x")
 
 
+def _detection_head(samples: int = 400, anchors: int = 200, classes: int = 3) -> np.ndarray:
+    """A YOLOv8-style raw head (N, 4 + C, anchors): centre and size in pixels, sigmoid class scores,
+    five confident anchors per image."""
+    rng = np.random.default_rng(1)
+    head = np.empty((samples, 4 + classes, anchors), np.float32)
+    head[:, :2] = rng.uniform(0, 320, (samples, 2, anchors))
+    head[:, 2:4] = rng.uniform(10, 60, (samples, 2, anchors))
+    head[:, 4:] = rng.uniform(0.0, 0.1, (samples, classes, anchors))
+    for i in range(samples):
+        for anchor in rng.choice(anchors, 5, replace=False):
+            head[i, 4 + rng.integers(classes), anchor] = rng.uniform(0.6, 0.95)
+    return head
+
+
+@pytest.mark.parametrize("layout", ["N,4+C,anchors", "N,anchors,4+C"])
+def test_a_detection_head_is_judged_by_its_boxes_and_classes(layout: str) -> None:
+    """A raw YOLO head was read as logits over the anchors: per image, which anchor had the largest
+    x, or the best score of each class, none of them a detection; a class changed on 5% of the
+    boxes passed."""
+    head = _detection_head()
+    as_given = head if layout == "N,4+C,anchors" else head.transpose(0, 2, 1)
+    meaning = interpret("output0", as_given)
+    assert meaning.kind is OutputKind.BOXES and meaning.scale == "cxcywh"
+    assert meaning.axis == (1 if layout == "N,4+C,anchors" else 2) and "detection head" in meaning.because
+
+    def judged(candidate: np.ndarray) -> tuple[bool, float]:
+        got = candidate if layout == "N,4+C,anchors" else candidate.transpose(0, 2, 1)
+        diff = compare_outputs([as_given], [got], names=["output0"], tolerance=BAR, label="x").outputs[0]
+        assert diff.decisions is not None and diff.decisions.judged == 2000
+        return diff.passed, diff.decisions.agreement
+
+    noisy = head + np.random.default_rng(2).normal(0, 1e-3, head.shape).astype(np.float32)
+    assert judged(noisy) == (True, 1.0)
+    flipped = head.copy()
+    sure = np.argwhere(head[:, 4:].max(axis=1) > 0.5)[::20]  # one confident box in twenty
+    for i, anchor in sure:
+        flipped[i, 4:, anchor] = np.roll(flipped[i, 4:, anchor], 1)  # same score, next class
+    passed, agreement = judged(flipped)
+    assert not passed and agreement == pytest.approx(0.95, abs=0.001)
+    moved = head.copy()
+    moved[sure[:, 0], 0, sure[:, 1]] += 40  # the box moved by its own size: no longer the same box
+    assert judged(moved) == (False, pytest.approx(0.95, abs=0.001))
+
+
+def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:
+    head = _detection_head(samples=8)
+    meaning = interpret("output0", head, OutputRule("output0", OutputKind.BOXES, threshold=0.5))
+    assert meaning.kind is OutputKind.BOXES and meaning.threshold == 0.5 and meaning.because.startswith("stated")
+    assert meaning.axis == 1
+
+
 def test_budget_threshold_table(tmp_path: Path) -> None:
     path = tmp_path / "b.toml"
     path.write_text(

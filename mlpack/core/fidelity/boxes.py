@@ -10,6 +10,7 @@ apart; extra candidate boxes count against the F1.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mlpack.core.fidelity.decisions import Decisions, unsure_level
@@ -74,6 +75,34 @@ def judge_boxes(
         active=active,
         reference_active=judged,
     )
+
+
+def judge_head(meaning: Meaning, reference: np.ndarray, candidate: np.ndarray, confidence: float) -> Decisions:
+    """The detections of a single-stage head (see ``meaning._detection_head``): per anchor, its box
+    and its best score, each box moved by its best class so that only boxes of one class overlap
+    (a class changed is a box lost and one extra), then matched as ``judge_boxes`` does."""
+    import numpy as np
+
+    assert meaning.axis is not None and meaning.threshold is not None
+    heads = [np.moveaxis(np.asarray(a), meaning.axis, -1) for a in (reference, candidate)]  # views
+    corners = [_corners(head[..., :4].astype(np.float64), meaning.scale) for head in heads]
+    spread = max(float(np.abs(c).max()) for c in corners) * 4 + 1
+    boxes = tuple(c + head[..., 4:].argmax(axis=-1)[..., None] * spread for c, head in zip(corners, heads, strict=True))
+    scores = tuple(head[..., 4:].max(axis=-1).astype(np.float64) for head in heads)
+    decisions = judge_boxes(meaning, (boxes[0], boxes[1]), (scores[0], scores[1]), meaning.threshold, confidence)
+    return replace(
+        decisions,
+        what=f"each anchor's box whose best score is >= {meaning.threshold:g}, matched by class at IoU >= {MIN_IOU:g}",
+    )
+
+
+def _corners(coordinates: np.ndarray, layout: str) -> np.ndarray:
+    import numpy as np
+
+    if layout == "xyxy":
+        return coordinates
+    centre, size = coordinates[..., :2], np.abs(coordinates[..., 2:]) / 2
+    return np.concatenate([centre - size, centre + size], axis=-1)
 
 
 def _per_box(scores: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

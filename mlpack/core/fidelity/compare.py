@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.fidelity.boxes import judge_boxes
+from mlpack.core.fidelity.boxes import judge_boxes, judge_head
 from mlpack.core.fidelity.decisions import Decisions, judge_decisions
 from mlpack.core.fidelity.meaning import DEFAULT_THRESHOLD, Meaning, interpret
 from mlpack.core.fidelity.tolerance import OutputKind, Tolerance
@@ -236,6 +236,8 @@ def _decisions(
 ) -> Decisions | None:
     if meaning.kind is not OutputKind.BOXES:
         return judge_decisions(meaning, ref, cand, tol.confidence)
+    if meaning.scale:  # a detection head: boxes and scores in one output
+        return judge_head(meaning, ref, cand, tol.confidence)
     scores, threshold = _box_scores(meaning, ref, tol, pairs)
     return judge_boxes(meaning, (ref, cand), scores, threshold, tol.confidence)
 

@@ -4,6 +4,8 @@
 - values in [0, 1] that sum to 1 over an axis: class probabilities over that axis (per position);
 - values in [0, 1] that do not: independent probabilities (sigmoid, multi-label, masks),
   thresholded per element at 0.5;
+- a single-stage detector's raw head, (N, 4 + C, anchors) or (N, anchors, 4 + C) with box
+  coordinates beyond [0, 1] and scores in [0, 1]: boxes, matched by class and overlap;
 - log-probabilities (at most 0, log-sum-exp 0 over the last axis): class scores;
 - a name that says values (embedding, hidden, feature, box, audio...): values;
 - other real values with two or more entries on the class axis (the last; of a 4-D
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
+# A detection head's boxes count from this score on: what detectors report by default (ultralytics'
+# conf=0.25), so the check sees the detections a user would.
+HEAD_THRESHOLD = 0.25
 _SUM_TOLERANCE = 1e-3
 _VALUE_NAMES = re.compile(
     r"emb|hidden|feature|feat|latent|vector|pool|bbox|box|coord|depth|disp|flow|wave|audio|mel|spec|recon|regress|value|state"
@@ -39,8 +44,8 @@ class Meaning:
     name: str
     kind: OutputKind
     because: str
-    axis: int | None = None  # class scores: the axis the classes lie on
-    scale: str = ""  # class scores: "probabilities", "log-probabilities" or "logits"
+    axis: int | None = None  # class scores: the axis the classes lie on; a detection head: its entries'
+    scale: str = ""  # class scores: "probabilities", "log-probabilities" or "logits"; a head: "xyxy" or "cxcywh"
     threshold: float | None = None  # probabilities: active at or above
     unsure: float | None = None  # the user's unsure level; None: inferred from the reference
     scores: str | None = None  # boxes: the output with each box's score
@@ -82,6 +87,11 @@ def _stated(name: str, array: np.ndarray, rule: OutputRule) -> Meaning:
     if rule.kind is OutputKind.CLASSES:
         axis, scale, _ = _class_axis(array)
         return Meaning(name, rule.kind, f"stated ({said}); {scale} over axis {axis}", axis, scale, unsure=rule.unsure)
+    head = _detection_head(name, array) if rule.kind is OutputKind.BOXES and rule.scores is None else None
+    if head is not None and array.shape[-1] != 4:
+        threshold = HEAD_THRESHOLD if rule.threshold is None else rule.threshold
+        because = f"stated ({said}); {head.because.split(' (say')[0].replace(f'{HEAD_THRESHOLD:g}', f'{threshold:g}')}"
+        return Meaning(name, rule.kind, because, head.axis, head.scale, threshold, rule.unsure)
     return Meaning(name, rule.kind, f"stated ({said})", unsure=rule.unsure, scores=rule.scores)
 
 
@@ -104,6 +114,9 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
             "values in [0, 1] that do not sum to 1: independent probabilities, active at 0.5",
             threshold=DEFAULT_THRESHOLD,
         )
+    head = _detection_head(name, array)
+    if head is not None:
+        return head
     if high <= 0.0 and array.ndim >= 1 and array.shape[-1] >= 2 and _summing_axis(array, np.exp) == array.ndim - 1:
         return Meaning(
             name, OutputKind.CLASSES, "log-probabilities over the last axis", array.ndim - 1, "log-probabilities"
@@ -121,6 +134,48 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
             scale,
         )
     return Meaning(name, OutputKind.VALUES, "one value per sample: regression")
+
+
+def _detection_head(name: str, array: np.ndarray) -> Meaning | None:
+    """A single-stage detector's raw head, (N, 4 + C, anchors) or (N, anchors, 4 + C) as YOLOv5/v8
+    and YOLOX export it: per anchor, 4 box coordinates (pixels, not all in [0, 1]) and class (or
+    objectness) scores in [0, 1]. Read as logits it was C + 4 "top-1 anchor" decisions per image,
+    none of them the detections the model makes."""
+    import numpy as np
+
+    if array.ndim != 3:
+        return None
+    for axis in (2, 1):
+        entries, anchors = array.shape[axis], array.shape[3 - axis]
+        if not 5 <= entries < anchors:
+            continue
+        head = np.moveaxis(array, axis, -1)  # a view: heads can hold a gigabyte
+        coordinates, scores = head[..., :4], head[..., 4:]
+        if not (float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0):  # False on NaN too
+            continue
+        if not (np.isfinite(coordinates).all() and float(np.abs(coordinates).max()) > 1.0):
+            continue
+        corners = _corners_layout(coordinates)
+        return Meaning(
+            name,
+            OutputKind.BOXES,
+            f"a detection head: per anchor ({anchors} on axis {3 - axis}), 4 box coordinates ({corners}) and "
+            f"{entries - 4} scores in [0, 1] on axis {axis}; boxes whose best score clears {HEAD_THRESHOLD:g} "
+            f"matched by class at IoU >= 0.5 (say --threshold {name}=values if it is not)",
+            axis,
+            corners,
+            threshold=HEAD_THRESHOLD,
+        )
+    return None
+
+
+def _corners_layout(coordinates: np.ndarray) -> str:
+    """ "xyxy" where every box's third and fourth coordinates are at least its first and second
+    (corners), else "cxcywh" (centre and size, what YOLO heads give)."""
+    import numpy as np
+
+    ordered = np.all(coordinates[..., 2] >= coordinates[..., 0]) and np.all(coordinates[..., 3] >= coordinates[..., 1])
+    return "xyxy" if ordered else "cxcywh"
 
 
 def _class_axis(array: np.ndarray) -> tuple[int, str, int]:
