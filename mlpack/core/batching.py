@@ -39,6 +39,12 @@ class BatchAxes:
         return ", ".join(f"'{n}' on axis {self.axes[n]}" for n in self.inferred if self.axes[n] is not None)
 
 
+def takes_one_sample(specs: tuple[TensorSpec, ...]) -> bool:
+    """True where every input is fixed at 1 on axis 0, as many exports leave them: data with more
+    samples there is fed one sample per call (no larger batch fits)."""
+    return bool(specs) and all(spec.shape and spec.shape[0] == 1 for spec in specs)
+
+
 def batch_symbol(specs: tuple[TensorSpec, ...]) -> str | None:
     """The dimension name that means "batch": one that says so, else the shared name on axis 0."""
     names = [d for s in specs for d in s.shape if isinstance(d, str)]

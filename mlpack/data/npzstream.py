@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlpack.core.batching import takes_one_sample
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
 from mlpack.data.dataset import RESERVED_KEYS, check_array, empty_error
@@ -117,6 +118,8 @@ def iter_blocks(
         batch_size: rows per block (the last block may be shorter).
         limit: read at most this many rows (None: all).
     """
+    if takes_one_sample(specs):
+        batch_size = 1  # no larger batch fits the model
     with zipfile.ZipFile(path) as archive:
         check_npz(archive, path)
         members = {k: v for k, v in npz_members(archive).items() if k not in RESERVED_KEYS}

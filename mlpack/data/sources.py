@@ -20,10 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlpack.core.batching import data_batch_axes, signature_batch_axes
+from mlpack.core.batching import data_batch_axes, signature_batch_axes, takes_one_sample
 from mlpack.core.fileio import require_file
 from mlpack.core.signature import TensorSpec
-from mlpack.data.dataset import LABELS_KEY, RESERVED_KEYS, SLICES_KEY, Dataset, empty_error, match_inputs
+from mlpack.data.dataset import (
+    LABELS_KEY,
+    RESERVED_KEYS,
+    SLICES_KEY,
+    Dataset,
+    check_array,
+    empty_error,
+    match_inputs,
+)
 from mlpack.data.generate import InputHints, generate_inputs
 from mlpack.data.npz import read_npy, read_npz
 from mlpack.data.npzstream import count_samples, iter_blocks
@@ -108,6 +116,9 @@ class NpzFile(DataFile):
         slices = arrays.pop(SLICES_KEY, None)
         given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
         open_specs = tuple(s for s in specs if s.name not in given)
+        one_each = _one_sample_per_call(arrays, open_specs)
+        if one_each is not None:
+            return _calls_of_one(path, one_each, open_specs, given, labels, slices)
         inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
         dataset = _split(path, specs, open_specs, inputs, labels, slices)
         if need_labels and labels is None:
@@ -345,6 +356,45 @@ def _check_labels(path: Path, labels: np.ndarray | None) -> None:
             f"{path}: '{LABELS_KEY}' holds {labels.dtype.name} values; labels must be numbers "
             "(class indices or targets), so map names to class indices first."
         )
+
+
+def _one_sample_per_call(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays by input where the model takes one sample per call (``takes_one_sample``) and the
+    file holds more than one on axis 0, to be fed one at a time; else None."""
+    if not takes_one_sample(specs):
+        return None
+    if len(specs) == 1 and len(arrays) == 1:
+        matched = {specs[0].name: next(iter(arrays.values()))}
+    elif all(spec.name in arrays for spec in specs):
+        matched = {spec.name: arrays[spec.name] for spec in specs}
+    else:
+        return None
+    shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in specs]
+    if any(not shape or len(shape) != len(spec.shape) for shape, spec in zip(shapes, specs, strict=True)):
+        return None
+    rows = {shape[0] for shape in shapes}
+    return matched if len(rows) == 1 and rows.pop() > 1 else None
+
+
+def _calls_of_one(
+    path: Path,
+    arrays: dict[str, np.ndarray],
+    specs: tuple[TensorSpec, ...],
+    given: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+    slices: np.ndarray | None,
+) -> Dataset:
+    """Every sample of ``arrays`` (by input) as a call of its own, checked against the inputs."""
+    samples = len(next(iter(arrays.values())))
+    calls = tuple(
+        {**{s.name: check_array(arrays[s.name][i : i + 1], s, source=str(path)) for s in specs}, **given}
+        for i in range(samples)
+    )
+    note = (
+        f"the model takes one sample per call (its batch dimension is fixed at 1): the {samples} samples are "
+        "fed one at a time"
+    )
+    return Dataset(inputs=dict(calls[0]), labels=labels, slices=slices, calls=calls, notes=(note,))
 
 
 def _split(

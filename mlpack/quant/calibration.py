@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import takes_one_sample
 from mlpack.core.signature import TensorSpec
 from mlpack.data.dataset import DegeneracyScan
 from mlpack.data.sources import DataFile, open_source
@@ -69,6 +70,7 @@ class NpzCalibrationReader:
     def __init__(
         self, path: Path, specs: tuple[TensorSpec, ...], *, batch_size: int = DEFAULT_BATCH, limit: int | None = None
     ) -> None:
+        batch_size = 1 if takes_one_sample(specs) else batch_size  # as the .npz is read: no larger batch fits
         self.path, self.specs, self.batch_size, self.limit = Path(path), specs, batch_size, limit
         source = _source(self.path)
         samples = source.count(specs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlpack.core.batching import data_batch_axes
+from mlpack.core.batching import data_batch_axes, takes_one_sample
 from mlpack.core.signature import TensorSpec
 from mlpack.data.feeds import BLOCK_SAMPLES, Feeds
 from mlpack.errors import MlpackError
@@ -50,8 +50,11 @@ def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Sp
 
     if feeds.state or feeds.generated or feeds.expected:
         return None
+    one_each = takes_one_sample(specs)  # each call one sample: split the calls, judge one per call
     try:
-        axes = data_batch_axes(specs, feeds.first, source="the data").axes
+        axes: dict[str, int | None] = (
+            {s.name: 0 for s in specs} if one_each else data_batch_axes(specs, feeds.first, source="the data").axes
+        )
     except MlpackError:
         return None
     batched = [name for name, axis in axes.items() if axis is not None and name in feeds.first]
@@ -70,9 +73,8 @@ def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Sp
     rest = np.setdiff1d(np.arange(total), picked)
     path = workdir / "auto-calibration.npz"
     np.savez(path, **_take(joined, axes, picked))  # type: ignore[arg-type]
-    blocks = tuple(
-        _take(joined, axes, rest[start : start + BLOCK_SAMPLES]) for start in range(0, len(rest), BLOCK_SAMPLES)
-    )
+    block = 1 if one_each else BLOCK_SAMPLES
+    blocks = tuple(_take(joined, axes, rest[start : start + block]) for start in range(0, len(rest), block))
     label = f"{len(rest)} held-out samples of {feeds.label}"
     return Split(path, replace(feeds, calls=blocks, label=label), count, len(rest), stride)
 

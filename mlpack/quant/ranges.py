@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import takes_one_sample
 from mlpack.core.signature import TensorSpec
 from mlpack.errors import BadInputError
 from mlpack.quant.calibration import iter_batches
@@ -137,9 +138,8 @@ def collect_ranges(
     assert settings.calibration is not None
     calibrator = _calibrator(model, settings, workdir / "augmented-0.onnx")
     sizes = _sizes(calibrator, settings, specs, workdir)
-    plan = plan_calibration(
-        sizes, memory=settings.calibration_memory, batch=settings.calibration_batch, method=settings.calibration_method
-    )
+    wanted = 1 if takes_one_sample(specs) else settings.calibration_batch  # no larger batch fits the model
+    plan = plan_calibration(sizes, memory=settings.calibration_memory, batch=wanted, method=settings.calibration_method)
     ranges: dict[str, Any] = {}
     for index, group in enumerate(plan.groups):
         if index:

@@ -69,3 +69,26 @@ def test_a_nan_in_a_judged_sample_is_left_out_of_the_check_and_said(convnet, run
     report = json.loads(result.stdout[result.stdout.index("{") :])
     assert "1 of 896 samples not judged" in report["comparison"]["outputs"][0]["note"]
     assert report["nodes"] and not [n for n in report["nodes"] if "fell back" in n["reason"]]
+
+
+def test_a_model_fixed_at_batch_1_takes_many_samples_one_per_call(convnet, runner, tmp_path: Path) -> None:
+    """Exports often fix the batch at 1 (YOLO, tf2onnx): a --data or --calibration file of many
+    samples was exit 2 ("dimension 0 must be 1"), so nothing but one sample could judge them."""
+    import json
+
+    import onnx
+
+    model, data = convnet
+    fixed = onnx.load(model)
+    for value in (*fixed.graph.input, *fixed.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(fixed, tmp_path / "fixed.onnx")
+    args = ["optimize", str(tmp_path / "fixed.onnx"), "--quantize"]
+    static = runner.invoke(app, [*args, "static", "-o", str(tmp_path / "s.onnx"), "--calibration", str(data)])
+    assert static.exit_code == 0, static.output
+    result = runner.invoke(app, [*args, "auto", "-o", str(tmp_path / "a.onnx"), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "one in 8: 128) calibrate static INT8, the other 896" in report["steps"][0]
+    assert "the 1024 samples are fed one at a time" in report["verified_on"]
+    assert report["nodes"]  # static INT8 was tried, group by group
