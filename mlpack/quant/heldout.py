@@ -33,13 +33,15 @@ class Split:
     calibrated_on: int
     judged_on: int
     stride: int
+    not_finite: int = 0  # samples holding NaN or Inf: never calibrated on (they are judged, or noted)
 
     def describe(self, pool: str) -> str:
-        which = (
-            "sample 0"
-            if self.calibrated_on == 1
-            else f"samples 0, {self.stride}, {2 * self.stride}, ... (one in {self.stride}: {self.calibrated_on})"
-        )
+        if self.not_finite:
+            which = f"one in {self.stride} of the samples without NaN or Inf ({self.calibrated_on})"
+        elif self.calibrated_on == 1:
+            which = "sample 0"
+        else:
+            which = f"samples 0, {self.stride}, {2 * self.stride}, ... (one in {self.stride}: {self.calibrated_on})"
         return f"{pool} split: {which} calibrate static INT8, the other {self.judged_on} judge the outputs"
 
 
@@ -65,18 +67,33 @@ def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Sp
         for name, value in feeds.first.items()
     }
     total = int(joined[batched[0]].shape[axes[batched[0]] or 0])
-    if total < 2:
+    finite = _finite_samples(joined, axes, batched, total)
+    if total < 2 or not finite.size:
         return None
-    count = max(1, min(CALIBRATION_SAMPLES, total // CALIBRATION_SHARE))
-    stride = total // count
-    picked = np.arange(count) * stride
+    count = max(1, min(CALIBRATION_SAMPLES, finite.size // CALIBRATION_SHARE))
+    stride = finite.size // count
+    picked = finite[np.arange(count) * stride]
     rest = np.setdiff1d(np.arange(total), picked)
     path = workdir / "auto-calibration.npz"
     np.savez(path, **_take(joined, axes, picked))  # type: ignore[arg-type]
     block = 1 if one_each else BLOCK_SAMPLES
     blocks = tuple(_take(joined, axes, rest[start : start + block]) for start in range(0, len(rest), block))
     label = f"{len(rest)} held-out samples of {feeds.label}"
-    return Split(path, replace(feeds, calls=blocks, label=label), count, len(rest), stride)
+    return Split(path, replace(feeds, calls=blocks, label=label), count, len(rest), stride, total - finite.size)
+
+
+def _finite_samples(arrays: dict[str, Any], axes: dict[str, int | None], batched: list[str], total: int) -> np.ndarray:
+    """The samples whose float inputs are all finite: a NaN or Inf would make every range it
+    touches meaningless, where judged it is only left out of the check."""
+    import numpy as np
+
+    finite = np.ones(total, dtype=bool)
+    for name in batched:
+        array = np.asarray(arrays[name])
+        if array.dtype.kind == "f":
+            rows = np.moveaxis(array, axes[name] or 0, 0).reshape(total, -1)
+            finite &= np.isfinite(rows).all(axis=1)
+    return np.flatnonzero(finite)
 
 
 def _take(arrays: dict[str, Any], axes: dict[str, int | None], indices: np.ndarray) -> dict[str, np.ndarray]:

@@ -53,21 +53,24 @@ def test_the_calibration_split_is_spread_over_a_pool_in_order(tmp_path: Path) ->
     assert "samples 0, 8, 16, ... (one in 8: 8) calibrate static INT8, the other 56" in split.describe("--data")
 
 
-def test_a_nan_in_a_judged_sample_is_left_out_of_the_check_and_said(convnet, runner, tmp_path: Path) -> None:
+def test_samples_holding_nan_are_not_calibrated_on_nor_judged_and_said(convnet, runner, tmp_path: Path) -> None:
     """FP32 gives NaN on a NaN input and QDQ INT8 a number: every group fell back as "costly" (the
-    reason made up from its SQNR) and auto exited 0 with FP32 compute, on one bad sample."""
+    reason made up from its SQNR) and auto exited 0 with FP32 compute, on one bad sample; and one in
+    the calibration split meant no static INT8 at all."""
     import json
 
     model, data = convnet
     x = np.load(data)["x"].copy()
-    x[3, 0, 0, 0] = np.nan  # sample 3 is judged: one in eight from sample 0 calibrates
+    x[3, 0, 0, 0] = np.nan  # a judged sample
+    x[8, 1, 2, 3] = np.inf  # one in eight from sample 0 would calibrate
     np.savez(tmp_path / "nan.npz", x=x)
     out = tmp_path / "a.onnx"
     args = ["optimize", str(model), "-o", str(out), "--quantize", "auto", "--data", str(tmp_path / "nan.npz")]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout[result.stdout.index("{") :])
-    assert "1 of 896 samples not judged" in report["comparison"]["outputs"][0]["note"]
+    assert "one in 8 of the samples without NaN or Inf (127) calibrate static INT8" in report["steps"][0]
+    assert "2 of 897 samples not judged" in report["comparison"]["outputs"][0]["note"]
     assert report["nodes"] and not [n for n in report["nodes"] if "fell back" in n["reason"]]
 
 
