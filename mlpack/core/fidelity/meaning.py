@@ -19,7 +19,7 @@ overrides it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fidelity.tolerance import OutputKind, OutputRule
@@ -87,11 +87,10 @@ def _stated(name: str, array: np.ndarray, rule: OutputRule) -> Meaning:
     if rule.kind is OutputKind.CLASSES:
         axis, scale, _ = _class_axis(array)
         return Meaning(name, rule.kind, f"stated ({said}); {scale} over axis {axis}", axis, scale, unsure=rule.unsure)
-    head = _detection_head(name, array) if rule.kind is OutputKind.BOXES and rule.scores is None else None
-    if head is not None and array.shape[-1] != 4:
-        threshold = HEAD_THRESHOLD if rule.threshold is None else rule.threshold
-        because = f"stated ({said}); {head.because.split(' (say')[0].replace(f'{HEAD_THRESHOLD:g}', f'{threshold:g}')}"
-        return Meaning(name, rule.kind, because, head.axis, head.scale, threshold, rule.unsure)
+    threshold = HEAD_THRESHOLD if rule.threshold is None else rule.threshold
+    head = _detection_head(name, array, threshold) if rule.kind is OutputKind.BOXES and rule.scores is None else None
+    if head is not None:
+        return replace(head, because=f"stated ({said}); {head.because}", unsure=rule.unsure)
     return Meaning(name, rule.kind, f"stated ({said})", unsure=rule.unsure, scores=rule.scores)
 
 
@@ -116,7 +115,7 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
         )
     head = _detection_head(name, array)
     if head is not None:
-        return head
+        return replace(head, because=f"{head.because} (say --threshold {name}=values if it is not)")
     if high <= 0.0 and array.ndim >= 1 and array.shape[-1] >= 2 and _summing_axis(array, np.exp) == array.ndim - 1:
         return Meaning(
             name, OutputKind.CLASSES, "log-probabilities over the last axis", array.ndim - 1, "log-probabilities"
@@ -136,9 +135,9 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
     return Meaning(name, OutputKind.VALUES, "one value per sample: regression")
 
 
-def _detection_head(name: str, array: np.ndarray) -> Meaning | None:
+def _detection_head(name: str, array: np.ndarray, threshold: float = HEAD_THRESHOLD) -> Meaning | None:
     """A single-stage detector's raw head, (N, 4 + C, anchors) or (N, anchors, 4 + C) as YOLOv5/v8
-    and YOLOX export it: per anchor, 4 box coordinates (pixels, not all in [0, 1]) and class (or
+    and YOLOX export it: per anchor, 4 box coordinates (pixels: not all within [-1, 1]) and class (or
     objectness) scores in [0, 1]. Read as logits it was C + 4 "top-1 anchor" decisions per image,
     none of them the detections the model makes."""
     import numpy as np
@@ -160,11 +159,11 @@ def _detection_head(name: str, array: np.ndarray) -> Meaning | None:
             name,
             OutputKind.BOXES,
             f"a detection head: per anchor ({anchors} on axis {3 - axis}), 4 box coordinates ({corners}) and "
-            f"{entries - 4} scores in [0, 1] on axis {axis}; boxes whose best score clears {HEAD_THRESHOLD:g} "
-            f"matched by class at IoU >= 0.5 (say --threshold {name}=values if it is not)",
+            f"{entries - 4} scores in [0, 1] on axis {axis}; boxes whose best score clears {threshold:g} "
+            "matched by class at IoU >= 0.5",
             axis,
             corners,
-            threshold=HEAD_THRESHOLD,
+            threshold=threshold,
         )
     return None
 
