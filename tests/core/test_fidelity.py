@@ -9,6 +9,7 @@ import pytest
 
 from mlpack.budget.spec import load_budget_file, resolve
 from mlpack.core.fidelity import (
+    OutputDiff,
     OutputKind,
     OutputRule,
     Tolerance,
@@ -212,6 +213,25 @@ def test_a_detection_head_is_judged_by_its_boxes_and_classes(layout: str) -> Non
     moved = head.copy()
     moved[sure[:, 0], 0, sure[:, 1]] += 40  # the box moved by its own size: no longer the same box
     assert judged(moved) == (False, pytest.approx(0.95, abs=0.001))
+
+
+def test_boxes_a_candidate_adds_where_the_reference_has_none_fail() -> None:
+    """Images where the reference detects nothing (empty scenes, generated inputs): the "nothing
+    judged" rule passed a candidate that saw three objects in each, with F1 0 over 192 boxes."""
+    empty = _detection_head(samples=64)
+    empty[:, 4:] = np.minimum(empty[:, 4:], 0.1)  # no score clears 0.25
+    seeing = empty.copy()
+    seeing[:, 4, :3] = 0.3  # three boxes per image the reference does not make
+
+    def diff(candidate: np.ndarray) -> OutputDiff:
+        return compare_outputs([empty], [candidate], names=["output0"], tolerance=BAR, label="x").outputs[0]
+
+    added = diff(seeing)
+    assert not added.passed and "the candidate makes 192 active decisions where the reference is sure of none" in (
+        added.problem or ""
+    )
+    same = diff(empty.copy())
+    assert same.passed and "the reference makes none of these decisions" in (same.note or "")
 
 
 def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:
