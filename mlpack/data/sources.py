@@ -376,8 +376,9 @@ def _one_sample_per_call(
         matched = {spec.name: arrays[spec.name] for spec in specs}
     else:
         return None
-    shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in specs]
-    if any(not shape or len(shape) != len(spec.shape) for shape, spec in zip(shapes, specs, strict=True)):
+    shaped = [spec for spec in specs if spec.shape]  # scalars go whole with every call
+    shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in shaped]
+    if any(not shape or len(shape) != len(spec.shape) for shape, spec in zip(shapes, shaped, strict=True)):
         return None
     rows = {shape[0] for shape in shapes}
     if len(rows) > 1:  # said as the streamed reader says it, not as "dimension 0 must be 1"
@@ -393,10 +394,13 @@ def _calls_of_one(
     labels: np.ndarray | None,
     slices: np.ndarray | None,
 ) -> Dataset:
-    """Every sample of ``arrays`` (by input) as a call of its own, checked against the inputs."""
-    samples = len(next(iter(arrays.values())))
+    """Every sample of ``arrays`` (by input) as a call of its own, checked against the inputs; a
+    scalar input goes whole with every call."""
+    whole = {s.name: check_array(arrays[s.name], s, source=str(path)) for s in specs if not s.shape}
+    samples = len(next(arrays[s.name] for s in specs if s.shape))
     calls = tuple(
-        {**{s.name: check_array(arrays[s.name][i : i + 1], s, source=str(path)) for s in specs}, **given}
+        {**{s.name: check_array(arrays[s.name][i : i + 1], s, source=str(path)) for s in specs if s.shape}, **whole}
+        | given
         for i in range(samples)
     )
     note = (

@@ -163,3 +163,13 @@ def test_data_fed_one_sample_per_call_has_its_labels_and_sample_counts_checked(t
     np.savez(tmp_path / "good.npz", x=rows, z=rows, labels=np.arange(40))
     dataset = open_source(tmp_path / "good.npz").load(fixed, need_labels=True)
     assert len(dataset.calls) == 40 and dataset.labels is not None and len(dataset.labels) == 40
+
+
+def test_a_scalar_input_beside_one_fixed_at_batch_1_goes_whole_with_every_call(tmp_path: Path) -> None:
+    """A rate or threshold beside an input fixed at batch 1 made the file of 40 samples exit 2 as
+    "dimension 0 must be 1", where its twin with a dynamic batch read them."""
+    fixed = (TensorSpec("x", (1, 4), "float32"), TensorSpec("t", (), "float32"))
+    np.savez(tmp_path / "data.npz", x=np.arange(160, dtype=np.float32).reshape(40, 4), t=np.float32(0.5))
+    dataset = open_source(tmp_path / "data.npz").load(fixed)
+    assert len(dataset.calls) == 40 and all(call["t"].shape == () for call in dataset.calls)
+    assert dataset.calls[39]["x"].tolist() == [[156, 157, 158, 159]]
