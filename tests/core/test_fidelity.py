@@ -234,6 +234,24 @@ def test_boxes_a_candidate_adds_where_the_reference_has_none_fail() -> None:
     assert same.passed and "the reference makes none of these decisions" in (same.note or "")
 
 
+def test_a_head_whose_every_anchor_clears_the_threshold_is_matched_in_bounded_memory() -> None:
+    """Every anchor of a YOLOv5 head can clear 0.25 (objectness read as a score, untrained class
+    scores of the background): box pairs were matched all at once, 3,000 anchors took 0.6 GB and a
+    640x640 image's 25,200 about 40 GB."""
+    import tracemalloc
+
+    head = _detection_head(samples=1, anchors=3000, classes=1)
+    head[:, 4:] = 0.9  # every anchor a detection
+    tracemalloc.start()
+    try:
+        diff = compare_outputs([head], [head.copy()], names=["output0"], tolerance=BAR, label="x").outputs[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert diff.decisions is not None and diff.decisions.judged == 3000 and diff.decisions.kept == 3000
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
 def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:
     head = _detection_head(samples=8)
     meaning = interpret("output0", head, OutputRule("output0", OutputKind.BOXES, threshold=0.5))
