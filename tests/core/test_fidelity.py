@@ -107,6 +107,15 @@ def test_samples_the_reference_leaves_nan_are_not_judged_and_said() -> None:
     assert not nothing.passed and "nothing judged" in (nothing.outputs[0].note or "")
 
 
+def test_an_output_nan_in_both_models_everywhere_is_not_a_pass() -> None:
+    """Every input holding NaN, the FP32 reference and a candidate that repeats its NaN (dynamic
+    INT8 does) passed with cosine 1.0 and max error 0: nothing had been compared."""
+    nan = np.full((64, 5), np.nan)
+    comparison = compare_outputs([nan], [nan.copy()], names=["logits"], tolerance=BAR, label="x")
+    assert not comparison.passed
+    assert "the reference gives NaN on all its elements" in (comparison.outputs[0].problem or "")
+
+
 def test_rare_positives_cannot_hide_in_the_zeros() -> None:
     """99% of the elements agree (mostly zeros), but the active ones are lost: F1 fails it."""
     reference = np.full((64, 100, 10), 0.01)
