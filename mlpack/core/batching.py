@@ -40,9 +40,11 @@ class BatchAxes:
 
 
 def takes_one_sample(specs: tuple[TensorSpec, ...]) -> bool:
-    """True where every input is fixed at 1 on axis 0, as many exports leave them: data with more
+    """True where every input with an axis is fixed at 1 on axis 0, as many exports leave them
+    (scalars beside them, a rate or a threshold, are fed whole with every call): data with more
     samples there is fed one sample per call (no larger batch fits)."""
-    return bool(specs) and all(spec.shape and spec.shape[0] == 1 for spec in specs)
+    shaped = [spec for spec in specs if spec.shape]
+    return bool(shaped) and all(spec.shape[0] == 1 for spec in shaped)
 
 
 def batch_symbol(specs: tuple[TensorSpec, ...]) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlpack.core.batching import batch_symbol, signature_batch_axes
+from mlpack.core.batching import batch_symbol, signature_batch_axes, takes_one_sample
 from mlpack.core.onnxio import create_session, load_model, run_session
 from mlpack.core.signature import signature_of
 from mlpack.data.collectors import BINS, SAMPLE_SIZE, TensorCollector
@@ -227,9 +227,11 @@ class _Blocks:
         self.batch_size, self.feeding = batch_size, feeding
         self.skipped = {v.name for v in feeding.values} | {p.input for p in feeding.state}
         input_axes = signature_batch_axes(signature.inputs).axes
+        # A model fixed at batch 1 (no input with a scalar beside it) reads its samples on axis 0, a block of one each.
+        one_each = takes_one_sample(signature.inputs) and all(s.shape for s in signature.inputs)
         # Streamed a block at a time from an .npz; any other kind of data file is read through the dataset.
         streamable = isinstance(open_source(self.data), NpzFile)
-        self.plain = streamable and not self.skipped and all(axis == 0 for axis in input_axes.values())
+        self.plain = streamable and not self.skipped and (one_each or all(axis == 0 for axis in input_axes.values()))
         self.dataset: Dataset | None = None
         if self.plain:
             self.samples = count_samples(self.data, signature.inputs)

@@ -116,18 +116,19 @@ class NpzFile(DataFile):
         slices = arrays.pop(SLICES_KEY, None)
         given = {**{k: v for k, v in (defaults or {}).items() if k not in arrays}, **(given or {})}
         open_specs = tuple(s for s in specs if s.name not in given)
-        one_each = _one_sample_per_call(arrays, open_specs)
+        one_each = _one_sample_per_call(path, arrays, open_specs)
         if one_each is not None:
-            return _calls_of_one(path, one_each, open_specs, given, labels, slices)
-        inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
-        dataset = _split(path, specs, open_specs, inputs, labels, slices)
+            dataset = _calls_of_one(path, one_each, open_specs, given, labels, slices)
+        else:
+            inputs = {**match_inputs(arrays, open_specs, source=str(path), consistent=False), **given}
+            dataset = _split(path, specs, open_specs, inputs, labels, slices)
         if need_labels and labels is None:
             raise DataError(
                 f"{path} has no '{LABELS_KEY}' array, but labels are needed here; "
                 f"add one label per sample under the key '{LABELS_KEY}'."
             )
         _check_labels(path, labels)
-        if dataset.whole:
+        if dataset.whole and one_each is None:  # calls as given: labels describe the outputs joined
             return dataset
         n = dataset.num_samples
         if n == 0:
@@ -358,9 +359,15 @@ def _check_labels(path: Path, labels: np.ndarray | None) -> None:
         )
 
 
-def _one_sample_per_call(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray] | None:
+def _one_sample_per_call(
+    path: Path, arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]
+) -> dict[str, np.ndarray] | None:
     """The arrays by input where the model takes one sample per call (``takes_one_sample``) and the
-    file holds more than one on axis 0, to be fed one at a time; else None."""
+    file holds more than one on axis 0, to be fed one at a time; else None.
+
+    Raises:
+        InputSpecError: the arrays disagree on the number of samples (exit 2).
+    """
     if not takes_one_sample(specs):
         return None
     if len(specs) == 1 and len(arrays) == 1:
@@ -369,11 +376,14 @@ def _one_sample_per_call(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec,
         matched = {spec.name: arrays[spec.name] for spec in specs}
     else:
         return None
-    shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in specs]
-    if any(not shape or len(shape) != len(spec.shape) for shape, spec in zip(shapes, specs, strict=True)):
+    shaped = [spec for spec in specs if spec.shape]  # scalars go whole with every call
+    shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in shaped]
+    if any(not shape or len(shape) != len(spec.shape) for shape, spec in zip(shapes, shaped, strict=True)):
         return None
     rows = {shape[0] for shape in shapes}
-    return matched if len(rows) == 1 and rows.pop() > 1 else None
+    if len(rows) > 1:  # said as the streamed reader says it, not as "dimension 0 must be 1"
+        raise InputSpecError(f"{path}: the input arrays disagree on the number of samples ({sorted(rows)}).")
+    return matched if rows.pop() > 1 else None
 
 
 def _calls_of_one(
@@ -384,10 +394,13 @@ def _calls_of_one(
     labels: np.ndarray | None,
     slices: np.ndarray | None,
 ) -> Dataset:
-    """Every sample of ``arrays`` (by input) as a call of its own, checked against the inputs."""
-    samples = len(next(iter(arrays.values())))
+    """Every sample of ``arrays`` (by input) as a call of its own, checked against the inputs; a
+    scalar input goes whole with every call."""
+    whole = {s.name: check_array(arrays[s.name], s, source=str(path)) for s in specs if not s.shape}
+    samples = len(next(arrays[s.name] for s in specs if s.shape))
     calls = tuple(
-        {**{s.name: check_array(arrays[s.name][i : i + 1], s, source=str(path)) for s in specs}, **given}
+        {**{s.name: check_array(arrays[s.name][i : i + 1], s, source=str(path)) for s in specs if s.shape}, **whole}
+        | given
         for i in range(samples)
     )
     note = (

@@ -55,7 +55,9 @@ def split_pool(feeds: Feeds, specs: tuple[TensorSpec, ...], workdir: Path) -> Sp
     one_each = takes_one_sample(specs)  # each call one sample: split the calls, judge one per call
     try:
         axes: dict[str, int | None] = (
-            {s.name: 0 for s in specs} if one_each else data_batch_axes(specs, feeds.first, source="the data").axes
+            {s.name: 0 if s.shape else None for s in specs}
+            if one_each
+            else data_batch_axes(specs, feeds.first, source="the data").axes
         )
     except MlpackError:
         return None

@@ -141,6 +141,19 @@ def test_data_inputs_are_used_and_checked(runner, two_models: tuple[Path, Path],
     assert out.exit_code == ExitCode.BAD_INPUT and "dtype" in out.output
 
 
+def test_a_model_fixed_at_batch_1_is_not_measured_at_a_larger_batch(runner, tmp_path: Path) -> None:
+    """Each call is still one sample there (the data's first, or generated at 1x16), so batch 8 was
+    the batch-1 latency with samples/s counted eight times over."""
+    from tests.helpers.models import make_gemm_mlp
+
+    model = make_gemm_mlp(tmp_path / "fixed.onnx", hidden=8, batch=1)
+    np.savez(tmp_path / "data.npz", x=np.ones((40, 16), np.float32))
+    for data in ([], ["--data", str(tmp_path / "data.npz")]):
+        result = runner.invoke(app, ["bench", str(model), "--batch-sizes", "1,8", "--runs", "3", *data])
+        assert result.exit_code == ExitCode.BAD_INPUT, result.output
+        assert "takes one sample per call (its batch dimension is fixed at 1), so batch 8 cannot" in result.output
+
+
 def test_cli_json_to_stdout_is_only_json(runner, two_models: tuple[Path, Path]) -> None:
     result = runner.invoke(
         app, ["bench", str(two_models[0]), "--runs", "5", "--duration", "0", "--warmup", "1", "--json", "-"]

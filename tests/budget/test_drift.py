@@ -454,3 +454,20 @@ def test_drift_runs_without_torch_or_onnxsim(case: dict[str, Path], tmp_path: Pa
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["features"][0]["feature"] == "img[channel 1]"
+
+
+def test_a_model_fixed_at_batch_1_records_the_statistics_of_its_twin(tmp_path: Path) -> None:
+    """pack --data on a model fixed at batch 1 (YOLO, tf2onnx exports) was exit 2, "one call as
+    given, not samples", for a file of 300 samples the model now reads one per call."""
+    from tests.helpers.models import make_gemm_mlp
+
+    data = save(tmp_path, "x.npz", {"x": np.random.default_rng(0).standard_normal((300, 16)).astype("f4")})
+    fixed = record_stats(make_gemm_mlp(tmp_path / "fixed.onnx", batch=1), data)
+    dynamic = record_stats(make_gemm_mlp(tmp_path / "dynamic.onnx"), data)
+    assert fixed.samples == 300
+    pairs = [
+        (a, b)
+        for ta, tb in zip(fixed.tensors, dynamic.tensors, strict=True)
+        for a, b in zip(ta.features, tb.features, strict=True)
+    ]
+    assert len(pairs) > 16 and all((a.name, a.counts) == (b.name, b.counts) for a, b in pairs)

@@ -9,6 +9,7 @@ import pytest
 
 from mlpack.budget.spec import load_budget_file, resolve
 from mlpack.core.fidelity import (
+    OutputDiff,
     OutputKind,
     OutputRule,
     Tolerance,
@@ -104,6 +105,15 @@ def test_samples_the_reference_leaves_nan_are_not_judged_and_said() -> None:
     assert not compare_outputs([reference], [candidate], names=["logits"], tolerance=BAR, label="x").passed
     nothing = compare_outputs([np.full((8, 5), np.nan)], [logits[:8]], names=["logits"], tolerance=BAR, label="x")
     assert not nothing.passed and "nothing judged" in (nothing.outputs[0].note or "")
+
+
+def test_an_output_nan_in_both_models_everywhere_is_not_a_pass() -> None:
+    """Every input holding NaN, the FP32 reference and a candidate that repeats its NaN (dynamic
+    INT8 does) passed with cosine 1.0 and max error 0: nothing had been compared."""
+    nan = np.full((64, 5), np.nan)
+    comparison = compare_outputs([nan], [nan.copy()], names=["logits"], tolerance=BAR, label="x")
+    assert not comparison.passed
+    assert "the reference gives NaN on all its elements" in (comparison.outputs[0].problem or "")
 
 
 def test_rare_positives_cannot_hide_in_the_zeros() -> None:
@@ -212,6 +222,43 @@ def test_a_detection_head_is_judged_by_its_boxes_and_classes(layout: str) -> Non
     moved = head.copy()
     moved[sure[:, 0], 0, sure[:, 1]] += 40  # the box moved by its own size: no longer the same box
     assert judged(moved) == (False, pytest.approx(0.95, abs=0.001))
+
+
+def test_boxes_a_candidate_adds_where_the_reference_has_none_fail() -> None:
+    """Images where the reference detects nothing (empty scenes, generated inputs): the "nothing
+    judged" rule passed a candidate that saw three objects in each, with F1 0 over 192 boxes."""
+    empty = _detection_head(samples=64)
+    empty[:, 4:] = np.minimum(empty[:, 4:], 0.1)  # no score clears 0.25
+    seeing = empty.copy()
+    seeing[:, 4, :3] = 0.3  # three boxes per image the reference does not make
+
+    def diff(candidate: np.ndarray) -> OutputDiff:
+        return compare_outputs([empty], [candidate], names=["output0"], tolerance=BAR, label="x").outputs[0]
+
+    added = diff(seeing)
+    assert not added.passed and "the candidate makes 192 active decisions where the reference is sure of none" in (
+        added.problem or ""
+    )
+    same = diff(empty.copy())
+    assert same.passed and "the reference makes none of these decisions" in (same.note or "")
+
+
+def test_a_head_whose_every_anchor_clears_the_threshold_is_matched_in_bounded_memory() -> None:
+    """Every anchor of a YOLOv5 head can clear 0.25 (objectness read as a score, untrained class
+    scores of the background): box pairs were matched all at once, 3,000 anchors took 0.6 GB and a
+    640x640 image's 25,200 about 40 GB."""
+    import tracemalloc
+
+    head = _detection_head(samples=1, anchors=3000, classes=1)
+    head[:, 4:] = 0.9  # every anchor a detection
+    tracemalloc.start()
+    try:
+        diff = compare_outputs([head], [head.copy()], names=["output0"], tolerance=BAR, label="x").outputs[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert diff.decisions is not None and diff.decisions.judged == 3000 and diff.decisions.kept == 3000
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
 
 
 def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:

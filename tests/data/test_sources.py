@@ -20,7 +20,7 @@ from mlpack.data.sources import (
     TestDataFolder,
     open_source,
 )
-from mlpack.errors import DataError
+from mlpack.errors import BadInputError, DataError
 
 SPECS = (TensorSpec("x", ("batch", 4), "float32"),)
 ROWS = np.arange(24, dtype=np.float32).reshape(6, 4)
@@ -140,3 +140,36 @@ def test_an_npy_and_a_folder_of_npy_label_and_name_like_an_npz(tmp_path: Path) -
     np.save(folder / "x.npy", np.array([object()], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="pickled object array"):
         open_source(folder).load(SPECS)
+
+
+def test_data_fed_one_sample_per_call_has_its_labels_and_sample_counts_checked(tmp_path: Path) -> None:
+    """A model fixed at batch 1 reads a file of many samples as calls of one; that path skipped the
+    labels' checks (7 labels for 40 samples surfaced later without the file's name, and no labels
+    at all as "the metric 'accuracy' ... available: ."), and arrays of 30 and 40 samples were
+    refused as "dimension 0 must be 1"."""
+    fixed = (TensorSpec("x", (1, 4), "float32"), TensorSpec("z", (1, 4), "float32"))
+    rows = np.zeros((40, 4), np.float32)
+    cases = {
+        "no labels": ({}, r"no 'labels' array"),
+        "7 labels": ({"labels": np.arange(7)}, r"'labels' has 7 entries but the inputs have 40 samples"),
+        "3 slices": ({"labels": np.arange(40), "slices": np.arange(3)}, r"one group id per sample \(40\)"),
+        "30 and 40": ({"labels": np.arange(40), "z": rows[:30]}, r"disagree on the number of samples \(\[30, 40\]\)"),
+    }
+    for name, (extra, message) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **{"x": rows, "z": rows, **extra})
+        with pytest.raises(BadInputError, match=message):
+            open_source(path).load(fixed, need_labels=True)
+    np.savez(tmp_path / "good.npz", x=rows, z=rows, labels=np.arange(40))
+    dataset = open_source(tmp_path / "good.npz").load(fixed, need_labels=True)
+    assert len(dataset.calls) == 40 and dataset.labels is not None and len(dataset.labels) == 40
+
+
+def test_a_scalar_input_beside_one_fixed_at_batch_1_goes_whole_with_every_call(tmp_path: Path) -> None:
+    """A rate or threshold beside an input fixed at batch 1 made the file of 40 samples exit 2 as
+    "dimension 0 must be 1", where its twin with a dynamic batch read them."""
+    fixed = (TensorSpec("x", (1, 4), "float32"), TensorSpec("t", (), "float32"))
+    np.savez(tmp_path / "data.npz", x=np.arange(160, dtype=np.float32).reshape(40, 4), t=np.float32(0.5))
+    dataset = open_source(tmp_path / "data.npz").load(fixed)
+    assert len(dataset.calls) == 40 and all(call["t"].shape == () for call in dataset.calls)
+    assert dataset.calls[39]["x"].tolist() == [[156, 157, 158, 159]]

@@ -16,8 +16,9 @@ def tiny(name: str) -> str:
     return f"{TINY}:{name}"
 
 
-def make_gemm_mlp(path: Path, *, width: int = 16, hidden: int = 64, seed: int = 0) -> Path:
-    """A two-layer float MLP written with onnx.helper: fast to build, Gemm like torch's Linear."""
+def make_gemm_mlp(path: Path, *, width: int = 16, hidden: int = 64, seed: int = 0, batch: int | str = "batch") -> Path:
+    """A two-layer float MLP written with onnx.helper: fast to build, Gemm like torch's Linear.
+    ``batch``: its batch dimension (1: fixed at one sample per call, as many exports leave it)."""
     rng = np.random.default_rng(seed)
     w1 = numpy_helper.from_array(rng.standard_normal((hidden, width)).astype(np.float32) * 0.2, "w1")
     b1 = numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32) * 0.1, "b1")
@@ -30,8 +31,8 @@ def make_gemm_mlp(path: Path, *, width: int = 16, hidden: int = 64, seed: int = 
             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1),
         ],
         "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4])],
         [w1, b1, w2, b2],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

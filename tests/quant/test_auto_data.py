@@ -53,6 +53,21 @@ def test_the_calibration_split_is_spread_over_a_pool_in_order(tmp_path: Path) ->
     assert "samples 0, 8, 16, ... (one in 8: 8) calibrate static INT8, the other 56" in split.describe("--data")
 
 
+def test_a_pool_fed_one_sample_per_call_splits_beside_a_scalar_input(tmp_path: Path) -> None:
+    """A scalar (a rate, a threshold) beside an input fixed at batch 1: the pool was not split at
+    all, so auto had no data to calibrate static INT8 on."""
+    from mlpack.core.signature import TensorSpec
+    from mlpack.data.feeds import Feeds
+    from mlpack.quant.heldout import split_pool
+
+    specs = (TensorSpec("x", (1, 4), "float32"), TensorSpec("t", (), "float32"))
+    calls = tuple({"x": np.full((1, 4), i, np.float32), "t": np.float32(0.5)} for i in range(64))
+    split = split_pool(Feeds(calls, (), "64 samples", False), specs, tmp_path)
+    assert split is not None and (split.calibrated_on, split.judged_on) == (8, 56)
+    assert np.load(split.calibration)["t"].shape == ()
+    assert all(call["x"].shape == (1, 4) and call["t"].shape == () for call in split.judged.calls)
+
+
 def test_samples_holding_nan_are_not_calibrated_on_nor_judged_and_said(convnet, runner, tmp_path: Path) -> None:
     """FP32 gives NaN on a NaN input and QDQ INT8 a number: every group fell back as "costly" (the
     reason made up from its SQNR) and auto exited 0 with FP32 compute, on one bad sample; and one in

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MIN_IOU = 0.5
+_PAIRS_AT_ONCE = 1 << 20  # box pairs whose overlap is computed in one block (about 16 MB per array)
 
 
 def judge_boxes(
@@ -125,18 +126,34 @@ def _match_sample(
     unsure = np.abs(ref_scores - threshold) < level
     wanted = np.flatnonzero(sure | unsure)
     offered = np.flatnonzero(cand_scores >= threshold)
-    overlap = _iou(ref[wanted], cand[offered]) if wanted.size and offered.size else np.zeros((0, 0))
+    overlap, rows, columns = _overlapping(ref[wanted], cand[offered])
     matched_ref: set[int] = set()
     matched_cand: set[int] = set()
-    for flat in np.argsort(-overlap, axis=None):
-        i, j = divmod(int(flat), overlap.shape[1])
-        if overlap[i, j] < MIN_IOU:
-            break
+    for index in np.argsort(-overlap, kind="stable"):  # best overlap first
+        i, j = int(rows[index]), int(columns[index])
         if i not in matched_ref and j not in matched_cand:
             matched_ref.add(i)
             matched_cand.add(j)
     kept = sum(1 for i in matched_ref if sure[wanted[i]])
     return np.array([kept, int(sure.sum()), offered.size - len(matched_cand), int(unsure.sum())])
+
+
+def _overlapping(ref: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(IoU, reference box, candidate box) of the pairs that overlap at MIN_IOU or more, a block of
+    reference boxes at a time: a head's every anchor can clear the threshold (25,200 of them in a
+    YOLOv5 image), and all pairs at once were tens of gigabytes."""
+    import numpy as np
+
+    step = max(1, _PAIRS_AT_ONCE // max(len(cand), 1))
+    found = []
+    for start in range(0, len(ref) if len(cand) else 0, step):
+        overlap = _iou(ref[start : start + step], cand)
+        rows, columns = np.nonzero(overlap >= MIN_IOU)
+        found.append((overlap[rows, columns], rows + start, columns))
+    if not found:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    overlap, rows, columns = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    return overlap, rows, columns
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -196,6 +196,11 @@ def _compare_one(
         problem = f"output '{name}' has NaN where the reference has none (or the reverse)"
         return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem, failed_checks=("nan",))
     finite = ~np.isnan(ref64)
+    if ref64.size and not finite.any():  # NaN in both everywhere: cosine 1 and error 0 of nothing compared
+        problem = (
+            f"output '{name}': the reference gives NaN on all its elements (NaN or Inf in the inputs?): nothing judged"
+        )
+        return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem, failed_checks=("nan",))
     abs_err = np.abs(ref64 - cand64)[finite] if ref64.size else np.zeros(0)
     max_abs = float(abs_err.max()) if abs_err.size else 0.0
     rel = abs_err / (np.abs(ref64[finite]) + 1e-12) if abs_err.size else np.zeros(0)

@@ -75,9 +75,13 @@ class Decisions:
         On generated inputs a bar the data cannot show is noted but passes (the decisions are not
         the task's); only a clear loss (the upper bound below the bar) fails there.
         """
-        if self.judged == 0:  # every decision a near-tie in the reference itself: nothing decided to keep
+        if self.judged == 0 and not self.active:  # nothing the reference is sure of, nothing the candidate adds
+            if not self.unsure:  # boxes: none scored above the threshold in the reference
+                return True, f"the reference makes none of these decisions ({self.what}) on its {self.samples} samples"
             return True, f"the reference is sure of none of its {self.unsure} decisions; none judged"
-        figures = [("agreement", self.agreement, float(self.judged), self.judged / max(self.samples, 1))]
+        figures = []  # where the reference is sure of none but the candidate adds boxes, only the F1 judges
+        if self.judged:
+            figures.append(("agreement", self.agreement, float(self.judged), self.judged / max(self.samples, 1)))
         if self.f1 is not None:
             figures.append(("F1 of active decisions", self.f1, self.active, self.active / max(self.samples, 1)))
         for label, share, trials, per_sample in figures:
@@ -92,6 +96,9 @@ class Decisions:
 
     def _problem(self, label: str, share: float, trials: float, per_sample: float, low: float, bar: float) -> str:
         bound = f"{self.confidence:.0%} lower bound {low:.4f}"
+        if not self.judged:  # only boxes the candidate adds: each half an active decision
+            made = f"the candidate makes {2 * self.active:.0f} active decisions"
+            return f"{label} {share:.4f} ({bound}) < {bar:g}: {made} where the reference is sure of none"
         if share < bar or trials_needed(share, bar, self.confidence) is None:
             return f"{label} {share:.4f} ({bound}) < {bar:g}: {self.lost} of {self.judged} sure decisions changed"
         if trials == 0 or per_sample == 0:
