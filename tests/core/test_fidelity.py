@@ -261,6 +261,26 @@ def test_a_head_whose_every_anchor_clears_the_threshold_is_matched_in_bounded_me
     assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
 
 
+def test_outputs_shaped_like_a_head_are_not_read_as_one_unless_they_are() -> None:
+    """A sequence model's (N, T, F) output with sigmoid features was read as boxes and failed on
+    noise a values reading passes; so was one named hidden_state."""
+    rng = np.random.default_rng(3)
+    sequence = np.concatenate([rng.normal(0, 3, (64, 50, 4)), rng.random((64, 50, 4))], axis=-1)
+    assert interpret("out", sequence).kind is not OutputKind.BOXES  # a negative "size": no box
+    head = _detection_head(samples=4).transpose(0, 2, 1)
+    assert interpret("hidden_state", head).kind is OutputKind.VALUES  # the name says so
+
+
+def test_a_box_with_an_infinite_coordinate_is_lost_alone() -> None:
+    """One Inf coordinate spread every box of its class to NaN, and NaN boxes matched at IoU 1."""
+    head = _detection_head()
+    candidate = head.copy()
+    i, anchor = np.argwhere(head[:, 4:].max(axis=1) > 0.5)[0]
+    candidate[i, 2, anchor] = np.inf
+    diff = compare_outputs([head], [candidate], names=["output0"], tolerance=BAR, label="x").outputs[0]
+    assert diff.decisions is not None and (diff.decisions.judged, diff.decisions.kept) == (2000, 1999)
+
+
 def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:
     head = _detection_head(samples=8)
     meaning = interpret("output0", head, OutputRule("output0", OutputKind.BOXES, threshold=0.5))

@@ -87,7 +87,7 @@ def judge_head(meaning: Meaning, reference: np.ndarray, candidate: np.ndarray, c
     assert meaning.axis is not None and meaning.threshold is not None
     heads = [np.moveaxis(np.asarray(a), meaning.axis, -1) for a in (reference, candidate)]  # views
     corners = [_corners(head[..., :4].astype(np.float64), meaning.scale) for head in heads]
-    spread = max(float(np.abs(c).max()) for c in corners) * 4 + 1
+    spread = max(float(np.abs(c[np.isfinite(c)]).max(initial=0.0)) for c in corners) * 4 + 1  # finite
     boxes = tuple(c + head[..., 4:].argmax(axis=-1)[..., None] * spread for c, head in zip(corners, heads, strict=True))
     scores = tuple(head[..., 4:].max(axis=-1).astype(np.float64) for head in heads)
     decisions = judge_boxes(meaning, (boxes[0], boxes[1]), (scores[0], scores[1]), meaning.threshold, confidence)
@@ -167,4 +167,5 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = np.prod(a_hi - a_lo, axis=-1)[:, None]
     area_b = np.prod(b_hi - b_lo, axis=-1)[None]
     union = area_a + area_b - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)
+    # Two boxes that are one point overlap fully; a box with a NaN coordinate (an Inf one) overlaps nothing.
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.where(union == 0, 1.0, 0.0))

@@ -122,15 +122,18 @@ def compare_outputs(
         generated: the inputs were generated: a decision bar the data cannot show is noted, and
             fails only on a clear loss.
     """
+    import numpy as np
+
     undefined = _undefined_samples(reference, candidate)
     note = None
     if undefined is not None:
         reference, candidate, note = _judgeable(reference, candidate, undefined)
     pairs = dict(zip(names, zip(reference, candidate, strict=True), strict=True))
-    diffs = tuple(
-        _compare_one(name, ref, cand, tolerance, pairs, generated)
-        for name, ref, cand in zip(names, reference, candidate, strict=True)
-    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # Inf and NaN are judged, not warned of
+        diffs = tuple(
+            _compare_one(name, ref, cand, tolerance, pairs, generated)
+            for name, ref, cand in zip(names, reference, candidate, strict=True)
+        )
     if note is not None:
         diffs = tuple(replace(d, note="; ".join(filter(None, (note, d.note)))) for d in diffs)
     return Comparison(label=label, outputs=diffs, tolerance=tolerance)

@@ -4,10 +4,11 @@
 - values in [0, 1] that sum to 1 over an axis: class probabilities over that axis (per position);
 - values in [0, 1] that do not: independent probabilities (sigmoid, multi-label, masks),
   thresholded per element at 0.5;
-- a single-stage detector's raw head, (N, 4 + C, anchors) or (N, anchors, 4 + C) with box
-  coordinates beyond [0, 1] and scores in [0, 1]: boxes, matched by class and overlap;
 - log-probabilities (at most 0, log-sum-exp 0 over the last axis): class scores;
 - a name that says values (embedding, hidden, feature, box, audio...): values;
+- a single-stage detector's raw head, (N, 4 + C, anchors) or (N, anchors, 4 + C) with box
+  coordinates beyond [-1, 1] (sizes, or far corners, never negative) and scores in [0, 1]:
+  boxes, matched by class and overlap;
 - other real values with two or more entries on the class axis (the last; of a 4-D
   image-shaped output axis 1, or axis 3 where the shape says channels last): logits, top-1 per position;
 - anything else: values (regression), judged by cosine, relative error and SNR.
@@ -113,15 +114,15 @@ def _from_values(name: str, array: np.ndarray) -> Meaning:
             "values in [0, 1] that do not sum to 1: independent probabilities, active at 0.5",
             threshold=DEFAULT_THRESHOLD,
         )
-    head = _detection_head(name, array)
-    if head is not None:
-        return replace(head, because=f"{head.because} (say --threshold {name}=values if it is not)")
     if high <= 0.0 and array.ndim >= 1 and array.shape[-1] >= 2 and _summing_axis(array, np.exp) == array.ndim - 1:
         return Meaning(
             name, OutputKind.CLASSES, "log-probabilities over the last axis", array.ndim - 1, "log-probabilities"
         )
     if _VALUE_NAMES.search(name.lower()):
         return Meaning(name, OutputKind.VALUES, f"named like values ('{name}')")
+    head = _detection_head(name, array)
+    if head is not None:
+        return replace(head, because=f"{head.because} (say --threshold {name}=values if it is not)")
     axis, scale, size = _class_axis(array)
     if array.ndim >= 2 and size >= 2:
         return Meaning(
@@ -153,6 +154,8 @@ def _detection_head(name: str, array: np.ndarray, threshold: float = HEAD_THRESH
         if not (float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0):  # False on NaN too
             continue
         if not (np.isfinite(coordinates).all() and float(np.abs(coordinates).max()) > 1.0):
+            continue
+        if float(coordinates[..., 2:].min()) < 0.0:  # sizes (or far corners) of boxes are never negative
             continue
         corners = _corners_layout(coordinates)
         return Meaning(
