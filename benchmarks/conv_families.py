@@ -1,4 +1,4 @@
-"""Four convolutional families, trained for a few seconds here so their weights look trained.
+"""Convolutional families, trained for a few seconds here so their weights look trained.
 
 - ``classifier``: MobileNetV2-like (depthwise-separable blocks, ReLU6, a residual add), 3x128x128
   -> 10 class logits;
@@ -8,16 +8,20 @@
 - ``unet``: a U-Net-like segmenter (max-pool down, nearest resize up, skip concatenations),
   3x96x96 -> per-pixel logits over 3 classes.
 
-and three at the sizes edge models have (a few ms per frame here, where INT8 kernels, not per-op
+and four at the sizes edge models have (a few ms per frame here, where INT8 kernels, not per-op
 overhead, decide the latency; the small ones above run in 0.3-2.5 ms):
 
 - ``mobilenet-v2``: MobileNetV2-like (inverted residual blocks: 1x1 expand, depthwise 3x3, 1x1
   linear projection, residual adds), 3x160x160 -> 10 class logits;
 - ``unet-wide``: the U-Net with 32/64/128 channels on 128x128;
-- ``audio-tagger-wide``: the audio tagger with 64/128/256/256 channels.
+- ``audio-tagger-wide``: the audio tagger with 64/128/256/256 channels;
+- ``detector-320``: YOLOv8n-like at 320x320 (SiLU backbone to 256 channels, an FPN neck, an
+  anchor-free head decoded as YOLOv8 exports it: (batch, 4 + 3, 1600) boxes in pixels and sigmoid
+  scores), the size of the trained detector that motivated static INT8 in auto.
 
-Each returns (model.onnx, data.npz, eval.npz): ``data`` (1024 samples) is what mlpack is given,
-``eval`` (512 other samples) is what every mode is judged on. Used by benchmarks/shrink.py.
+Each returns (model.onnx, data.npz, eval.npz): ``data`` (1024 samples; 512 for detector-320) is
+what mlpack is given, ``eval`` (512 other samples; 256) is what every mode is judged on. Used by
+benchmarks/shrink.py.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import torch
 from torch import nn
 
 CONV_FAMILIES = ("classifier", "detector", "audio-tagger", "unet", "mobilenet-v2", "unet-wide", "audio-tagger-wide")
+CONV_FAMILIES += ("detector-320",)
+YOLO_STRIDE = 8  # detector-320's head: one anchor per 8x8 cell, 40x40 of them
 
 
 def _block(cin: int, cout: int, stride: int = 1, act: type[nn.Module] = nn.ReLU6) -> nn.Sequential:
@@ -119,6 +125,41 @@ class Detector(nn.Module):
         return out[..., : self.classes + 1], out[..., self.classes + 1 :]
 
 
+class YoloDetector(nn.Module):
+    """YOLOv8n-like at 320x320: a strided SiLU backbone (16 to 256 channels), an FPN neck (nearest
+    upsample, concatenation) and an anchor-free head on the stride-8 grid, decoded as YOLOv8 exports
+    it: (batch, 4 + classes, anchors), box centre and size in pixels, then sigmoid class scores."""
+
+    def __init__(self, classes: int = 3, size: int = 320) -> None:
+        super().__init__()
+
+        def stage(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(_block(cin, cout, 2, nn.SiLU), _block(cout, cout, 1, nn.SiLU))
+
+        self.p3 = nn.Sequential(_block(3, 16, 2, nn.SiLU), stage(16, 32), stage(32, 64))
+        self.p4, self.p5 = stage(64, 128), stage(128, 256)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.n4 = nn.Sequential(_block(256 + 128, 128, 1, nn.SiLU), _block(128, 128, 1, nn.SiLU))
+        self.n3 = nn.Sequential(_block(128 + 64, 64, 1, nn.SiLU), _block(64, 64, 1, nn.SiLU))
+        self.box, self.cls = nn.Conv2d(64, 4, 1), nn.Conv2d(64, classes, 1)
+        cells = size // YOLO_STRIDE
+        yy, xx = torch.meshgrid(torch.arange(cells), torch.arange(cells), indexing="ij")
+        self.register_buffer("grid", torch.stack([xx, yy]).float().unsqueeze(0))
+
+    def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p3 = self.p3(x)
+        p4 = self.p4(p3)
+        h = self.n4(torch.cat([self.up(self.p5(p4)), p4], dim=1))
+        h = self.n3(torch.cat([self.up(h), p3], dim=1))
+        return self.box(h), self.cls(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        box, cls = self.raw(x)
+        centre = (torch.sigmoid(box[:, :2]) + self.grid) * YOLO_STRIDE
+        size = torch.exp(box[:, 2:].clamp(-4, 4)) * YOLO_STRIDE
+        return torch.cat([centre, size, torch.sigmoid(cls)], dim=1).flatten(2)
+
+
 class AudioTagger(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 128)) -> None:
         super().__init__()
@@ -186,6 +227,23 @@ def _squares(
     return x, cls, boxes
 
 
+def _objects(n: int, rng: np.random.Generator, size: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """Images with one to three coloured squares; per grid cell (stride 8) the class (0: none) and
+    the box (centre offset in the cell, log of the side over the stride) of the square centred there."""
+    cells = size // YOLO_STRIDE
+    x = 0.2 * rng.standard_normal((n, 3, size, size)).astype(np.float32)
+    target = np.zeros((n, 5, cells, cells), np.float32)
+    for i in range(n):
+        for _ in range(int(rng.integers(1, 4))):
+            side = int(rng.integers(24, 64))
+            top, left = (int(v) for v in rng.integers(0, size - side, 2))
+            kind = int(rng.integers(0, 3))
+            x[i, kind, top : top + side, left : left + side] += 1.5
+            cy, cx = (top + side / 2) / YOLO_STRIDE, (left + side / 2) / YOLO_STRIDE
+            target[i, :, int(cy), int(cx)] = (kind + 1, cx - int(cx), cy - int(cy), *[np.log(side / YOLO_STRIDE)] * 2)
+    return x, target
+
+
 def _spectrograms(n: int, rng: np.random.Generator, frames: int = 256) -> tuple[np.ndarray, np.ndarray]:
     tags = (rng.random((n, 8)) < 0.3).astype(np.float32)
     x = rng.standard_normal((n, 1, 64, frames)).astype(np.float32) * 0.5
@@ -218,6 +276,9 @@ def _make(name: str, n: int, rng: np.random.Generator) -> tuple[dict[str, np.nda
     if name == "detector":
         x, cls, boxes = _squares(n, rng)
         return {"image": x}, (cls, boxes)
+    if name == "detector-320":
+        x, target = _objects(n, rng)
+        return {"image": x}, (target,)
     if name.startswith("audio-tagger"):
         x, tags = _spectrograms(n, rng)
         return {"mel": x}, (tags,)
@@ -235,11 +296,26 @@ def _loss(name: str, out: torch.Tensor | tuple[torch.Tensor, ...], targets: tupl
         box_loss = (torch.abs(boxes - t[1]) * positive).sum() / positive.sum().clamp(min=1)
         return nn.functional.cross_entropy(scores.reshape(-1, 4), t[0].reshape(-1), weight=weight) + box_loss
     assert isinstance(out, torch.Tensor)
+    if name == "detector-320":
+        return _yolo_loss(out, t[0])
     if name.startswith("audio-tagger"):
         return nn.functional.binary_cross_entropy(out, t[0])
     if name.startswith("unet"):
         return nn.functional.cross_entropy(out.reshape(-1, 3), t[0].reshape(-1))
     return nn.functional.cross_entropy(out, t[0])
+
+
+def _yolo_loss(raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Class scores (sigmoid, every cell, positives weighted up) and box regression (cells with an
+    object) of ``YoloDetector.raw``'s outputs stacked on the channel axis."""
+    box, cls = raw[:, :4], raw[:, 4:]
+    kind = target[:, 0].long()
+    wanted = nn.functional.one_hot(kind, cls.shape[1] + 1)[..., 1:].permute(0, 3, 1, 2).float()
+    scores = nn.functional.binary_cross_entropy_with_logits(cls, wanted, pos_weight=torch.tensor(20.0))
+    positive = (kind > 0).unsqueeze(1).float()
+    offsets = torch.cat([torch.sigmoid(box[:, :2]), box[:, 2:]], dim=1)
+    boxes = (torch.abs(offsets - target[:, 1:]) * positive).sum() / positive.sum().clamp(min=1)
+    return scores + boxes
 
 
 def _model(name: str) -> nn.Module:
@@ -251,10 +327,13 @@ def _model(name: str) -> nn.Module:
         "mobilenet-v2": MobileNetV2,
         "unet-wide": lambda: UNet(32),
         "audio-tagger-wide": lambda: AudioTagger((64, 128, 256, 256)),
+        "detector-320": YoloDetector,
     }[name]()
 
 
-def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int = 1024) -> tuple[Path, Path, Path]:
+def export_conv_family(
+    name: str, folder: Path, *, steps: int = 40, samples: int = 1024, held_out: int = 512
+) -> tuple[Path, Path, Path]:
     """(model.onnx, data.npz, eval.npz) for one family, trained for ``steps`` batches of 16."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -264,15 +343,19 @@ def export_conv_family(name: str, folder: Path, *, steps: int = 40, samples: int
     torch.set_num_threads(2)
     for _ in range(steps):
         inputs, targets = _make(name, 16, rng)
-        loss = _loss(name, model(*(torch.from_numpy(v) for v in inputs.values())), targets)
+        forward = model.raw if isinstance(model, YoloDetector) else model  # trained on the raw head
+        out = forward(*(torch.from_numpy(v) for v in inputs.values()))
+        loss = _loss(name, torch.cat(out, dim=1) if isinstance(model, YoloDetector) else out, targets)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     model.eval()
     data, _ = _make(name, samples, rng)
-    held, _ = _make(name, 512, np.random.default_rng(1))
+    held, _ = _make(name, held_out, np.random.default_rng(1))
     names = list(data)
-    outputs = ["scores", "boxes"] if name == "detector" else ["tags" if name.startswith("audio-tagger") else "logits"]
+    outputs = {"detector": ["scores", "boxes"], "detector-320": ["output0"]}.get(
+        name, ["tags" if name.startswith("audio-tagger") else "logits"]
+    )
     path = folder / f"{name}.onnx"
     torch.onnx.export(
         model,
