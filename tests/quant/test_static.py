@@ -52,6 +52,27 @@ def test_static_int8_methods_and_formats(digits: dict[str, Path], tmp_path: Path
     assert "calibration samples" in result.verified_on
 
 
+def test_zero_points_of_stored_integers_are_left_to_the_default(digits: dict[str, Path], tmp_path: Path) -> None:
+    """onnxruntime writes a zero point of zeros for every weight channel and an int32 one per bias
+    channel (as large as the bias); they are the default, and dropped, while onnxruntime still
+    fuses every convolution into QLinearConv and computes the same outputs."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    settings = QuantizeSettings(calibration=digits["folder"] / "calib.npz", quant_format=QuantFormat.QDQ)
+    result = mlpack.optimize(digits["fp32"], tmp_path / "s.onnx", quantize=QuantMode.STATIC, settings=settings)
+    model = onnx.load(str(result.output))
+    stored = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    on_stored = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in stored]
+    assert on_stored and all(len(n.input) == 2 or stored[n.input[2]].any() for n in on_stored)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "fused.onnx")
+    ort.InferenceSession(str(result.output), options, providers=["CPUExecutionProvider"])
+    fused = [n.op_type for n in onnx.load(str(tmp_path / "fused.onnx")).graph.node]
+    convs = sum(n.op_type == "Conv" for n in onnx.load(str(digits["fp32"])).graph.node)
+    assert convs and fused.count("QLinearConv") == convs and "Conv" not in fused
+
+
 def test_static_s8_activations(digits: dict[str, Path], tmp_path: Path) -> None:
     settings = QuantizeSettings(calibration=digits["folder"] / "calib.npz", activation_type=IntType.S8)
     result = mlpack.optimize(digits["fp32"], tmp_path / "s.onnx", quantize=QuantMode.STATIC, settings=settings)
