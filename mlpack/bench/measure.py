@@ -18,7 +18,7 @@ from mlpack.bench.interleave import Configuration, Outcome, measure_interleaved
 from mlpack.bench.results import BenchResult, Measurement, Memory
 from mlpack.bench.settings import BenchSettings
 from mlpack.bench.stats import NOISE_FLOOR_MS, NOISY_CV, LatencyStats, summarize
-from mlpack.core.batching import takes_one_sample
+from mlpack.core.batching import refuse_larger_batches
 from mlpack.core.devices import DeviceProfile
 from mlpack.core.fileio import require_file
 from mlpack.core.onnxio import load_model, model_size_bytes
@@ -110,14 +110,7 @@ def inputs_record(model: Path, settings: BenchSettings) -> dict[str, Any]:
     loaded = load_model(model, check=False)
     signature = signature_of(loaded)
     settings.feeding.check(signature)
-    larger = [b for b in settings.batch_sizes if b > 1]
-    if larger and takes_one_sample(signature.inputs):
-        # Each call would still be one sample, and samples/s would count it as a batch.
-        raise BadInputError(
-            f"{model.name} takes one sample per call (its batch dimension is fixed at 1), so batch "
-            f"{', '.join(map(str, larger))} cannot be measured on it; measure batch 1, or export it with a dynamic "
-            "batch."
-        )
+    refuse_larger_batches(model.name, signature.inputs, settings.batch_sizes)
     batch = settings.batch_sizes[0]
     if settings.data is not None:
         feeds = step_feeds(model, signature, data=settings.data, options=settings.feeding, batch_size=batch)

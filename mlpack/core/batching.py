@@ -9,12 +9,12 @@ A fixed-size axis is never a batch axis: no slice of it would still fit the mode
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlpack.core.signature import TensorSpec
-from mlpack.errors import InputSpecError
+from mlpack.errors import BadInputError, InputSpecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +45,22 @@ def takes_one_sample(specs: tuple[TensorSpec, ...]) -> bool:
     samples there is fed one sample per call (no larger batch fits)."""
     shaped = [spec for spec in specs if spec.shape]
     return bool(shaped) and all(spec.shape[0] == 1 for spec in shaped)
+
+
+def refuse_larger_batches(model: str, specs: tuple[TensorSpec, ...], batch_sizes: Sequence[int]) -> None:
+    """Raise where a batch above 1 is asked of a model that takes one sample per call: each call
+    would still be one sample, and a latency or samples/s would count it as a batch.
+
+    Raises:
+        BadInputError: such a batch size (exit 2).
+    """
+    larger = [b for b in batch_sizes if b > 1]
+    if larger and takes_one_sample(specs):
+        raise BadInputError(
+            f"{model} takes one sample per call (its batch dimension is fixed at 1), so batch "
+            f"{', '.join(map(str, larger))} cannot be measured on it; measure batch 1, or export it with a dynamic "
+            "batch."
+        )
 
 
 def batch_symbol(specs: tuple[TensorSpec, ...]) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlpack.core.batching import refuse_larger_batches
 from mlpack.core.fidelity import Comparison, OutputRule, Tolerance
 from mlpack.core.onnxio import load_model, model_size_bytes, save_model
 from mlpack.core.signature import Signature, signature_of
@@ -136,6 +137,7 @@ def optimize(
     tolerance = tolerance.with_rules(thresholds)
     source_model = load_model(source)
     signature = signature_of(source_model)
+    refuse_larger_batches(source.name, signature.inputs, batch_sizes)
     _refuse_requantising(source_model, quantize if max_accuracy_drop is None else QuantMode.STATIC)
     reference = _reference(source, signature, quantize, settings, data, seed, feeding)
     passes = _plan(simplify, quantize, max_accuracy_drop, eval_data)

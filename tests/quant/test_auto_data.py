@@ -110,3 +110,8 @@ def test_a_model_fixed_at_batch_1_takes_many_samples_one_per_call(convnet, runne
     assert "one in 8: 128) calibrate static INT8, the other 896" in report["steps"][0]
     assert "the 1024 samples are fed one at a time" in report["verified_on"]
     assert report["nodes"]  # static INT8 was tried, group by group
+    eight = runner.invoke(
+        app, [*args, "auto", "-o", str(tmp_path / "b.onnx"), "--data", str(data), "--batch-sizes", "1,8"]
+    )
+    assert eight.exit_code == 2 and "batch 8 cannot be measured" in eight.output  # it timed batch 1 and said 8
+    assert not (tmp_path / "b.onnx").exists()
