@@ -261,6 +261,22 @@ def test_a_head_whose_every_anchor_clears_the_threshold_is_matched_in_bounded_me
     assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
 
 
+def test_a_yolov5_head_scores_its_boxes_by_objectness_times_class() -> None:
+    """YOLOv5 and YOLOX put objectness first; their class scores, never trained on background, clear
+    0.25 on most anchors, so the best score made every anchor (2000 an image) a detection."""
+    rng = np.random.default_rng(4)
+    head = _detection_head().transpose(0, 2, 1)  # (N, anchors, 4 + 3): centre, size, class scores
+    classes = head[..., 4:].copy()
+    sure = classes.max(axis=-1) > 0.5
+    v5 = np.concatenate([head[..., :4], np.where(sure, 0.9, 0.01)[..., None], classes], axis=-1)
+    v5[..., 5:] = np.where(sure[..., None], classes, rng.uniform(0.0, 0.9, classes.shape))  # background
+    meaning = interpret("output0", v5)
+    assert meaning.kind is OutputKind.BOXES and meaning.objectness and "objectness times" in meaning.because
+    judged = compare_outputs([v5], [v5], names=["output0"], tolerance=BAR, label="x").outputs[0]
+    assert judged.decisions is not None and judged.decisions.judged == 2000  # the objects, not every anchor
+    assert not interpret("output0", head).objectness  # YOLOv8: the first score is a class
+
+
 def test_outputs_shaped_like_a_head_are_not_read_as_one_unless_they_are() -> None:
     """A sequence model's (N, T, F) output with sigmoid features was read as boxes and failed on
     noise a values reading passes; so was one named hidden_state."""

@@ -88,13 +88,25 @@ def judge_head(meaning: Meaning, reference: np.ndarray, candidate: np.ndarray, c
     heads = [np.moveaxis(np.asarray(a), meaning.axis, -1) for a in (reference, candidate)]  # views
     corners = [_corners(head[..., :4].astype(np.float64), meaning.scale) for head in heads]
     spread = max(float(np.abs(c[np.isfinite(c)]).max(initial=0.0)) for c in corners) * 4 + 1  # finite
-    boxes = tuple(c + head[..., 4:].argmax(axis=-1)[..., None] * spread for c, head in zip(corners, heads, strict=True))
-    scores = tuple(head[..., 4:].max(axis=-1).astype(np.float64) for head in heads)
+    classes = 5 if meaning.objectness else 4  # where the class scores start
+    boxes = tuple(
+        c + head[..., classes:].argmax(axis=-1)[..., None] * spread for c, head in zip(corners, heads, strict=True)
+    )
+    scores = tuple(_confidence(head, meaning.objectness) for head in heads)
     decisions = judge_boxes(meaning, (boxes[0], boxes[1]), (scores[0], scores[1]), meaning.threshold, confidence)
     return replace(
         decisions,
         what=f"each anchor's box whose best score is >= {meaning.threshold:g}, matched by class at IoU >= {MIN_IOU:g}",
     )
+
+
+def _confidence(head: np.ndarray, objectness: bool) -> np.ndarray:
+    """Each anchor's score: its best class score, times its objectness where the head has one."""
+    import numpy as np
+
+    if objectness:
+        return head[..., 4].astype(np.float64) * head[..., 5:].max(axis=-1)
+    return head[..., 4:].max(axis=-1).astype(np.float64)
 
 
 def _corners(coordinates: np.ndarray, layout: str) -> np.ndarray:

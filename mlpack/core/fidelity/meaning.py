@@ -50,6 +50,7 @@ class Meaning:
     threshold: float | None = None  # probabilities: active at or above
     unsure: float | None = None  # the user's unsure level; None: inferred from the reference
     scores: str | None = None  # boxes: the output with each box's score
+    objectness: bool = False  # a detection head whose first score is objectness (YOLOv5, YOLOX)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Meaning:
             "threshold": self.threshold,
             "unsure": self.unsure,
             "scores": self.scores,
+            "objectness": self.objectness,
         }
 
 
@@ -158,17 +160,35 @@ def _detection_head(name: str, array: np.ndarray, threshold: float = HEAD_THRESH
         if float(coordinates[..., 2:].min()) < 0.0:  # sizes (or far corners) of boxes are never negative
             continue
         corners = _corners_layout(coordinates)
+        objectness = _objectness_first(scores, threshold)
+        scored = (
+            f"objectness and {entries - 5} class scores in [0, 1] on axis {axis}; boxes whose objectness times "
+            "best class score"
+            if objectness
+            else f"{entries - 4} scores in [0, 1] on axis {axis}; boxes whose best score"
+        )
         return Meaning(
             name,
             OutputKind.BOXES,
             f"a detection head: per anchor ({anchors} on axis {3 - axis}), 4 box coordinates ({corners}) and "
-            f"{entries - 4} scores in [0, 1] on axis {axis}; boxes whose best score clears {threshold:g} "
-            "matched by class at IoU >= 0.5",
+            f"{scored} clears {threshold:g} matched by class at IoU >= 0.5",
             axis,
             corners,
             threshold=threshold,
+            objectness=objectness,
         )
     return None
+
+
+def _objectness_first(scores: np.ndarray, threshold: float) -> bool:
+    """Whether the first score is objectness (YOLOv5, YOLOX: confidence = objectness x class score)
+    rather than one class among the others (YOLOv8): objects are rare, so objectness clears the
+    threshold on few anchors, while class scores, never trained on background, clear it on most."""
+    if scores.shape[-1] < 2:
+        return False
+    first = float((scores[..., 0] >= threshold).mean())
+    best_class = float((scores[..., 1:].max(axis=-1) >= threshold).mean())
+    return first < 0.1 and best_class > 0.5
 
 
 def _corners_layout(coordinates: np.ndarray) -> str:
