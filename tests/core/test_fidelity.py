@@ -261,6 +261,24 @@ def test_a_head_whose_every_anchor_clears_the_threshold_is_matched_in_bounded_me
     assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
 
 
+def test_comparing_large_outputs_holds_a_fraction_of_them_at_once() -> None:
+    """float64 copies of both outputs, their differences and their cosines took six times the two
+    outputs' memory: about 18 GB for a YOLOv8 head (84 x 8400) on 512 images."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((64, 84, 2100)).astype(np.float32)  # 45 MB, named like values
+    noisy = values + np.float32(1e-3)
+    tracemalloc.start()
+    try:
+        diff = compare_outputs([values], [noisy], names=["features"], tolerance=BAR, label="x").outputs[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert diff.passed and diff.max_abs_error == pytest.approx(1e-3, rel=0.01)
+    assert peak < values.nbytes, f"{peak / 2**20:.0f} MB against {values.nbytes / 2**20:.0f} MB of output"
+
+
 def test_a_yolov5_head_scores_its_boxes_by_objectness_times_class() -> None:
     """YOLOv5 and YOLOX put objectness first; their class scores, never trained on background, clear
     0.25 on most anchors, so the best score made every anchor (2000 an image) a detection."""
@@ -287,14 +305,24 @@ def test_outputs_shaped_like_a_head_are_not_read_as_one_unless_they_are() -> Non
     assert interpret("hidden_state", head).kind is OutputKind.VALUES  # the name says so
 
 
-def test_a_box_with_an_infinite_coordinate_is_lost_alone() -> None:
-    """One Inf coordinate spread every box of its class to NaN, and NaN boxes matched at IoU 1."""
+def test_a_box_with_an_infinite_coordinate_is_lost_alone_and_fails_the_check() -> None:
+    """One Inf coordinate spread every box of its class to NaN, and NaN boxes matched at IoU 1; and
+    a candidate's Inf where the reference is finite passed wherever the cosine held."""
+    from mlpack.core.fidelity.boxes import judge_head
+
     head = _detection_head()
     candidate = head.copy()
     i, anchor = np.argwhere(head[:, 4:].max(axis=1) > 0.5)[0]
     candidate[i, 2, anchor] = np.inf
+    decisions = judge_head(interpret("output0", head), head, candidate, 0.95)
+    assert (decisions.judged, decisions.kept) == (2000, 1999)
     diff = compare_outputs([head], [candidate], names=["output0"], tolerance=BAR, label="x").outputs[0]
-    assert diff.decisions is not None and (diff.decisions.judged, diff.decisions.kept) == (2000, 1999)
+    assert not diff.passed and "Inf where the reference has a finite value" in (diff.problem or "")
+    logits = RNG.standard_normal((4000, 5))
+    blown = logits.copy()
+    blown[9, 2] = -np.inf
+    assert compare_outputs([logits], [logits], names=["y"], tolerance=BAR, label="x").passed
+    assert not compare_outputs([logits], [blown], names=["y"], tolerance=BAR, label="x").passed
 
 
 def test_a_detection_head_stated_as_boxes_is_read_as_one() -> None:

@@ -7,10 +7,12 @@ same two files always get the same verdict:
   boxes, values), inferred and reported with its reason, or stated per output;
 - ``decisions`` and ``boxes``: the decisions it carries, the reference's unsure ones set apart;
 - ``confidence``: lower bounds, and how much more data a bar needs;
-- ``compare``: numeric closeness and decisions together, against a ``Tolerance``.
+- ``closeness``: how close in value (errors, cosine, SNR), a block of samples at a time;
+- ``compare``: closeness and decisions together, against a ``Tolerance``.
 """
 
-from mlpack.core.fidelity.compare import Comparison, OutputDiff, compare_outputs, mean_cosine, snr_db, top1_agreement
+from mlpack.core.fidelity.closeness import mean_cosine, snr_db
+from mlpack.core.fidelity.compare import Comparison, OutputDiff, compare_outputs, top1_agreement
 from mlpack.core.fidelity.confidence import trials_needed, wilson_lower, wilson_upper
 from mlpack.core.fidelity.decisions import Decisions, judge_decisions
 from mlpack.core.fidelity.meaning import Meaning, interpret

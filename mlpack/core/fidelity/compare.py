@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mlpack.core.fidelity.boxes import judge_boxes, judge_head
+from mlpack.core.fidelity.closeness import closeness
 from mlpack.core.fidelity.decisions import Decisions, judge_decisions
 from mlpack.core.fidelity.meaning import DEFAULT_THRESHOLD, Meaning, interpret
 from mlpack.core.fidelity.tolerance import OutputKind, Tolerance
@@ -35,7 +36,7 @@ class OutputDiff:
     relative_error: float | None = None  # ||candidate - reference|| / ||reference||
     note: str | None = None  # what the check could not show, where that does not fail it
     # The checks this output failed, by the tolerance field that states each (atol, min_cosine,
-    # min_agreement) or "shape"/"nan" where no tolerance could pass it: refusals name their options.
+    # min_agreement) or "shape"/"nan" (NaN or Inf) where no tolerance could pass it: refusals name their options.
     failed_checks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,7 +156,7 @@ def _undefined_samples(reference: Sequence[np.ndarray], candidate: Sequence[np.n
         return None
     (samples,) = lengths
     rows = [
-        (np.isnan(ref) & ~np.isnan(cand.astype(np.float64))).reshape(samples, -1).any(axis=1)
+        (np.isnan(ref) & ~_nan(cand)).reshape(samples, -1).any(axis=1)
         for ref, cand in zip(refs, cands, strict=True)
         if ref.dtype.kind == "f" and ref.shape == cand.shape and ref.size
     ]
@@ -193,23 +194,23 @@ def _compare_one(
     if ref.shape != cand.shape:
         problem = f"output '{name}' has shape {cand.shape}, the reference has {ref.shape}"
         return OutputDiff(name, float("inf"), float("inf"), 0.0, False, problem, failed_checks=("shape",))
-    ref64 = ref.astype(np.float64)
-    cand64 = cand.astype(np.float64)
-    if np.any(np.isnan(ref64) != np.isnan(cand64)):
+    ref_nan, cand_nan = _nan(ref), _nan(cand)
+    if np.any(ref_nan != cand_nan):
         problem = f"output '{name}' has NaN where the reference has none (or the reverse)"
         return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem, failed_checks=("nan",))
-    finite = ~np.isnan(ref64)
-    if ref64.size and not finite.any():  # NaN in both everywhere: cosine 1 and error 0 of nothing compared
+    if ref.size and ref_nan.all():  # NaN in both everywhere: cosine 1 and error 0 of nothing compared
         problem = (
             f"output '{name}': the reference gives NaN on all its elements (NaN or Inf in the inputs?): nothing judged"
         )
         return OutputDiff(name, float("nan"), float("nan"), 0.0, False, problem, failed_checks=("nan",))
-    abs_err = np.abs(ref64 - cand64)[finite] if ref64.size else np.zeros(0)
-    max_abs = float(abs_err.max()) if abs_err.size else 0.0
-    rel = abs_err / (np.abs(ref64[finite]) + 1e-12) if abs_err.size else np.zeros(0)
-    cosine = mean_cosine(ref64, cand64)
+    del ref_nan, cand_nan
+    if cand.dtype.kind == "f" and np.any(np.isinf(cand) & np.isfinite(ref)):  # a blown-up value no bar passes
+        problem = f"output '{name}' has Inf where the reference has a finite value"
+        return OutputDiff(name, float("inf"), float("inf"), 0.0, False, problem, failed_checks=("nan",))
+    close = closeness(ref, cand, tol.atol, tol.rtol)
+    cosine = close.cosine
     failed: list[str] = []
-    if tol.atol is not None and abs_err.size and not np.all(abs_err <= tol.atol + tol.rtol * np.abs(ref64[finite])):
+    if not close.within_atol:
         failed.append("atol")
     if tol.min_cosine is not None and not cosine >= tol.min_cosine:
         failed.append("min_cosine")
@@ -224,19 +225,26 @@ def _compare_one(
     passed = not failed
     return OutputDiff(
         name,
-        max_abs,
-        float(rel.max()) if rel.size else 0.0,
+        close.max_abs_error,
+        close.max_rel_error,
         cosine,
         bool(passed),
         None if held or said is None else f"output '{name}': {said}",
         agreement=decisions.agreement if decisions is not None else None,
         meaning=meaning,
         decisions=decisions,
-        snr_db=snr_db(ref64[finite], cand64[finite]),
-        relative_error=_relative_error(ref64[finite], cand64[finite]),
+        snr_db=close.snr_db,
+        relative_error=close.relative_error,
         note=said if held else None,
         failed_checks=tuple(failed),
     )
+
+
+def _nan(array: np.ndarray) -> np.ndarray:
+    """Where ``array`` is NaN (nowhere for integers and booleans), without a float64 copy."""
+    import numpy as np
+
+    return np.isnan(array) if array.dtype.kind in "fc" else np.zeros(array.shape, dtype=bool)
 
 
 def _decisions(
@@ -276,48 +284,3 @@ def top1_agreement(reference: np.ndarray, candidate: np.ndarray) -> float | None
     if reference.ndim != 2 or reference.shape[1] < 2 or reference.shape[0] == 0:
         return None
     return float(np.mean(reference.argmax(axis=1) == candidate.argmax(axis=1)))
-
-
-def snr_db(reference: np.ndarray, candidate: np.ndarray) -> float | None:
-    """Signal-to-noise ratio of the candidate against the reference, in dB (capped at 120)."""
-    import numpy as np
-
-    if reference.size == 0:
-        return None
-    noise = float(np.sum((reference - candidate) ** 2))
-    signal = float(np.sum(reference**2))
-    if noise == 0:
-        return 120.0
-    return float(min(10 * np.log10(max(signal, 1e-30) / noise), 120.0))
-
-
-def _relative_error(reference: np.ndarray, candidate: np.ndarray) -> float | None:
-    import numpy as np
-
-    if reference.size == 0:
-        return None
-    norm = float(np.linalg.norm(reference))
-    return float(np.linalg.norm(reference - candidate) / norm) if norm > 0 else float(np.linalg.norm(candidate))
-
-
-def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over samples (first axis) of the cosine similarity of the flattened outputs.
-
-    Two all-zero samples count as identical; exactly one all-zero sample counts as 0. Where each
-    sample is one value (a regressor's output), a per-sample cosine is only its sign, and one
-    value near zero crossing it costs a whole sample: the cosine is then taken over all samples
-    as one vector.
-    """
-    import numpy as np
-
-    if a.size == 0:
-        return 1.0
-    if a.ndim >= 1 and a.size == a.shape[0] and a.size > 1:
-        a, b = a.reshape(1, -1), b.reshape(1, -1)
-    a2 = np.nan_to_num(a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)).astype(np.float64)
-    b2 = np.nan_to_num(b.reshape(b.shape[0], -1) if b.ndim > 1 else b.reshape(1, -1)).astype(np.float64)
-    norms = np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1)
-    dots = np.sum(a2 * b2, axis=1)
-    both_zero = (np.linalg.norm(a2, axis=1) == 0) & (np.linalg.norm(b2, axis=1) == 0)
-    cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.where(both_zero, 1.0, 0.0))
-    return float(np.mean(cos))

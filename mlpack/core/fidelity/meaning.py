@@ -100,10 +100,10 @@ def _stated(name: str, array: np.ndarray, rule: OutputRule) -> Meaning:
 def _from_values(name: str, array: np.ndarray) -> Meaning:
     import numpy as np
 
-    finite = array[np.isfinite(array)]
-    if finite.size == 0:
+    span = _finite_span(array)
+    if span is None:
         return Meaning(name, OutputKind.VALUES, "no finite values")
-    low, high = float(finite.min()), float(finite.max())
+    low, high = span
     if low >= 0.0 and high <= 1.0:
         axis = _summing_axis(array, lambda a: a)
         if axis is not None:
@@ -203,12 +203,11 @@ def _corners_layout(coordinates: np.ndarray) -> str:
 def _class_axis(array: np.ndarray) -> tuple[int, str, int]:
     """(axis, scale, size) of class scores: where probabilities sum to 1, else the last axis, or
     a 4-D output's channel axis (N, C, H, W or N, H, W, C)."""
-    import numpy as np
 
     if array.ndim == 0:
         return 0, "logits", 1
-    finite = array[np.isfinite(array)]
-    if finite.size and float(finite.min()) >= 0.0 and float(finite.max()) <= 1.0:
+    span = _finite_span(array)
+    if span is not None and span[0] >= 0.0 and span[1] <= 1.0:
         axis = _summing_axis(array, lambda a: a)
         if axis is not None:
             return axis, "probabilities", array.shape[axis]
@@ -225,6 +224,17 @@ def _image_class_axis(shape: tuple[int, ...]) -> int:
     if shape[1] == shape[2] or shape[3] < min(shape[1], shape[2], 33):
         return 3
     return 1
+
+
+def _finite_span(array: np.ndarray) -> tuple[float, float] | None:
+    """The lowest and highest finite values, None where there are none (without copying them out:
+    outputs can hold gigabytes)."""
+    import numpy as np
+
+    finite = np.isfinite(array)
+    if not finite.any():
+        return None
+    return float(np.min(array, where=finite, initial=np.inf)), float(np.max(array, where=finite, initial=-np.inf))
 
 
 def _summing_axis(array: np.ndarray, transform: Any) -> int | None:
