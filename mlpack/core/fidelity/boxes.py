@@ -1,11 +1,12 @@
 """Detections: the reference's boxes matched with the candidate's by overlap (IoU), per sample.
 
-Judged only where the user names the box output (``--threshold boxes=boxes``, optionally
-``,scores=OUTPUT``; else the probabilities output shaped like the boxes gives the scores). Boxes
-are corners (x1, y1, x2, y2) on the last axis. A reference box counts when its score clears the
-scores' threshold; it is kept when a candidate box above the threshold overlaps it at IoU 0.5 or
-more (greedy, best overlap first). Boxes scored within the unsure level of the threshold are set
-apart; extra candidate boxes count against the F1.
+Judged where the user names the box output (``--threshold boxes=boxes``, optionally
+``,scores=OUTPUT``; else the probabilities output shaped like the boxes gives the scores), with
+boxes as corners (x1, y1, x2, y2) on the last axis; and on a single-stage detector's raw head
+(``judge_head``: boxes and scores in one output, see ``meaning._detection_head``). A reference
+box counts when its score clears the scores' threshold; it is kept when a candidate box above the
+threshold overlaps it at IoU 0.5 or more (greedy, best overlap first). Boxes scored within the
+unsure level of the threshold are set apart; extra candidate boxes count against the F1.
 """
 
 from __future__ import annotations
