@@ -103,16 +103,13 @@ def match_inputs(
     """
     if not specs:
         return {}
-    if len(specs) == 1 and len(arrays) == 1:
-        matched = {specs[0].name: next(iter(arrays.values()))}
-    else:
+    matched = arrays_by_input(arrays, specs)
+    if matched is None:
         missing = [s.name for s in specs if s.name not in arrays]
-        if missing:
-            raise InputSpecError(
-                f"{source} lacks arrays for the model inputs {missing}; "
-                f"it has {sorted(arrays)} (arrays are matched to inputs by name)."
-            )
-        matched = {s.name: arrays[s.name] for s in specs}
+        raise InputSpecError(
+            f"{source} lacks arrays for the model inputs {missing}; "
+            f"it has {sorted(arrays)} (arrays are matched to inputs by name)."
+        )
     for spec in specs:
         matched[spec.name] = check_array(matched[spec.name], spec, source=source)
     if consistent:
@@ -120,6 +117,16 @@ def match_inputs(
         if len(set(sizes.values())) > 1:
             raise InputSpecError(f"{source}: inputs disagree on the number of samples: {sizes}.")
     return matched
+
+
+def arrays_by_input(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays by input name (a one-input model may use any single array), unchecked; None where
+    an input has no array."""
+    if len(specs) == 1 and len(arrays) == 1:
+        return {specs[0].name: next(iter(arrays.values()))}
+    if any(s.name not in arrays for s in specs):
+        return None
+    return {s.name: arrays[s.name] for s in specs}
 
 
 def check_array(array: np.ndarray, spec: TensorSpec, *, source: str) -> np.ndarray:

@@ -28,6 +28,7 @@ from mlpack.data.dataset import (
     RESERVED_KEYS,
     SLICES_KEY,
     Dataset,
+    arrays_by_input,
     check_array,
     empty_error,
     match_inputs,
@@ -368,13 +369,8 @@ def _one_sample_per_call(
     Raises:
         InputSpecError: the arrays disagree on the number of samples (exit 2).
     """
-    if not takes_one_sample(specs):
-        return None
-    if len(specs) == 1 and len(arrays) == 1:
-        matched = {specs[0].name: next(iter(arrays.values()))}
-    elif all(spec.name in arrays for spec in specs):
-        matched = {spec.name: arrays[spec.name] for spec in specs}
-    else:
+    matched = arrays_by_input(arrays, specs) if takes_one_sample(specs) else None
+    if matched is None:
         return None
     shaped = [spec for spec in specs if spec.shape]  # scalars go whole with every call
     shapes: list[tuple[int, ...]] = [tuple(getattr(matched[spec.name], "shape", ())) for spec in shaped]

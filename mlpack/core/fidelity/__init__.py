@@ -11,7 +11,7 @@ same two files always get the same verdict:
 - ``compare``: closeness and decisions together, against a ``Tolerance``.
 """
 
-from mlpack.core.fidelity.closeness import mean_cosine, snr_db
+from mlpack.core.fidelity.closeness import mean_cosine
 from mlpack.core.fidelity.compare import Comparison, OutputDiff, compare_outputs, top1_agreement
 from mlpack.core.fidelity.confidence import trials_needed, wilson_lower, wilson_upper
 from mlpack.core.fidelity.decisions import Decisions, judge_decisions
@@ -32,7 +32,6 @@ __all__ = [
     "mean_cosine",
     "parse_rules",
     "rules_from_mapping",
-    "snr_db",
     "top1_agreement",
     "trials_needed",
     "wilson_lower",

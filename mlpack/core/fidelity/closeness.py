@@ -2,7 +2,7 @@
 
 Computed a block of samples at a time: a detector's raw head holds 2.8 MB a sample (84 x 8400
 floats), and float64 copies of the whole of two such outputs, with their differences, took six
-times the outputs' own memory (about 18 GB on 512 images).
+times the outputs' own memory (measured on 32 images; about 18 GB on 512).
 """
 
 from __future__ import annotations
@@ -108,16 +108,6 @@ def _snr(signal: float, noise: float) -> float:
         return _SNR_CAP_DB
     with np.errstate(divide="ignore"):  # an infinite error: -inf dB
         return float(min(10 * np.log10(max(signal, 1e-30) / noise), _SNR_CAP_DB))
-
-
-def snr_db(reference: np.ndarray, candidate: np.ndarray) -> float | None:
-    """Signal-to-noise ratio of the candidate against the reference, in dB (capped at 120)."""
-    import numpy as np
-
-    if reference.size == 0:
-        return None
-    noise = float(np.sum((reference - candidate) ** 2))
-    return _snr(float(np.sum(reference**2)), noise)
 
 
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
